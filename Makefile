@@ -1,0 +1,47 @@
+# carsight: `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_CUSTOMERS ?= 50000
+WAREHOUSE ?= carsight.duckdb
+export CARSIGHT_WAREHOUSE ?= $(WAREHOUSE)
+
+.PHONY: install demo demo-headless test test-fast bench lint fmt clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo-headless: install
+	$(BIN)/carsight demo --customers $(DEMO_CUSTOMERS)
+	$(BIN)/carsight pipeline run
+	$(BIN)/carsight status
+
+demo: demo-headless
+	$(BIN)/carsight serve dashboard
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+fmt: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist src/*.egg-info
