@@ -46,3 +46,19 @@ def test_status_reports_rows_and_ranges(tmp_warehouse):
     status = tmp_warehouse.status().set_index("table")
     assert status.loc["vehicles", "rows"] == 2
     assert str(status.loc["vehicles", "first"])[:10] == "2020-04-01"
+
+
+def test_upsert_of_a_partial_file_keeps_the_columns_it_lacks(tmp_warehouse):
+    tmp_warehouse.upsert("vehicles", _vehicles())
+    prices_only = _vehicles(price=32_000_000).assign(segment=None, body_type=None)
+    result = tmp_warehouse.upsert("vehicles", prices_only, columns={"base_price", "brand"})
+    assert (result.inserted, result.updated, result.unchanged) == (0, 1, 1)
+    stored = tmp_warehouse.table("vehicles").to_pandas().set_index("model")
+    assert stored.loc["Tucson", "base_price"] == 32_000_000
+    assert stored.loc["Tucson", "segment"] == "C-SUV"  # not erased by a file without a segment column
+
+
+def test_dry_run_counts_without_writing(tmp_warehouse):
+    preview = tmp_warehouse.upsert("vehicles", _vehicles(), dry_run=True)
+    assert preview.inserted == 2
+    assert tmp_warehouse.count("vehicles") == 0

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     lang: Literal["ko", "en"] = "ko"
     # Keep unmasked consultation text in the warehouse only when explicitly allowed.
     store_unmasked_text: bool = False
+    # VoC: below this calibrated confidence a predicted topic is marked needs_review.
+    voc_review_threshold: float = 0.5
+    # VoC: extra user dictionary files (one term per line, optional tab + NNG/NNP).
+    voc_dictionary: list[Path] = Field(default_factory=list)
     api_token: SecretStr | None = None
     api_max_body_bytes: int = 1_000_000
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)

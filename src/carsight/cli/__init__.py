@@ -11,10 +11,12 @@ from typing import Annotated
 
 import typer
 
+from typer.exceptions import Abort, Exit
+
 try:  # typer >= 0.20 vendors click
-    from typer import _click as click
+    from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
-    import click
+    from click import ClickException
 
 from carsight.cli.common import err_console, state
 from carsight.errors import CarsightError
@@ -63,13 +65,13 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("CARSIGHT_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="carsight", standalone_mode=False)
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except click.exceptions.Exit as exc:
+    except Exit as exc:
         sys.exit(exc.exit_code)
     except CarsightError as exc:
         if debug:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,16 +167,32 @@ class Warehouse:
         with self.con.raw_sql(sql) as cur:  # type: ignore[attr-defined]
             return int(cur.fetchone()[0])
 
-    def upsert(self, table: S.Table | str, data: pd.DataFrame | pa.Table) -> UpsertResult:
+    def upsert(
+        self,
+        table: S.Table | str,
+        data: pd.DataFrame | pa.Table,
+        *,
+        columns: list[str] | set[str] | None = None,
+        dry_run: bool = False,
+    ) -> UpsertResult:
         """Insert new rows and update changed ones by the table's natural key; identical rows are
-        left alone, so loading the same data twice changes nothing. ``data`` must be unique by key."""
+        left alone, so loading the same data twice changes nothing. ``data`` must be unique by key.
+
+        ``columns`` names the non-key columns the data really carries (a file without an e-mail
+        column must not erase the e-mails already stored): only those are compared and updated.
+        ``dry_run`` only counts what would happen.
+        """
         table = S.get_table(table) if isinstance(table, str) else table
         if not table.keys:
             raise WarehouseError(f"table {table.name} has no natural key; use append")
-        self.ensure(table)
+        if not dry_run:
+            self.ensure(table)
+        elif not self.has_table(table.name):
+            n = len(data)
+            return UpsertResult(inserted=n, updated=0, unchanged=0)
         target = _q(table.name)
         on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.keys)
-        others = [c.name for c in table.columns if c.name not in table.keys]
+        others = [c.name for c in table.columns if c.name not in table.keys and (columns is None or c.name in columns)]
         changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in others) or "FALSE"
         cols = ", ".join(_q(c) for c in table.column_names)
         with self._staged(table, data) as stage:
@@ -184,12 +200,19 @@ class Warehouse:
             total = self._scalar(f"SELECT COUNT(*) FROM {s}")
             inserted = self._scalar(f"SELECT COUNT(*) FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
             updated = self._scalar(f"SELECT COUNT(*) FROM {s} s JOIN {target} t ON {on} WHERE {changed}")
-            statements = [
-                f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM {s} s WHERE {on} AND ({changed}))",
-                f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {s} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})",
-            ]
-            self._run_in_transaction(statements)
+            # An idempotent re-load changes nothing: skip statements that would find nothing
+            # (their joins alone cost seconds on millions of rows).
+            statements = []
+            if updated and not dry_run:
+                assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in others)
+                statements.append(f"UPDATE {target} AS t SET {assignments} FROM {s} AS s WHERE {on} AND ({changed})")
+            if inserted and not dry_run:
+                statements.append(
+                    f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {s} s "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
+                )
+            if statements:
+                self._run_in_transaction(statements)
         return UpsertResult(inserted=inserted, updated=updated, unchanged=total - inserted - updated)
 
     def append(self, table: S.Table | str, data: pd.DataFrame | pa.Table) -> int:
@@ -251,7 +274,7 @@ class Warehouse:
         if S.LOAD_LOG.name in present:
             log = self.con.table(S.LOAD_LOG.name)
             agg = log.group_by("table_name").aggregate(last=log.started_at.max()).to_pandas()
-            last_loads = dict(zip(agg.table_name, agg["last"]))
+            last_loads = dict(zip(agg.table_name, agg["last"], strict=True))
         for table in S.all_tables().values():
             if table.kind == "system" and table.name != S.QUARANTINE.name:
                 continue
@@ -273,10 +296,8 @@ class Warehouse:
         return pd.DataFrame(rows, columns=["table", "kind", "rows", "first", "last", "last_load"])
 
     def close(self) -> None:
-        try:
+        with suppress(Exception):  # closing twice is harmless
             self.con.disconnect()
-        except Exception:  # closing twice is harmless
-            pass
 
     def __enter__(self) -> Warehouse:
         return self

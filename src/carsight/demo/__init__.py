@@ -1,0 +1,7 @@
+"""A deterministic synthetic Korean car business (customers, purchases, leads, service, call-centre
+consultations, campaigns, monthly sales) written as realistic files and loaded through ingest, with
+planted and documented structure (docs/demo-data.md) that the analytics must recover."""
+
+from carsight.demo.build import build_demo, generate, load_demo
+
+__all__ = ["build_demo", "generate", "load_demo"]

@@ -1,0 +1,213 @@
+"""The month-by-month life of a block of demo customers: test drives, service visits, campaign
+contacts and purchases, where the monthly repurchase hazard is a documented function of that
+history (config.RepurchaseEffects). The same step drives the generator and the truth functions, so
+the true repurchase probability after any cutoff can be recomputed exactly from the seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from carsight.demo import config as C
+from carsight.demo import vehicles as V
+from carsight.demo.customers import Static
+
+NEVER = -10_000
+
+# Twelve campaigns, one a quarter, in the second month of each quarter 2023..2025.
+CAMPAIGN_MONTHS = tuple(C.WINDOW_FIRST_MONTH + 1 + 3 * k for k in range(12))
+RECALL_FIRST = C.month_index(C.RECALL_START.year, C.RECALL_START.month)
+RECALL_LAST = C.month_index(C.RECALL_END.year, C.RECALL_END.month)
+RECALL_MODEL_IDX = V.MODEL_INDEX[C.RECALL_MODEL]
+
+
+@dataclass
+class State:
+    last_purchase: np.ndarray
+    n_purchases: np.ndarray
+    model: np.ndarray
+    last_test_drive: np.ndarray
+    last_service: np.ndarray
+    last_response: np.ndarray
+    ever_opened: np.ndarray
+    recalled: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> State:
+        never = np.full(n, NEVER, dtype=np.int64)
+        return cls(
+            never.copy(),
+            np.zeros(n, np.int64),
+            np.full(n, -1, np.int64),
+            never.copy(),
+            never.copy(),
+            never.copy(),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+        )
+
+    def tile(self, k: int) -> State:
+        return State(*(np.tile(getattr(self, f), k) for f in self.__dataclass_fields__))
+
+
+@dataclass
+class Events:
+    """What happened, as parallel arrays (customer index within the block, month index, …)."""
+
+    purchase: dict[str, list] = field(default_factory=lambda: {"cust": [], "month": [], "model": []})
+    test_drive: dict[str, list] = field(default_factory=lambda: {"cust": [], "month": [], "model": []})
+    service: dict[str, list] = field(
+        default_factory=lambda: {"cust": [], "month": [], "model": [], "recall": [], "car_age": []}
+    )
+    contact: dict[str, list] = field(
+        default_factory=lambda: {"campaign": [], "cust": [], "p_true": [], "opened": [], "responded": []}
+    )
+
+    def add(self, kind: str, **values) -> None:
+        target = getattr(self, kind)
+        for key, value in values.items():
+            target[key].append(np.asarray(value))
+
+    def arrays(self, kind: str) -> dict[str, np.ndarray]:
+        target = getattr(self, kind)
+        return {k: (np.concatenate(v) if v else np.array([], dtype=np.int64)) for k, v in target.items()}
+
+
+def _lookup(table: dict[str, float]) -> np.ndarray:
+    return np.array([table[name] for name in C.TYPES])
+
+
+_BASE_HAZARD = _lookup(C.REPURCHASE.base_monthly)
+_TD_TYPE = _lookup(C.BEHAVIOUR.test_drive_type)
+_SV_TYPE = _lookup(C.BEHAVIOUR.service_type)
+_CAMP_INTERCEPT = _lookup(C.CAMPAIGN.intercept)
+_TASTE = V.taste_matrix(C.TYPES)
+_MARKET = V.market_weights()
+
+
+def hazard(state: State, type_idx: np.ndarray, m: int) -> np.ndarray:
+    """Monthly repurchase hazard of each customer in month ``m`` (0 for customers without a car)."""
+    e = C.REPURCHASE
+    car_age = m - state.last_purchase
+    h = _BASE_HAZARD[type_idx].copy()
+    h *= np.where(m - state.last_test_drive < 3, e.test_drive_90d, 1.0)
+    h *= np.where(m - state.last_service < 6, e.service_180d, 1.0)
+    h *= np.where(car_age > 48, e.car_age_over_4y, np.where(car_age < 12, e.car_age_under_1y, 1.0))
+    h *= np.where(state.n_purchases >= 2, e.repeat_buyer, 1.0)
+    h *= np.where(m - state.last_response < 2, e.campaign_response_60d, 1.0)
+    h = np.minimum(h, e.cap)
+    return np.where(state.n_purchases > 0, h, 0.0)
+
+
+def campaign_p_true(state: State, type_idx: np.ndarray, opt_in: np.ndarray, m: int) -> np.ndarray:
+    """True probability that a contacted customer responds to a campaign sent in month ``m``."""
+    e = C.CAMPAIGN
+    z = _CAMP_INTERCEPT[type_idx].copy()
+    z += np.where(m - state.last_purchase > 36, e.car_age_over_3y, 0.0)
+    z += np.where(state.ever_opened, e.opened_previous, 0.0)
+    z += np.where(opt_in, e.opt_in, 0.0)
+    z += np.where(m - state.last_purchase < 12, e.recent_purchase_12m, 0.0)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def choose_models(rng: np.random.Generator, type_idx: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """The model each buyer takes: their type's taste, or the general market for an off-taste
+    purchase, among the models on sale that month."""
+    n = len(type_idx)
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    avail = V.availability(months)
+    off = rng.random(n) < C.OFF_TASTE_PURCHASE
+    weights = np.where(off[:, None], _MARKET[None, :], _TASTE[type_idx]) * avail
+    empty = weights.sum(axis=1) == 0
+    weights[empty] = _MARKET[None, :] * avail[empty]
+    cum = np.cumsum(weights, axis=1)
+    u = rng.random(n) * cum[:, -1]
+    return (cum < u[:, None]).sum(axis=1).clip(0, len(V.LINEUP) - 1)
+
+
+def step(
+    m: int,
+    st: State,
+    static: Static,
+    rng: np.random.Generator,
+    events: Events | None,
+    *,
+    draw_purchases: bool = True,
+) -> np.ndarray:
+    """Advance one month. Returns this month's hazard (for the truth functions).
+
+    The order of random draws is fixed: the truth functions replay it to reach the same state."""
+    n = len(st.n_purchases)
+    type_idx = static.type_idx
+    joined = static.join_month == m
+    has_car = st.n_purchases > 0
+    car_age = m - st.last_purchase
+    record = events is not None and m >= C.WINDOW_FIRST_MONTH
+    b = C.BEHAVIOUR
+
+    u_td, u_sv, u_rc = rng.random(n), rng.random(n), rng.random(n)
+    # Test drives: more likely with an old car, and for some types.
+    p_td = b.test_drive_base * _TD_TYPE[type_idx] * np.where(car_age > 48, b.test_drive_old_car, 1.0)
+    td = has_car & (u_td < p_td)
+    st.last_test_drive[td] = m
+    # Service: maintenance and repairs grow with the car's age; the recall brings owners in.
+    p_sv = (b.service_base + b.service_per_year_of_age * car_age / 12.0) * _SV_TYPE[type_idx]
+    sv = has_car & (car_age >= 1) & (u_sv < p_sv)
+    rc = np.zeros(n, bool)
+    if RECALL_FIRST <= m <= RECALL_LAST:
+        rc = has_car & (st.model == RECALL_MODEL_IDX) & ~st.recalled & (u_rc < C.RECALL_SERVICE_MONTHLY)
+        st.recalled |= rc
+    visit = sv | rc
+    st.last_service[visit] = m
+    if record:
+        idx = np.flatnonzero(td)
+        events.add("test_drive", cust=idx, month=np.full(len(idx), m), model=st.model[idx])
+        idx = np.flatnonzero(visit)
+        events.add(
+            "service", cust=idx, month=np.full(len(idx), m), model=st.model[idx], recall=rc[idx], car_age=car_age[idx]
+        )
+
+    if m in CAMPAIGN_MONTHS:
+        e = C.CAMPAIGN
+        u_c, u_o, u_r = rng.random(n), rng.random(n), rng.random(n)
+        share = np.where(static.opt_in, e.contact_share_opt_in, e.contact_share_opt_out)
+        contacted = has_car & (u_c < share)
+        p = campaign_p_true(st, type_idx, static.opt_in, m)
+        responded = contacted & (u_r < p)
+        p_open = np.minimum(e.open_rate * np.where(static.opt_in, 1.5, 1.0), 0.95)
+        opened = contacted & ((u_o < p_open) | responded)
+        if events is not None:
+            idx = np.flatnonzero(contacted)
+            events.add(
+                "contact",
+                campaign=np.full(len(idx), CAMPAIGN_MONTHS.index(m)),
+                cust=idx,
+                p_true=p[idx],
+                opened=opened[idx],
+                responded=responded[idx],
+            )
+        st.ever_opened |= opened
+        st.last_response[responded] = m
+
+    h = hazard(st, type_idx, m)
+    # In truth mode (no purchase draws) only customers joining this month get their first car.
+    buy = ((has_car & (rng.random(n) < h)) | joined) if draw_purchases else joined
+    idx = np.flatnonzero(buy)
+    models = choose_models(rng, type_idx[idx], np.full(len(idx), m))
+    st.model[idx] = models
+    st.last_purchase[idx] = m
+    st.n_purchases[idx] += 1
+    if events is not None:
+        events.add("purchase", cust=idx, month=np.full(len(idx), m), model=models)
+    return h
+
+
+def simulate(static: Static, rng: np.random.Generator, *, until: int = C.N_MONTHS, events: bool = True):
+    """Run months 0..until-1. Returns (state, events or None)."""
+    st = State.empty(len(static.type_idx))
+    ev = Events() if events else None
+    for m in range(until):
+        step(m, st, static, rng, ev)
+    return st, ev
