@@ -1,0 +1,95 @@
+"""Known answers, interval order and per-series warnings of the forecasting engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from carsight.errors import InputError
+from carsight.market.forecast import Forecaster
+
+HORIZON = 12  # as in conftest's ``fitted``
+
+
+def _fc(fitted, uid):
+    return fitted.predict().query("unique_id == @uid").reset_index(drop=True)
+
+
+def test_pure_seasonal_series_is_forecast_almost_exactly(fitted):
+    fc = _fc(fitted, "seasonal")
+    t = np.arange(72, 72 + HORIZON)
+    truth = 100 + 30 * np.sin(2 * np.pi * t / 12)
+    assert np.max(np.abs(fc["yhat"].to_numpy() - truth)) < 0.01 * 100
+
+
+def test_linear_trend_is_extrapolated(fitted):
+    fc = _fc(fitted, "trend")
+    truth = 50 + 3.0 * np.arange(72, 72 + HORIZON)
+    assert np.allclose(fc["yhat"].to_numpy(), truth, rtol=0.01)
+    assert fitted.choice().set_index("unique_id").loc["trend", "mase"] < 0.1
+
+
+def test_intermittent_series_gets_flat_non_negative_forecast(fitted):
+    fc = _fc(fitted, "intermittent")
+    choice = fitted.choice().set_index("unique_id").loc["intermittent"]
+    assert choice["cls"] == "intermittent"
+    assert np.ptp(fc["yhat"].to_numpy()) < 1e-9
+    assert (fc[["yhat", "yhat_lo_80", "yhat_lo_95"]] >= 0).all().all()
+    assert 0 < fc["yhat"].iloc[0] < 1.5  # near the true mean of 0.4 units, not a spike or 0
+
+
+def test_interval_bounds_are_ordered_everywhere(fitted):
+    fc = fitted.predict()
+    assert len(fc) == fc["unique_id"].nunique() * HORIZON
+    cols = ["yhat_lo_95", "yhat_lo_80", "yhat", "yhat_hi_80", "yhat_hi_95"]
+    values = fc[cols].to_numpy()
+    assert np.isfinite(values).all()
+    assert (np.diff(values, axis=1) >= -1e-9).all()
+
+
+def test_hard_series_warn_instead_of_crashing(fitted):
+    choice = fitted.choice("en").set_index("unique_id")
+    assert "too short for seasonal models: 9 months" in choice.loc["short", "warning"]
+    assert "too short to backtest" in choice.loc["tiny", "warning"]
+    assert "level shift" in choice.loc["break", "warning"]
+    assert "3 missing month(s) counted as 0" in choice.loc["gaps", "warning"]
+    assert "no sales in the last 12 months" in choice.loc["stopped", "warning"]
+    assert "all values are 0" in choice.loc["zeros", "warning"]
+    assert (_fc(fitted, "zeros")["yhat"] == 0).all()
+    # Korean text comes from the same catalogue.
+    assert "계절 모형에는 너무 짧음" in fitted.choice("ko").set_index("unique_id").loc["short", "warning"]
+
+
+def test_choice_is_compared_with_the_baseline_on_the_same_windows(fitted):
+    choice = fitted.choice().set_index("unique_id")
+    bt = fitted.backtest()
+    row = choice.loc["gaps"]
+    windows = bt[(bt.unique_id == "gaps")].groupby("model_name")["window"].apply(set)
+    assert windows[row["model_name"]] == windows["SeasonalNaive"] == {1, 2, 3}
+    assert row["mase"] <= row["mase_baseline"] + 1e-12  # the baseline was a candidate
+    scored = bt.dropna(subset=["coverage_80"])
+    assert set(scored["model_name"]) <= set(choice["model_name"])
+    assert scored["coverage_80"].between(0, 1).all()
+
+
+def test_break_level_is_followed(fitted):
+    fc = _fc(fitted, "break")
+    assert 170 < fc["yhat"].iloc[0] < 230
+
+
+@pytest.mark.parametrize(
+    "params, column",
+    [({"horizon": 0}, "horizon"), ({"levels": (80, 120)}, "levels"), ({"models": "nope"}, "models")],
+)
+def test_bad_parameters_are_input_errors(params, column):
+    frame = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=30, freq="MS"), "y": 1.0})
+    with pytest.raises(InputError) as info:
+        Forecaster(**params).fit(frame)
+    assert info.value.column == column
+
+
+def test_parameters_are_stored_unchanged():
+    f = Forecaster(horizon=7, levels=(90,), models=("ETS",))
+    assert (f.horizon, f.levels, f.models) == (7, (90,), ("ETS",))
+    assert not hasattr(f, "forecast_")
