@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,15 @@ class LlmSettings(BaseSettings):
     timeout_s: float = 20.0
 
 
+class CustomerSettings(BaseSettings):
+    """Options of the customers pipeline step."""
+
+    as_of: dt.date | None = None  # default: the day after the last purchase
+    k_range: tuple[int, int] = (2, 10)
+    monetary: Literal["total", "average"] = "total"
+    grade_cutoffs: dict[str, float] = Field(default_factory=dict)  # very_strong / strong / normal
+
+
 class Schedule(BaseSettings):
     name: str
     cron: str
@@ -64,7 +74,10 @@ class Settings(BaseSettings):
     # VoC: extra user dictionary files (one term per line, optional tab + NNG/NNP).
     voc_dictionary: list[Path] = Field(default_factory=list)
     api_token: SecretStr | None = None
+    # Run the API without a token (local use on 127.0.0.1 only).
+    api_insecure: bool = False
     api_max_body_bytes: int = 1_000_000
+    customers: CustomerSettings = Field(default_factory=CustomerSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     schedules: list[Schedule] = Field(default_factory=list)

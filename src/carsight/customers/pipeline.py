@@ -1,0 +1,136 @@
+"""The "customers" pipeline step: RFM grades, customer-type segments and vehicle recommendations
+computed over the warehouse, stored in the result tables of ``warehouse/results_customers.py``,
+with the segmenter and recommender saved under ``settings.model_dir``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from carsight.config import Settings
+from carsight.customers.rfm import GradeCutoffs, rfm_table
+from carsight.errors import DataTooThinError, ModelError
+from carsight.warehouse import Warehouse
+from carsight.warehouse import results_customers as R
+from carsight.warehouse import schema as S
+
+log = logging.getLogger(__name__)
+
+SEGMENTER_DIR = "segmenter"
+RECOMMENDER_DIR = "recommender"
+
+
+def default_as_of(wh: Warehouse) -> dt.date:
+    """The day after the last purchase in the warehouse (so the latest purchase counts)."""
+    last = wh.table(S.PURCHASES.name).purchase_date.max().to_pyarrow().as_py()
+    if last is None:
+        raise DataTooThinError("there are no purchases in the warehouse")
+    return pd.Timestamp(last).date() + dt.timedelta(days=1)
+
+
+def _option(settings: Settings, name: str, default):
+    """A customers-step option from ``settings.customers`` (None means the built-in default)."""
+    value = getattr(settings.customers, name)
+    return default if value is None else value
+
+
+def _previous_segmenter(path: Path):
+    from carsight.registry import load_model
+
+    if not (path / "meta.json").is_file():
+        return None
+    try:
+        model, _ = load_model(path, kind="segmenter")
+    except ModelError as exc:  # an unreadable old model only costs id stability
+        log.warning("previous segmenter at %s ignored: %s", path, exc)
+        return None
+    return model
+
+
+def run(
+    wh: Warehouse, settings: Settings, *, as_of: dt.date | None = None, k_range: tuple[int, int] | None = None
+) -> dict:
+    from carsight.customers.recommend import RecData, VehicleRecommender, evaluate_recommenders, holdout_cutoff
+    from carsight.customers.segments import CustomerSegmenter, segment_frame
+    from carsight.registry import save_model
+
+    as_of = as_of or _option(settings, "as_of", None) or default_as_of(wh)
+    k_range = k_range or tuple(_option(settings, "k_range", (2, 10)))
+    summary: dict = {"as_of": str(as_of)}
+
+    # 1. RFM, in the warehouse
+    cutoffs = GradeCutoffs(**_option(settings, "grade_cutoffs", {}))
+    rfm = rfm_table(
+        wh.table(S.PURCHASES.name), as_of, monetary=_option(settings, "monetary", "total"), cutoffs=cutoffs
+    ).mutate(as_of=as_of)
+    rfm_frame = rfm.to_pyarrow()
+    summary["rfm_customers"] = wh.replace(R.CUSTOMER_RFM, rfm_frame)
+    groups = rfm.group_by("group").aggregate(n=rfm.count()).to_pandas()
+    summary["rfm_groups"] = {str(g): int(n) for g, n in zip(groups["group"], groups["n"], strict=True)}
+
+    # 2. Segments (ids kept from the previous model when there is one)
+    customers = wh.table(S.CUSTOMERS.name)
+    purchases = wh.table(S.PURCHASES.name)
+    vehicles = wh.table(S.VEHICLES.name) if wh.count(S.VEHICLES.name) else None
+    frame = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=as_of)
+    model_root = Path(settings.model_dir)
+    previous = _previous_segmenter(model_root / SEGMENTER_DIR)
+    vehicles_frame = vehicles.to_pandas() if vehicles is not None else None
+    segmenter = CustomerSegmenter(k_range=k_range).fit(frame, reference=previous, vehicles=vehicles_frame)
+    assignments = segmenter.assignments(frame)
+    wh.replace(R.CUSTOMER_SEGMENTS, assignments)
+    wh.replace(R.SEGMENT_PROFILES, segmenter.profiles_)
+    wh.replace(R.SEGMENT_K_CURVE, segmenter.k_curve_)
+    chosen = segmenter.k_curve_[segmenter.k_curve_["chosen"]].iloc[0]
+    seg_metrics = {"k": int(segmenter.k_), "silhouette": float(chosen["silhouette"]), "customers": int(len(frame))}
+    save_model(
+        model_root / SEGMENTER_DIR,
+        segmenter,
+        kind="segmenter",
+        params=segmenter.get_params(),
+        metrics=seg_metrics,
+        features=list(segmenter.feature_names_in_),
+        data=frame.reset_index(),
+        extra={"as_of": str(as_of), "k_curve": segmenter.k_curve_.to_dict(orient="records")},
+    )
+    summary.update(segments=int(segmenter.k_), silhouette=round(seg_metrics["silhouette"], 3))
+
+    # 3. Recommendations: evaluated on held-out latest purchases, then refitted on everything
+    segments_now = assignments.set_index("customer_id")["segment_id"]
+    data = RecData.from_warehouse(wh, segments=segments_now)
+    eval_rows = []
+    try:
+        cutoff = holdout_cutoff(data.purchases)
+        # Segments for the evaluation are fitted on data before the cutoff only.
+        past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
+        past_seg = CustomerSegmenter(k_range=(segmenter.k_, segmenter.k_)).fit(past)
+        eval_data = replace(data, segments=pd.Series(past_seg.predict(past), index=past.index))
+        table, _ = evaluate_recommenders(eval_data, cutoff=cutoff)
+        eval_rows = table.to_dict(orient="records")
+        wh.replace(R.RECOMMENDATION_EVAL, table)
+        summary["recommendation_hit_at_3"] = {r["method"]: round(r["hit_at_3"], 3) for r in eval_rows}
+    except DataTooThinError as exc:
+        wh.replace(R.RECOMMENDATION_EVAL, pd.DataFrame(columns=R.RECOMMENDATION_EVAL.column_names))
+        summary["recommendation_eval"] = f"skipped: {exc}"
+    recommender = VehicleRecommender().fit(data)
+    recs = recommender.recommend(data, as_of=as_of, k=5)
+    summary["recommendations"] = wh.replace(R.RECOMMENDATIONS, recs)
+    save_model(
+        model_root / RECOMMENDER_DIR,
+        recommender,
+        kind="recommender",
+        params=recommender.get_params(),
+        metrics={"holdout": eval_rows, "train_events": int(recommender.n_train_events_)},
+        features=list(recommender.ranker_.feature_name_) if recommender.ranker_ is not None else [],
+        extra={
+            "as_of": str(as_of),
+            "note": recommender.note_,
+            "reason_order": json.dumps(getattr(recommender, "reason_order_", ())),
+        },
+    )
+    return summary

@@ -1,0 +1,104 @@
+"""Outcomes to learn, observed in the window [cutoff, cutoff + horizon) after a features cutoff:
+repurchase, response to a campaign contact sent in the window, and churn (no activity at all). Each
+returns ``customer_id, cutoff, label`` for its population, as Ibis expressions run in the warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.datatypes as dt_
+import ibis.expr.types as ir
+import pandas as pd
+
+from carsight.customers.features import CUTOFF, ID, _as_date
+from carsight.errors import InputError
+from carsight.warehouse import Warehouse
+from carsight.warehouse import schema as S
+
+TARGETS = ("repurchase", "response", "churn")
+ACTIVE_LOOKBACK_DAYS = 365
+
+
+def _window(cutoff, horizon_days: int) -> tuple[dt.date, dt.date]:
+    if horizon_days <= 0:
+        raise InputError(
+            f"horizon must be positive, got {horizon_days} days", column="horizon_days", expected="days > 0"
+        )
+    start = _as_date(cutoff)
+    return start, start + dt.timedelta(days=int(horizon_days))
+
+
+def repurchase_expr(wh: Warehouse, cutoff, horizon_days: int) -> ir.Table:
+    """Customers with a purchase before the cutoff; label 1 when they buy again in the window."""
+    start, end = _window(cutoff, horizon_days)
+    pur = wh.table(S.PURCHASES.name)
+    buys = pur.filter(pur.amount > 0)
+    before = buys.filter(buys.purchase_date < start).select(ID).distinct()
+    after = buys.filter((buys.purchase_date >= start) & (buys.purchase_date < end)).select(ID).distinct()
+    return before.mutate(label=before[ID].isin(after[ID]).cast("int64"), **{CUTOFF: ibis.date(start)})
+
+
+def response_expr(wh: Warehouse, cutoff, horizon_days: int) -> ir.Table:
+    """Customers contacted by a campaign in the window; label 1 when they responded to any of those contacts."""
+    start, end = _window(cutoff, horizon_days)
+    cc = wh.table(S.CAMPAIGN_CONTACTS.name)
+    sent = cc.sent_at.cast("date")
+    window = cc.filter((sent >= start) & (sent < end))
+    agg = window.group_by(ID).aggregate(label=window.responded.fill_null(False).cast("int64").max())
+    return agg.mutate(**{CUTOFF: ibis.date(start)})
+
+
+def _activity(wh: Warehouse) -> ir.Table:
+    """Every dated customer event (purchases, leads, service, consultations, campaign responses)."""
+    pur = wh.table(S.PURCHASES.name)
+    leads = wh.table(S.LEADS.name)
+    svc = wh.table(S.SERVICE_VISITS.name)
+    con = wh.table(S.CONSULTATIONS.name)
+    cc = wh.table(S.CAMPAIGN_CONTACTS.name)
+    key, day = dt_.String(nullable=True), dt_.Date(nullable=True)
+    parts = [
+        pur.select(customer_id=pur[ID].cast(key), day=pur.purchase_date.cast(day)),
+        leads.select(customer_id=leads[ID].cast(key), day=leads.lead_date.cast(day)),
+        svc.select(customer_id=svc[ID].cast(key), day=svc.visit_date.cast(day)),
+        con.select(customer_id=con[ID].cast(key), day=con.consulted_at.cast(day)),
+        cc.filter(cc.responded.fill_null(False)).select(customer_id=cc[ID].cast(key), day=cc.responded_at.cast(day)),
+    ]
+    events = ibis.union(*parts)
+    return events.filter(events[ID].notnull() & events.day.notnull())
+
+
+def churn_expr(wh: Warehouse, cutoff, horizon_days: int) -> ir.Table:
+    """Customers active in the year before the cutoff; label 1 when they show no activity in the window."""
+    start, end = _window(cutoff, horizon_days)
+    events = _activity(wh)
+    active = events.filter((events.day < start) & (events.day >= start - dt.timedelta(days=ACTIVE_LOOKBACK_DAYS)))
+    active = active.select(ID).distinct()
+    later = events.filter((events.day >= start) & (events.day < end)).select(ID).distinct()
+    return active.mutate(label=(~active[ID].isin(later[ID])).cast("int64"), **{CUTOFF: ibis.date(start)})
+
+
+_BUILDERS = {"repurchase": repurchase_expr, "response": response_expr, "churn": churn_expr}
+
+
+def target_expr(wh: Warehouse, target: str, cutoff, horizon_days: int) -> ir.Table:
+    if target not in _BUILDERS:
+        raise InputError(f"unknown target '{target}'", column="target", expected="one of " + ", ".join(TARGETS))
+    return _BUILDERS[target](wh, cutoff, horizon_days)
+
+
+def build_labels(wh: Warehouse, target: str, cutoffs, horizon_days: int) -> pd.DataFrame:
+    """Labels for several cutoffs, stacked: customer_id, cutoff, label."""
+    if not isinstance(cutoffs, (list, tuple)):
+        cutoffs = [cutoffs]
+    frames = [target_expr(wh, target, c, horizon_days).to_pandas() for c in cutoffs]
+    frame = pd.concat(frames, ignore_index=True)
+    frame[CUTOFF] = pd.to_datetime(frame[CUTOFF])
+    frame["label"] = frame["label"].astype("int64")
+    return frame[[ID, CUTOFF, "label"]]
+
+
+def last_event_date(wh: Warehouse) -> dt.date | None:
+    """The latest dated event of any kind: scores refer to the day after it."""
+    value = _activity(wh).day.max().to_pyarrow().as_py()
+    return value

@@ -1,0 +1,306 @@
+"""The "propensity" pipeline step: train repurchase, campaign-response and churn propensity on
+time-ordered cutoffs, test on the latest complete window, score every customer as of the day after the
+last event, and compute lifetime value; results go to the tables in ``warehouse/results_value.py`` and
+the models to ``settings.model_dir / "propensity_<target>"``.
+
+The split, per target with horizon H: training rows from cutoffs c_valid − H, c_valid − 2H, …; early
+stopping and calibration on c_valid = c_test − H; the holdout at c_test = as_of − H, the latest cutoff
+whose outcome window is complete. Labels of one split never overlap the features of a later one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from carsight.config import Settings
+from carsight.customers import deciles as D
+from carsight.customers import features as F
+from carsight.customers import targets as T
+from carsight.customers.propensity import PropensityModel
+from carsight.errors import DataTooThinError
+from carsight.warehouse import Warehouse
+from carsight.warehouse import results_value as R
+from carsight.warehouse import schema as S
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    horizon_days: int
+    train_cutoffs: int = 3
+
+
+# Horizons: a car repurchase is a rare, slow event (months); campaign responses come within weeks.
+TARGETS = (
+    TargetSpec("repurchase", 180),
+    TargetSpec("response", 90, train_cutoffs=4),
+    TargetSpec("churn", 180),
+)
+CLV_HORIZON_DAYS = 365
+# Profit of one responder and cost of one contact, in KRW, for the default "best grade" (the CLI takes
+# its own): a dealer's gross margin on a car, and a DM/call contact.
+DEFAULT_MARGIN = 1_500_000.0
+DEFAULT_CONTACT_COST = 20_000.0
+PDP_FEATURES = 5
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def plan_cutoffs(as_of: dt.date, first_event: dt.date, spec: TargetSpec) -> dict:
+    """Cutoffs for train / validation / test, each on the first of a month (monthly reporting, and it
+    lets targets share feature cutoffs); each cutoff is at least one horizon before the next, so label
+    windows never reach into a later split's features. Training cutoffs need one horizon of history."""
+    h = dt.timedelta(days=spec.horizon_days)
+    test = _month_start(as_of - h)
+    valid = _month_start(test - h)
+    train = []
+    for _ in range(spec.train_cutoffs):
+        train.append(_month_start((train[-1] if train else valid) - h))
+    train = [c for c in train if c - h >= first_event]
+    return {"train": train, "valid": valid, "test": test}
+
+
+def _first_event(wh: Warehouse) -> dt.date | None:
+    pur = wh.table(S.PURCHASES.name)
+    return pur.purchase_date.min().to_pyarrow().as_py()
+
+
+class _FeatureCache:
+    """Features per cutoff, computed once and shared by all targets."""
+
+    def __init__(self, wh: Warehouse):
+        self.wh = wh
+        self.frames: dict[dt.date, pd.DataFrame] = {}
+
+    def get(self, cutoffs: list[dt.date]) -> pd.DataFrame:
+        missing = [c for c in cutoffs if c not in self.frames]
+        if missing:
+            # All missing cutoffs in one warehouse query.
+            built = F.build_features(self.wh, missing)
+            for c, frame in built.groupby(F.CUTOFF, sort=False):
+                self.frames[pd.Timestamp(c).date()] = frame
+            for c in missing:
+                self.frames.setdefault(c, built.iloc[0:0])
+        return pd.concat([self.frames[c] for c in cutoffs], ignore_index=True)
+
+
+def _labelled(cache: _FeatureCache, wh: Warehouse, spec: TargetSpec, cutoffs: list[dt.date]) -> pd.DataFrame:
+    if not cutoffs:
+        return pd.DataFrame()
+    labels = T.build_labels(wh, spec.name, cutoffs, spec.horizon_days)
+    feats = cache.get(cutoffs)
+    return feats.merge(labels, on=[F.ID, F.CUTOFF], how="inner")
+
+
+def train_target(
+    wh: Warehouse,
+    spec: TargetSpec,
+    as_of: dt.date,
+    first_event: dt.date,
+    cache: _FeatureCache,
+    *,
+    random_state: int = 0,
+) -> dict:
+    """Train, evaluate and explain one target. Returns the model and its tables."""
+    plan = plan_cutoffs(as_of, first_event, spec)
+    if not plan["train"]:
+        raise DataTooThinError(
+            f"{spec.name}: history too short for a {spec.horizon_days}-day horizon with separate train/validation/test windows"
+        )
+    train = _labelled(cache, wh, spec, plan["train"])
+    valid = _labelled(cache, wh, spec, [plan["valid"]])
+    test = _labelled(cache, wh, spec, [plan["test"]])
+    if train.empty or valid.empty or test.empty:
+        raise DataTooThinError(f"{spec.name}: no labelled customers in one of the train/validation/test windows")
+    cols = F.feature_columns(train.drop(columns=["label"]))
+    model = PropensityModel(descriptions=F.descriptions(cols), random_state=random_state)
+    model.fit(train[cols], train.label, valid[cols], valid.label)
+    evaluation = model.evaluate(test[cols], test.label, margin=DEFAULT_MARGIN, contact_cost=DEFAULT_CONTACT_COST)
+    importance = model.importance(test[cols])
+    top = [f for f in importance.feature.head(PDP_FEATURES)]
+    pdp = model.partial_dependence(test[cols], top)
+    split = (
+        f"train cutoffs {', '.join(str(c) for c in plan['train'])}; validation {plan['valid']}; "
+        f"holdout {plan['test']} (outcomes in the next {spec.horizon_days} days)"
+    )
+    return {
+        "model": model,
+        "features": cols,
+        "evaluation": evaluation,
+        "importance": importance,
+        "pdp": pdp,
+        "split": split,
+        "plan": plan,
+        "train_frame": train[cols],
+        "n_test": len(test),
+    }
+
+
+def _score_rows(
+    model: PropensityModel,
+    frame: pd.DataFrame,
+    cols: list[str],
+    spec: TargetSpec,
+    as_of: dt.date,
+    population: pd.Series | None,
+) -> pd.DataFrame:
+    if population is not None:
+        frame = frame[frame[F.ID].isin(population)]
+    frame = frame.reset_index(drop=True)
+    raw = model.ranking_score(frame[cols])
+    out = pd.DataFrame(
+        {
+            "customer_id": frame[F.ID],
+            "target": spec.name,
+            "as_of": pd.Timestamp(as_of).date(),
+            "horizon_days": spec.horizon_days,
+            "score": model._calibrate(raw),
+            "decile": D.decile_ranks(raw),
+            "grade": model.grades(raw=raw),
+        }
+    )
+    reasons = model.reasons(frame[cols], langs=("ko", "en"))
+    for column in reasons.columns:
+        out[column] = reasons[column].to_numpy()
+    return out
+
+
+def _scoring_population(wh: Warehouse, spec: TargetSpec, as_of: dt.date) -> pd.Series | None:
+    """Who a target is about at as_of: repurchase = customers who bought before; churn = customers active
+    in the last year; response = everyone (anyone may be contacted next)."""
+    if spec.name == "response":
+        return None
+    labels = T.target_expr(wh, spec.name, as_of, spec.horizon_days).select(F.ID).to_pandas()
+    return labels[F.ID]
+
+
+def _metrics_rows(spec: TargetSpec, result: dict) -> pd.DataFrame:
+    ev = result["evaluation"]
+    frame = ev.metrics.rename(columns={"n": "n_test"}).copy()
+    frame["target"] = spec.name
+    frame["best_grade"] = ev.best_grade
+    frame["split"] = result["split"]
+    frame["note"] = "; ".join(ev.notes) or None
+    return frame
+
+
+def _decile_rows(spec: TargetSpec, ev) -> pd.DataFrame:
+    rows = []
+    for name, table in ((ev.metrics.model.iloc[0], ev.deciles), ("logistic_baseline", ev.baseline_deciles)):
+        t = table.copy()
+        t["target"], t["model"] = spec.name, name
+        t["profit"] = D.profit_table(t, margin=DEFAULT_MARGIN, contact_cost=DEFAULT_CONTACT_COST).profit.to_numpy()
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True)
+
+
+def _describe(feature: str, lang: str) -> str | None:
+    from carsight.i18n import t
+
+    key = f"value.feature.{feature}"
+    text = t(key, lang, value="N")
+    return None if text == key else text
+
+
+def run(wh: Warehouse, settings: Settings) -> dict:
+    """Pipeline step: propensity for every target, then CLV. Returns a short summary."""
+    from carsight.registry import save_model
+
+    last = T.last_event_date(wh)
+    first = _first_event(wh)
+    if last is None or first is None:
+        return {"skipped": "no purchases or events in the warehouse"}
+    as_of = last + dt.timedelta(days=1)
+    cache = _FeatureCache(wh)
+    plans = [plan_cutoffs(as_of, first, spec) for spec in TARGETS]
+    cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
+    now = cache.get([as_of])
+    tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in R.TABLES}
+    summary: dict = {"as_of": str(as_of)}
+    for spec in TARGETS:
+        try:
+            result = train_target(wh, spec, as_of, first, cache)
+        except DataTooThinError as exc:
+            summary[spec.name] = f"skipped: {exc}"
+            continue
+        model, cols, ev = result["model"], result["features"], result["evaluation"]
+        scores = _score_rows(model, now, cols, spec, as_of, _scoring_population(wh, spec, as_of))
+        tables[R.PROPENSITY_SCORES.name].append(scores)
+        tables[R.PROPENSITY_METRICS.name].append(_metrics_rows(spec, result))
+        tables[R.PROPENSITY_DECILES.name].append(_decile_rows(spec, ev))
+        calib = ev.calibration.copy()
+        calib["target"] = spec.name
+        tables[R.PROPENSITY_CALIBRATION.name].append(calib)
+        imp = result["importance"].copy()
+        imp["target"] = spec.name
+        imp["description_ko"] = [_describe(f, "ko") for f in imp.feature]
+        imp["description_en"] = [_describe(f, "en") for f in imp.feature]
+        tables[R.PROPENSITY_IMPORTANCE.name].append(imp)
+        pdp = result["pdp"].copy()
+        pdp["target"] = spec.name
+        pdp["value_num"] = pd.to_numeric(pdp["value"], errors="coerce")
+        pdp["value"] = pdp["value"].astype(str)
+        tables[R.PROPENSITY_PDP.name].append(pdp)
+        metrics = ev.metrics.set_index("model")
+        first_row = metrics.iloc[0]
+        save_model(
+            settings.model_dir / f"propensity_{spec.name}",
+            model,
+            kind="propensity",
+            params={**model.get_params(), "descriptions": None, "target": spec.name, "horizon_days": spec.horizon_days},
+            metrics={
+                "holdout": ev.metrics.to_dict(orient="records"),
+                "best_grade": ev.best_grade,
+                "split": result["split"],
+            },
+            features=cols,
+            data=result["train_frame"],
+            extra={"as_of": str(as_of), "calibration": model.calibration_method_, "notes": ev.notes},
+        )
+        summary[spec.name] = (
+            f"AUROC {first_row.auroc:.3f} vs logistic {metrics.loc['logistic_baseline', 'auroc']:.3f}, "
+            f"top-decile lift {ev.deciles.lift.iloc[0]:.2f}, ECE {first_row.ece:.3f}, {len(scores)} scored"
+        )
+    clv = _clv(wh, as_of)
+    if clv is not None:
+        tables[R.CUSTOMER_CLV.name].append(clv)
+        summary["clv"] = f"{len(clv)} customers, horizon {CLV_HORIZON_DAYS} days"
+    for table in R.TABLES:
+        parts = tables[table.name]
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=table.column_names)
+        wh.replace(table, frame.reindex(columns=table.column_names))
+    return summary
+
+
+def _clv(wh: Warehouse, as_of: dt.date) -> pd.DataFrame | None:
+    from carsight.customers.clv import HurdleCLV, clv_bgnbd
+
+    pur = wh.table(S.PURCHASES.name)
+    tx = pur.filter(pur.amount > 0).select(F.ID, date=pur.purchase_date, amount=pur.amount).to_pandas()
+    if tx.empty:
+        return None
+    try:
+        out, _ = clv_bgnbd(tx, as_of, CLV_HORIZON_DAYS)
+    except DataTooThinError as exc:
+        log.warning("CLV skipped: %s", exc)
+        return None
+    try:
+        hurdle = HurdleCLV(horizon_days=CLV_HORIZON_DAYS).fit(tx, as_of)
+        out = out.merge(hurdle.predict(tx, as_of), on="customer_id", how="left")
+    except DataTooThinError as exc:
+        log.warning("hurdle CLV skipped: %s", exc)
+        out["hurdle_p_any"] = np.nan
+        out["hurdle_expected_value"] = np.nan
+    out["as_of"] = as_of
+    out["horizon_days"] = CLV_HORIZON_DAYS
+    out["frequency"] = out.frequency.astype("int64")
+    return out
