@@ -1,0 +1,251 @@
+"""Request and response models of the scoring API (kept apart from the warehouse tables, so the
+storage can change without breaking clients). Examples show up in the OpenAPI docs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from carsight.warehouse import schema as S
+
+Lang = Literal["ko", "en"]
+BodyType = Literal[S.BODY_TYPES]  # type: ignore[valid-type]
+PaymentType = Literal[S.PAYMENT_TYPES]  # type: ignore[valid-type]
+CustomerId = Field(min_length=1, max_length=64, pattern=r"^[^\s/]+$", examples=["C000123"])
+
+MAX_BATCH = 500
+MAX_TEXTS = 100
+MAX_TEXT_CHARS = 5_000
+
+
+class ErrorBody(BaseModel):
+    kind: str = Field(examples=["not_found"])
+    message: str = Field(examples=["customer C999 is not in the warehouse"])
+    field: str | None = Field(default=None, examples=["customer.age"])
+    request_id: str | None = Field(default=None, examples=["6f1c2a9e0b7d4c1f"])
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# ---- new customers --------------------------------------------------------------------------
+class NewCustomer(BaseModel):
+    """What a dealer can type in for a customer who is not in the system yet. All optional."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "age": 42,
+                    "gender": "F",
+                    "region": "서울",
+                    "interest_model": "Palisade",
+                    "budget": 55_000_000,
+                    "channel": "showroom",
+                }
+            ]
+        },
+    )
+
+    age: int | None = Field(default=None, ge=16, le=100, description="Whole years")
+    gender: Literal["M", "F"] | None = None
+    region: str | None = Field(default=None, min_length=1, max_length=40, description="Region (시/도)")
+    interest_model: str | None = Field(
+        default=None, min_length=1, max_length=60, description="Model the customer asked about"
+    )
+    body_type: BodyType | None = None
+    budget: float | None = Field(default=None, gt=0, le=10_000_000_000, description="Budget in KRW")
+    payment_type: PaymentType | None = None
+    channel: str | None = Field(default=None, min_length=1, max_length=40, description="How the customer came in")
+
+
+class BlockPull(BaseModel):
+    feature: str
+    label: str
+    pull: float = Field(
+        description="How much this feature block pulls towards the chosen segment rather than the runner-up"
+    )
+    imputed: bool
+
+
+class SegmentAssignment(BaseModel):
+    segment_id: int = Field(examples=[3])
+    profile: str = Field(examples=["40대 SUV 가족 고객, 할부 구매 비중이 높음"])
+    runner_up: int = Field(examples=[1])
+    distance: float
+    runner_up_distance: float
+    decided_by: list[BlockPull]
+    imputed: list[str] = Field(description="Feature blocks not given, filled in from the customer base")
+    notes: list[str]
+
+
+class AssignBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customers: list[NewCustomer] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class AssignBatchResponse(BaseModel):
+    results: list[SegmentAssignment]
+
+
+# ---- existing customers ---------------------------------------------------------------------
+class SegmentInfo(BaseModel):
+    segment_id: int
+    profile: str | None = None
+
+
+class RfmInfo(BaseModel):
+    score: float = Field(description="RFM score 0–100", examples=[91.5])
+    grade: str = Field(examples=["Very Strong"])
+    group: str = Field(examples=["VIP"])
+    named_segment: str | None = Field(default=None, examples=["Champions"])
+    recency_days: int
+    frequency: int
+    monetary_total: float
+    as_of: dt.date
+
+
+class PropensityInfo(BaseModel):
+    target: str = Field(examples=["repurchase"])
+    score: float = Field(ge=0, le=1, description="Calibrated probability")
+    grade: int = Field(ge=1, le=10, description="1 = most likely")
+    decile: int
+    horizon_days: int
+    as_of: dt.date
+    reasons: list[str] = Field(description="Top reasons for this score, strongest first")
+
+
+class ClvInfo(BaseModel):
+    horizon_days: int
+    expected_value: float | None = Field(description="Expected spend in the horizon, KRW")
+    expected_purchases: float
+    p_alive: float
+    as_of: dt.date
+
+
+class RecommendationItem(BaseModel):
+    rank: int
+    model: str = Field(examples=["Palisade"])
+    score: float
+    reason: str | None = None
+
+
+class CustomerScores(BaseModel):
+    customer_id: str = Field(examples=["C000123"])
+    segment: SegmentInfo | None = None
+    rfm: RfmInfo | None = None
+    propensity: list[PropensityInfo] = []
+    clv: ClvInfo | None = None
+    recommendations: list[RecommendationItem] = []
+
+
+class CustomerBatchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"customer_ids": ["C000123", "C000456"]}]}
+    )
+    customer_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class CustomerBatchResponse(BaseModel):
+    customers: list[CustomerScores]
+    missing: list[str] = Field(description="Ids not in the warehouse")
+
+
+# ---- recommendations ------------------------------------------------------------------------
+class RecommendationRequest(BaseModel):
+    """Either an existing ``customer_id`` or a ``customer`` profile (for someone new), not both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"customer_id": "C000123", "k": 3}, {"customer": {"age": 35, "budget": 40_000_000}, "k": 3}]
+        },
+    )
+    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
+    customer: NewCustomer | None = None
+    k: int = Field(default=3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RecommendationRequest:
+        if (self.customer_id is None) == (self.customer is None):
+            raise ValueError("give either customer_id or customer, not both")
+        return self
+
+
+class RecommendationResponse(BaseModel):
+    customer_id: str | None = None
+    source: Literal["stored", "model"] = Field(
+        description="stored: computed by the last pipeline run; model: scored now"
+    )
+    recommendations: list[RecommendationItem]
+
+
+# ---- voice of the customer ------------------------------------------------------------------
+class VocClassifyRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"texts": ["계기판에 경고등이 켜졌어요. 010-1234-5678로 연락 주세요"]}]},
+    )
+    texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
+
+    @model_validator(mode="after")
+    def _lengths(self) -> VocClassifyRequest:
+        for index, text in enumerate(self.texts):
+            if len(text) > MAX_TEXT_CHARS:
+                raise ValueError(f"texts[{index}] is longer than {MAX_TEXT_CHARS} characters")
+        return self
+
+
+class VocResult(BaseModel):
+    masked_text: str = Field(examples=["계기판에 경고등이 켜졌어요. [전화번호]로 연락 주세요"])
+    topic: str | None = Field(examples=["경고등"])
+    confidence: float | None = Field(ge=0, le=1)
+    needs_review: bool | None
+    keywords: list[str]
+
+
+class VocClassifyResponse(BaseModel):
+    results: list[VocResult]
+
+
+# ---- forecasts ------------------------------------------------------------------------------
+class ForecastPoint(BaseModel):
+    ds: dt.date
+    mean: float
+    lo_80: float | None = None
+    hi_80: float | None = None
+    lo_95: float | None = None
+    hi_95: float | None = None
+
+
+class ForecastResponse(BaseModel):
+    series_id: str = Field(examples=["Hyundai/Tucson/Korea"])
+    level: str | None = Field(default=None, examples=["brand/model/market"])
+    model: str | None = Field(default=None, description="The method chosen by backtest", examples=["AutoETS"])
+    points: list[ForecastPoint]
+    backtest: dict[str, float | int | str | None] = Field(
+        default_factory=dict,
+        description="Chosen method's backtest: mase beside the baseline's (mase_snaive), interval coverage, warnings",
+    )
+
+
+class ForecastSeries(BaseModel):
+    series_id: str
+    level: str | None = None
+
+
+class ForecastList(BaseModel):
+    series: list[ForecastSeries]
+
+
+# ---- health ---------------------------------------------------------------------------------
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    loaded_at: dt.datetime | None
+    customers: int
+    available: dict[str, bool] = Field(description="Which parts of the API have data or a model behind them")

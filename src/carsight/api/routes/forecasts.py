@@ -1,0 +1,32 @@
+"""Backtested forecasts per series, with their intervals and the chosen model's error."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from carsight.api.deps import Authenticated, SnapshotDep
+from carsight.api.models import ErrorResponse, ForecastList, ForecastResponse
+from carsight.errors import NotFoundError
+
+router = APIRouter(tags=["forecasts"], dependencies=[Authenticated])
+
+
+@router.get("/forecasts", response_model=ForecastList, summary="Series that have a forecast")
+async def list_forecasts(snap: SnapshotDep) -> dict:
+    return {"series": [{"series_id": k, "level": v["level"]} for k, v in snap.forecasts.items()]}
+
+
+# ``:path`` because series ids contain slashes (``brand/model/market``).
+@router.get(
+    "/forecasts/{series_id:path}",
+    response_model=ForecastResponse,
+    summary="Forecast of one series",
+    responses={404: {"model": ErrorResponse}},
+)
+async def forecast(series_id: Annotated[str, Path(min_length=1, max_length=200)], snap: SnapshotDep) -> dict:
+    found = snap.forecasts.get(series_id)
+    if found is None:
+        raise NotFoundError(f"no forecast for series '{series_id}'")
+    return found

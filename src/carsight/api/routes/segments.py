@@ -1,0 +1,35 @@
+"""Segment of a new customer, from what a dealer types in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from carsight.api.deps import Authenticated, LangDep, SnapshotDep
+from carsight.api.models import AssignBatchRequest, AssignBatchResponse, ErrorResponse, NewCustomer, SegmentAssignment
+
+router = APIRouter(tags=["segments"], dependencies=[Authenticated])
+_UNAVAILABLE = {503: {"model": ErrorResponse, "description": "No segmentation model yet"}}
+
+
+def _assign(snap, customer: NewCustomer, lang: str) -> dict:
+    from carsight.customers import assign_segment
+
+    model = snap.need("segmenter", "the segmentation model")
+    return assign_segment(model, customer.model_dump(exclude_none=True), lang=lang)
+
+
+@router.post(
+    "/segments/assign", response_model=SegmentAssignment, summary="Segment of a new customer", responses=_UNAVAILABLE
+)
+def assign(body: NewCustomer, snap: SnapshotDep, lang: LangDep) -> dict:
+    return _assign(snap, body, lang)
+
+
+@router.post(
+    "/segments/assign/batch",
+    response_model=AssignBatchResponse,
+    summary="Segments of many new customers",
+    responses=_UNAVAILABLE,
+)
+def assign_batch(body: AssignBatchRequest, snap: SnapshotDep, lang: LangDep) -> dict:
+    return {"results": [_assign(snap, c, lang) for c in body.customers]}

@@ -1,0 +1,349 @@
+"""What the API serves, loaded once: the pipeline's result tables as in-memory dictionaries keyed
+by customer (so a lookup is a dict access, not a query) and the fitted models. The warehouse is
+opened read-only only while loading and closed again, so the API never blocks a pipeline run.
+When the warehouse file changes (a pipeline run finished) the next request after ``check_every``
+seconds starts a reload in the background and the new snapshot replaces the old one atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from carsight.config import Settings
+from carsight.errors import CarsightError, ModelError, NotFoundError
+from carsight.warehouse import Warehouse
+from carsight.warehouse import schema as S
+
+log = logging.getLogger("carsight.api")
+
+
+def _result(module: str, constant: str) -> str | None:
+    try:
+        value = getattr(importlib.import_module(f"carsight.warehouse.{module}"), constant)
+    except (ImportError, AttributeError):
+        return None
+    return value if isinstance(value, str) else value.name
+
+
+def _frame(wh: Warehouse, name: str | None) -> pd.DataFrame | None:
+    if not name or not wh.has_table(name):
+        return None
+    frame = wh.table(name).to_pandas()
+    return frame if len(frame) else None
+
+
+def _none(value):
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _date(value):
+    value = _none(value)
+    if value is None:
+        return None
+    return pd.Timestamp(value).date()
+
+
+@dataclass
+class Snapshot:
+    """One consistent load of everything the API serves."""
+
+    loaded_at: dt.datetime | None = None
+    stamp: str = ""
+    customer_ids: set[str] = field(default_factory=set)
+    rfm: dict[str, dict] = field(default_factory=dict)
+    segment: dict[str, int] = field(default_factory=dict)
+    profiles: dict[int, dict[str, str]] = field(default_factory=dict)
+    propensity: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    clv: dict[str, dict] = field(default_factory=dict)
+    recommendations: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    forecasts: dict[str, dict] = field(default_factory=dict)
+    segmenter: Any = None
+    recommender: Any = None
+    rec_data: Any = None
+    voc_model: Any = None
+    tokenizer: Any = None
+    problems: list[str] = field(default_factory=list)
+
+    # ---- lookups ---------------------------------------------------------------------------
+    def customer(self, customer_id: str, lang: str) -> dict:
+        if customer_id not in self.customer_ids:
+            raise NotFoundError(f"customer {customer_id} is not in the warehouse")
+        seg = self.segment.get(customer_id)
+        return {
+            "customer_id": customer_id,
+            "segment": None if seg is None else {"segment_id": seg, "profile": self.profiles.get(seg, {}).get(lang)},
+            "rfm": self.rfm.get(customer_id),
+            "propensity": [
+                {**{k: v for k, v in p.items() if not k.startswith("reasons_")}, "reasons": p[f"reasons_{lang}"]}
+                for p in self.propensity.get(customer_id, ())
+            ],
+            "clv": self.clv.get(customer_id),
+            "recommendations": [
+                {"rank": r["rank"], "model": r["model"], "score": r["score"], "reason": r[f"reason_{lang}"]}
+                for r in self.recommendations.get(customer_id, ())
+            ],
+        }
+
+    @property
+    def available(self) -> dict[str, bool]:
+        return {
+            "customers": bool(self.customer_ids),
+            "segments": bool(self.segment),
+            "rfm": bool(self.rfm),
+            "propensity": bool(self.propensity),
+            "clv": bool(self.clv),
+            "recommendations": bool(self.recommendations),
+            "forecasts": bool(self.forecasts),
+            "segmenter": self.segmenter is not None,
+            "recommender": self.recommender is not None and self.rec_data is not None,
+            "voc_classifier": self.voc_model is not None,
+        }
+
+    def need(self, attribute: str, what: str):
+        value = getattr(self, attribute)
+        if value is None:
+            raise ModelError(
+                f"{what} is not available: run `carsight pipeline run`, then restart or wait for the reload"
+            )
+        return value
+
+
+def warehouse_stamp(location: str) -> str:
+    """Changes whenever the DuckDB file (or its WAL) is written; constant for other warehouses."""
+    from carsight.config import warehouse_url
+
+    url = warehouse_url(location)
+    if not url.startswith("duckdb://"):
+        return url
+    path = Path(url[len("duckdb://") :])
+    parts = []
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            info = file.stat()
+            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "|".join(parts)
+
+
+def load_snapshot(settings: Settings) -> Snapshot:
+    """Read every result table and model the API serves. Missing pieces become ``problems``, not errors."""
+    # Timezone-aware: RFC 3339 date-times (the documented format) need an offset.
+    snap = Snapshot(
+        loaded_at=dt.datetime.now().astimezone().replace(microsecond=0), stamp=warehouse_stamp(settings.warehouse)
+    )
+    try:
+        wh = Warehouse(settings.warehouse, read_only=True)
+    except CarsightError as exc:
+        snap.problems.append(str(exc))
+        return snap
+    try:
+        _load_tables(wh, snap)
+        _load_models(wh, settings, snap)
+    finally:
+        wh.close()
+    return snap
+
+
+def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
+    if wh.has_table(S.CUSTOMERS.name):
+        snap.customer_ids = set(wh.table(S.CUSTOMERS.name).customer_id.to_pandas().astype(str))
+    rfm = _frame(wh, _result("results_customers", "CUSTOMER_RFM"))
+    if rfm is not None:
+        for r in rfm.itertuples(index=False):
+            snap.rfm[r.customer_id] = {
+                "score": float(r.rfm_score),
+                "grade": r.grade,
+                "group": r.group,
+                "named_segment": _none(r.named_segment),
+                "recency_days": int(r.recency_days),
+                "frequency": int(r.frequency),
+                "monetary_total": float(r.monetary_total),
+                "as_of": _date(r.as_of),
+            }
+    seg = _frame(wh, _result("results_customers", "CUSTOMER_SEGMENTS"))
+    if seg is not None:
+        snap.segment = dict(zip(seg.customer_id.astype(str), seg.segment_id.astype(int), strict=True))
+    prof = _frame(wh, _result("results_customers", "SEGMENT_PROFILES"))
+    if prof is not None:
+        snap.profiles = {int(r.segment_id): {"ko": r.profile_ko, "en": r.profile_en} for r in prof.itertuples()}
+    reco = _frame(wh, _result("results_customers", "RECOMMENDATIONS"))
+    if reco is not None:
+        for r in reco.sort_values(["customer_id", "rank"]).itertuples(index=False):
+            snap.recommendations[r.customer_id].append(
+                {
+                    "rank": int(r.rank),
+                    "model": r.model,
+                    "score": float(r.score),
+                    "reason_ko": r.reason_ko,
+                    "reason_en": r.reason_en,
+                }
+            )
+    scores = _frame(wh, _result("results_value", "PROPENSITY_SCORES"))
+    if scores is not None:
+        for r in scores.sort_values(["customer_id", "target"]).itertuples(index=False):
+            snap.propensity[r.customer_id].append(
+                {
+                    "target": r.target,
+                    "score": float(r.score),
+                    "grade": int(r.grade),
+                    "decile": int(r.decile),
+                    "horizon_days": int(r.horizon_days),
+                    "as_of": _date(r.as_of),
+                    "reasons_ko": [x for x in (r.reason1_ko, r.reason2_ko, r.reason3_ko) if _none(x)],
+                    "reasons_en": [x for x in (r.reason1_en, r.reason2_en, r.reason3_en) if _none(x)],
+                }
+            )
+    clv = _frame(wh, _result("results_value", "CUSTOMER_CLV"))
+    if clv is not None:
+        for r in clv.itertuples(index=False):
+            snap.clv[r.customer_id] = {
+                "horizon_days": int(r.horizon_days),
+                "expected_value": _none(r.expected_value),
+                "expected_purchases": float(r.expected_purchases),
+                "p_alive": float(r.p_alive),
+                "as_of": _date(r.as_of),
+            }
+    _load_forecasts(wh, snap)
+    # Customers who only exist in result tables (a warehouse loaded from several sources) count too.
+    snap.customer_ids |= set(snap.rfm) | set(snap.segment)
+
+
+def _load_forecasts(wh: Warehouse, snap: Snapshot) -> None:
+    """The market area's reconciled forecasts with the chosen method's backtest beside the baseline."""
+    frame = _frame(wh, _result("results_market", "FORECASTS"))
+    if frame is None:
+        return
+    choice = _frame(wh, _result("results_market", "FORECAST_CHOICE"))
+    backtest: dict[str, dict] = {}
+    if choice is not None:
+        keep = (
+            "series_class",
+            "mase",
+            "mase_snaive",
+            "baseline",
+            "h_backtest",
+            "n_months",
+            "coverage_80",
+            "coverage_95",
+            "warning",
+        )
+        for row in choice.to_dict(orient="records"):
+            backtest[str(row["unique_id"])] = {k: _none(row.get(k)) for k in keep if k in row}
+    for series_id, rows in frame.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=False):
+        first = rows.iloc[0]
+        snap.forecasts[str(series_id)] = {
+            "series_id": str(series_id),
+            "level": _none(first.get("level")),
+            "model": _none(first.get("model_name")),
+            "points": [
+                {
+                    "ds": _date(r.ds),
+                    "mean": float(r.yhat),
+                    "lo_80": _none(r.yhat_lo_80),
+                    "hi_80": _none(r.yhat_hi_80),
+                    "lo_95": _none(r.yhat_lo_95),
+                    "hi_95": _none(r.yhat_hi_95),
+                }
+                for r in rows.itertuples(index=False)
+            ],
+            "backtest": backtest.get(str(series_id), {}),
+        }
+
+
+def _load_models(wh: Warehouse, settings: Settings, snap: Snapshot) -> None:
+    from carsight.registry import load_model
+
+    root = Path(settings.model_dir)
+    for attribute, directory in (
+        ("segmenter", "segmenter"),
+        ("recommender", "recommender"),
+        ("voc_model", "voc_topic"),
+    ):
+        if not (root / directory / "meta.json").is_file():
+            snap.problems.append(f"no {directory} model under {root}")
+            continue
+        try:
+            estimator, _meta = load_model(root / directory)
+        except (CarsightError, OSError, ValueError, ImportError, AttributeError) as exc:
+            snap.problems.append(f"{directory} model could not be loaded: {exc}")
+            continue
+        setattr(snap, attribute, estimator)
+    if snap.recommender is not None:
+        try:
+            from carsight.customers.recommend import RecData
+
+            segments = pd.Series(snap.segment, dtype="Int64") if snap.segment else None
+            snap.rec_data = RecData.from_warehouse(wh, segments=segments)
+        except CarsightError as exc:
+            snap.problems.append(f"recommender data: {exc}")
+    if snap.voc_model is not None:
+        try:
+            from carsight.voc.tokenise import Tokenizer
+
+            snap.tokenizer = Tokenizer(getattr(snap.voc_model, "terms", ()))
+        except Exception as exc:  # keywords are a nicety; classification still works
+            snap.problems.append(f"keyword tokenizer: {exc}")
+
+
+class Store:
+    """Holds the current snapshot and swaps in a fresh one when the warehouse changed."""
+
+    def __init__(self, settings: Settings, check_every: float = 30.0):
+        self.settings = settings
+        self.check_every = check_every
+        self.snapshot = Snapshot()
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._reloading = False
+
+    def load(self) -> Snapshot:
+        self.snapshot = load_snapshot(self.settings)
+        self._checked = time.monotonic()
+        for problem in self.snapshot.problems:
+            log.warning("carsight api: %s", problem)
+        return self.snapshot
+
+    def current(self) -> Snapshot:
+        now = time.monotonic()
+        if now - self._checked >= self.check_every:
+            self._checked = now
+            # Also retry when the last load found nothing (e.g. a pipeline held the file then).
+            if warehouse_stamp(self.settings.warehouse) != self.snapshot.stamp or not self.snapshot.customer_ids:
+                self._reload_in_background()
+        return self.snapshot
+
+    def _reload_in_background(self) -> None:
+        with self._lock:
+            if self._reloading:
+                return
+            self._reloading = True
+
+        def work() -> None:
+            try:
+                fresh = load_snapshot(self.settings)
+                if fresh.customer_ids or not self.snapshot.customer_ids:
+                    self.snapshot = fresh  # one attribute assignment: readers see old or new, never half
+            except Exception:  # keep serving the old snapshot; the next check tries again
+                log.exception("carsight api: reload failed")
+            finally:
+                self._reloading = False
+
+        threading.Thread(target=work, name="carsight-api-reload", daemon=True).start()
