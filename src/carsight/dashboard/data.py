@@ -1,0 +1,332 @@
+"""Cached, read-only, pre-aggregated queries behind the dashboard pages.
+
+Connection policy (why): DuckDB lets one process write *or* many read, per file. The pipeline and
+``carsight ingest`` must be able to write while the dashboard is open, so the dashboard never
+holds a connection between page runs. A :class:`Reader` opens the warehouse read-only on the first
+cache miss of a page run and closes it when the run ends; a run whose queries are all cached
+opens nothing. Every cached query is keyed by the warehouse location and a version stamp (the
+DuckDB file's and its WAL's mtime and size), so a pipeline run or a saved customer invalidates the
+cache on the next page view. Non-DuckDB warehouses (Ibis URLs) get a one-minute stamp instead.
+
+Queries aggregate in the warehouse (Ibis) and return small frames; no page pulls a fact table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import streamlit as st
+
+from carsight.config import get_settings, warehouse_url
+from carsight.errors import CarsightError, WarehouseError
+from carsight.warehouse import Warehouse
+from carsight.warehouse import schema as S
+
+# DuckDB's messages for "another process writes" and "another session of this server reads
+# right now (a write connection cannot join it)".
+_LOCK_WORDS = ("lock", "conflicting", "being used", "resource temporarily unavailable", "different configuration")
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process holds the DuckDB file for writing (a pipeline run or a load)."""
+
+
+class MissingTable(CarsightError):
+    """A table the page needs is not in the warehouse yet."""
+
+    def __init__(self, table: str):
+        super().__init__(table)
+        self.table = table
+
+    @property
+    def is_result(self) -> bool:
+        return self.table not in S.SOURCE_TABLES
+
+
+def location() -> str:
+    return get_settings().warehouse
+
+
+def duckdb_path(loc: str) -> Path | None:
+    url = warehouse_url(loc)
+    if url.startswith("duckdb://"):
+        path = url[len("duckdb://") :]
+        return Path(path) if path and path != ":memory:" else None
+    return None
+
+
+def version_stamp(loc: str) -> str:
+    """Changes whenever the warehouse is written: the cache key of every query."""
+    path = duckdb_path(loc)
+    if path is None:
+        return f"t{int(time.time() // 60)}"
+    parts = []
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            info = file.stat()
+            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "|".join(parts)
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in _LOCK_WORDS)
+
+
+class Reader:
+    """Opens the warehouse read-only on first use; closed at the end of each page run."""
+
+    def __init__(self, loc: str | None = None):
+        self.location = loc or location()
+        self.version = version_stamp(self.location)
+        self._wh: Warehouse | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.location}@{self.version}"
+
+    @property
+    def wh(self) -> Warehouse:
+        if self._wh is None:
+            path = duckdb_path(self.location)
+            if path is not None and not path.exists():
+                raise WarehouseError(f"warehouse {path} does not exist yet: run `carsight demo` or `carsight init`")
+            try:
+                self._wh = Warehouse(self.location, read_only=True)
+            except WarehouseError as exc:
+                if is_busy_error(exc):
+                    raise WarehouseBusy(str(exc)) from exc
+                raise
+        return self._wh
+
+    def table(self, name: str, *, allow_empty: bool = False) -> ibis.Table:
+        """An Ibis table; a result table that is absent or empty (created by ``carsight init`` but
+        never filled) raises :class:`MissingTable`, so the page says to run the pipeline."""
+        if not self.has(name, allow_empty=allow_empty):
+            raise MissingTable(name)
+        return self.wh.con.table(name)
+
+    def has(self, *names: str, allow_empty: bool = False) -> bool:
+        present = tables(self)
+        for name in names:
+            if name not in present:
+                return False
+            if not allow_empty and name not in S.SOURCE_TABLES and not _has_rows(self, self.key, name):
+                return False
+        return True
+
+    def close(self) -> None:
+        if self._wh is not None:
+            self._wh.close()
+            self._wh = None
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# Every cached function takes the reader as ``_r`` (not hashed) and the reader's key (hashed).
+_cache = st.cache_data(show_spinner=False, max_entries=64)
+
+
+def tables(r: Reader) -> dict[str, list[str]]:
+    return _tables(r, r.key)
+
+
+@_cache
+def _tables(_r: Reader, key: str) -> dict[str, list[str]]:
+    wh = _r.wh
+    if wh.is_duckdb:  # one catalogue query instead of one schema lookup per table
+        rows = wh.con.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+        ).fetchall()
+        out: dict[str, list[str]] = {}
+        for table, column in rows:
+            out.setdefault(table, []).append(column)
+        return out
+    return {name: list(wh.con.table(name).columns) for name in wh.con.list_tables()}
+
+
+@_cache
+def _has_rows(_r: Reader, key: str, table: str) -> bool:
+    return int(_r.wh.con.table(table).limit(1).count().execute()) > 0
+
+
+def columns(r: Reader, table: str) -> list[str]:
+    return tables(r).get(table, [])
+
+
+# ---- overview ---------------------------------------------------------------------------------
+def monthly_activity(r: Reader) -> pd.DataFrame:
+    """Per month: sales units, purchases, revenue, new customers, consultations (all months)."""
+    return _monthly_activity(r, r.key)
+
+
+@_cache
+def _monthly_activity(_r: Reader, key: str) -> pd.DataFrame:
+    frames = []
+    present = tables(_r)
+
+    def add(name: str, expr) -> None:
+        frames.append(expr.execute().set_index("month"))
+
+    if S.SALES_MONTHLY.name in present:
+        t = _r.table(S.SALES_MONTHLY.name)
+        add("units", t.group_by(month=t.month.cast("date")).aggregate(units=t.units.sum()))
+    if S.PURCHASES.name in present:
+        t = _r.table(S.PURCHASES.name)
+        m = t.purchase_date.truncate("M").cast("date")
+        add("purchases", t.group_by(month=m).aggregate(purchases=t.count(), revenue=t.amount.sum()))
+    if S.CUSTOMERS.name in present:
+        t = _r.table(S.CUSTOMERS.name)
+        t = t.filter(t.join_date.notnull())
+        add("new", t.group_by(month=t.join_date.truncate("M").cast("date")).aggregate(new_customers=t.count()))
+    if S.CONSULTATIONS.name in present:
+        t = _r.table(S.CONSULTATIONS.name)
+        m = t.consulted_at.truncate("M").cast("date")
+        add("consultations", t.group_by(month=m).aggregate(consultations=t.count()))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, axis=1).sort_index()
+    out.index = pd.to_datetime(out.index)
+    return out
+
+
+def count(r: Reader, table: str) -> int:
+    return _count(r, r.key, table)
+
+
+@_cache
+def _count(_r: Reader, key: str, table: str) -> int:
+    return int(_r.table(table).count().execute())
+
+
+def latest_date(r: Reader, table: str, column: str) -> dt.date | None:
+    return _latest(r, r.key, table, column)
+
+
+@_cache
+def _latest(_r: Reader, key: str, table: str, column: str):
+    value = _r.table(table)[column].max().execute()
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def value_counts(r: Reader, table: str, column: str, *, where: tuple = ()) -> pd.DataFrame:
+    """Rows per value of ``column`` (``where``: pairs of column and allowed values)."""
+    return _value_counts(r, r.key, table, column, where)
+
+
+@_cache
+def _value_counts(_r: Reader, key: str, table: str, column: str, where: tuple) -> pd.DataFrame:
+    t = _filtered(_r.table(table), where)
+    return t.group_by(column).aggregate(n=t.count()).order_by(ibis.desc("n")).execute()
+
+
+def _filtered(t: ibis.Table, where: tuple) -> ibis.Table:
+    for column, values in where:
+        if values is None:
+            continue
+        t = t.filter(t[column].isin(list(values))) if isinstance(values, tuple) else t.filter(t[column] == values)
+    return t
+
+
+def read(r: Reader, table: str, *, where: tuple = (), order_by: tuple = (), limit: int | None = None) -> pd.DataFrame:
+    """A small table (or a filtered slice of one) as pandas: for result tables that are already aggregates."""
+    return _read(r, r.key, table, where, order_by, limit)
+
+
+@_cache
+def _read(_r: Reader, key: str, table: str, where: tuple, order_by: tuple, limit: int | None) -> pd.DataFrame:
+    t = _filtered(_r.table(table), where)
+    if order_by:
+        t = t.order_by([ibis.desc(c[1:]) if c.startswith("-") else c for c in order_by])
+    if limit is not None:
+        t = t.limit(limit)
+    return t.execute()
+
+
+def distinct(r: Reader, table: str, column: str) -> list:
+    return _distinct(r, r.key, table, column)
+
+
+@_cache
+def _distinct(_r: Reader, key: str, table: str, column: str) -> list:
+    t = _r.table(table)
+    values = t.select(column).distinct().order_by(column).execute()[column]
+    return [v for v in values.tolist() if v is not None and not (isinstance(v, float) and pd.isna(v))]
+
+
+# ---- market (source: sales_monthly) -----------------------------------------------------------
+def sales(
+    r: Reader,
+    by: tuple[str, ...],
+    *,
+    kinds: tuple = (),
+    brands: tuple = (),
+    markets: tuple = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> pd.DataFrame:
+    """Units summed by ``by`` (columns of sales_monthly, plus ``year``) within the filters."""
+    return _sales(r, r.key, by, kinds, brands, markets, start, end)
+
+
+@_cache
+def _sales(_r, key, by, kinds, brands, markets, start, end) -> pd.DataFrame:
+    t = _r.table(S.SALES_MONTHLY.name)
+    for column, values in (("kind", kinds), ("brand", brands), ("market", markets)):
+        if values:
+            t = t.filter(t[column].isin(list(values)))
+    if start is not None:
+        t = t.filter(t.month >= start)
+    if end is not None:
+        t = t.filter(t.month <= end)
+    t = t.mutate(year=t.month.year())
+    keys = [t[c] for c in by]
+    return t.group_by(keys).aggregate(units=t.units.sum()).execute()
+
+
+# ---- customers ---------------------------------------------------------------------------------
+def search_customers(r: Reader, text: str, limit: int = 20) -> pd.DataFrame:
+    return _search_customers(r, r.key, text.strip(), limit)
+
+
+@_cache
+def _search_customers(_r: Reader, key: str, text: str, limit: int) -> pd.DataFrame:
+    t = _r.table(S.CUSTOMERS.name)
+    if text:
+        pattern = text.lower()
+        t = t.filter(
+            (t.customer_id.lower() == pattern)
+            | t.customer_id.lower().startswith(pattern)
+            | t.name.lower().contains(pattern)
+        )
+    cols = ["customer_id", "name", "gender", "birth_year", "region", "join_date", "channel"]
+    return t.select(cols).order_by("customer_id").limit(limit).execute()
+
+
+def rows_for(
+    r: Reader, table: str, column: str, value, *, order_by: str | None = None, limit: int = 200
+) -> pd.DataFrame:
+    """Rows of ``table`` where ``column == value`` (one customer's purchases, visits, …)."""
+    return _rows_for(r, r.key, table, column, value, order_by, limit)
+
+
+@_cache
+def _rows_for(_r, key, table, column, value, order_by, limit) -> pd.DataFrame:
+    t = _r.table(table)
+    t = t.filter(t[column] == value)
+    if order_by:
+        t = t.order_by(ibis.desc(order_by))
+    return t.limit(limit).execute()

@@ -1,0 +1,227 @@
+"""The dashboard run with Streamlit's AppTest: every page on the pipeline warehouse, figures that
+match SQL, the language switch, the new-customer form, and notices instead of errors when the
+pipeline has not run or the warehouse is busy."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from carsight.i18n import t
+from carsight.warehouse import schema as S
+from carsight.warehouse.results_customers import CUSTOMER_RFM, CUSTOMER_SEGMENTS
+from carsight.warehouse.results_value import PROPENSITY_SCORES
+
+PAGES = ("overview", "customers", "desk", "campaigns", "market", "forecast", "voc", "models")
+# Pages that draw at least one chart once the pipeline has run.
+CHART_PAGES = ("overview", "customers", "campaigns", "market", "voc", "models")
+
+pytestmark = pytest.mark.slow
+
+
+def _walk(node, out=None):
+    out = [] if out is None else out
+    for child in getattr(node, "children", {}).values():
+        out.append(child)
+        _walk(child, out)
+    return out
+
+
+def _no_failures(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    unexpected = t("dash.notice.unexpected", "ko", kind="", message="").split("(")[0]
+    assert not [e.value for e in at.error if e.value.startswith(unexpected)]
+
+
+def _sql(path, query: str):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(query).fetchone()[0]
+
+
+def test_every_page_renders_on_the_pipeline_warehouse(app_for, pipeline_wh_path):
+    at = app_for(pipeline_wh_path).run()
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        _no_failures(at)
+        assert at.title[0].value == t(f"dash.page.{page}", "ko")
+        # Every result table this page reads exists after the pipeline: no "run the pipeline" notice
+        # for tables the pipeline writes.
+        notices = [i.value for i in at.info if "carsight pipeline run" in i.value]
+        assert not notices, (page, notices)
+        if page in CHART_PAGES:
+            assert at.get("plotly_chart"), f"{page} shows no chart"
+
+
+def test_overview_kpis_match_sql(app_for, pipeline_wh_path):
+    at = app_for(pipeline_wh_path).run()
+    _no_failures(at)
+    metrics = {m.label: m.value for m in at.metric}
+    customers = _sql(pipeline_wh_path, f"SELECT COUNT(*) FROM {S.CUSTOMERS.name}")
+    assert metrics[t("dash.kpi.customers", "ko")] == f"{customers:,}"
+    vip, total = (
+        _sql(pipeline_wh_path, f"SELECT COUNT(*) FILTER (WHERE \"group\" = 'VIP') FROM {CUSTOMER_RFM.name}"),
+        _sql(pipeline_wh_path, f"SELECT COUNT(*) FROM {CUSTOMER_RFM.name}"),
+    )
+    assert metrics[t("dash.kpi.vip_share", "ko")] == f"{vip / total * 100:.1f}%"
+    churn = _sql(pipeline_wh_path, f"SELECT COUNT(*) FILTER (WHERE \"group\" = 'Churn risk') FROM {CUSTOMER_RFM.name}")
+    assert metrics[t("dash.kpi.churn_risk", "ko")] == f"{churn:,}"
+    last = _sql(pipeline_wh_path, f"SELECT MAX(month) FROM {S.SALES_MONTHLY.name}")
+    units = _sql(pipeline_wh_path, f"SELECT SUM(units) FROM {S.SALES_MONTHLY.name} WHERE month = DATE '{last}'")
+    assert metrics[t("dash.kpi.sales_month", "ko", month=last.strftime("%Y-%m"))] == f"{int(units):,}"
+
+
+def test_language_switch_changes_labels(app_for, pipeline_wh_path):
+    at = app_for(pipeline_wh_path, lang="ko").run()
+    assert at.title[0].value == "개요"
+    at.radio(key="lang").set_value("en").run()
+    _no_failures(at)
+    assert at.title[0].value == "Overview"
+    assert t("dash.kpi.customers", "en") in [m.label for m in at.metric]
+    at.switch_page("pages/market.py").run()
+    assert at.title[0].value == "Market"  # the choice holds on the next page
+
+
+def test_market_filter_is_remembered_across_pages(app_for, pipeline_wh_path):
+    at = app_for(pipeline_wh_path).run()
+    at.switch_page("pages/market.py").run()
+    box = at.selectbox(key="f_market")
+    other = box.options[-1]
+    box.set_value(other).run()
+    assert other in at.subheader[0].value
+    at.switch_page("pages/overview.py").run()
+    at.switch_page("pages/market.py").run()
+    assert at.selectbox(key="f_market").value == other
+
+
+def test_campaign_target_list_matches_sql(app_for, pipeline_wh_path):
+    at = app_for(pipeline_wh_path).run()
+    at.switch_page("pages/campaigns.py").run()
+    _no_failures(at)
+    at.slider(key="camp_cut").set_value(2).run()
+    target = at.selectbox(key="f_target").value
+    expected = _sql(
+        pipeline_wh_path,
+        f"SELECT COUNT(*) FROM {PROPENSITY_SCORES.name} s JOIN {S.CUSTOMERS.name} c USING (customer_id) "
+        f"WHERE s.target = '{target}' AND s.grade <= 2 AND c.marketing_opt_in",
+    )
+    assert t("dash.camp.list_size", "ko", n=expected) in [c.value for c in at.caption]
+    contacted = _sql(
+        pipeline_wh_path, f"SELECT COUNT(*) FROM {PROPENSITY_SCORES.name} WHERE target = '{target}' AND grade <= 2"
+    )
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[t("dash.camp.contacted", "ko")] == f"{contacted:,}"
+
+
+def _fill_new_customer(at, age: str):
+    at.switch_page("pages/desk.py").run()
+    at.text_input(key="nc_customer_id").set_value("DESK0001")
+    at.text_input(key="nc_name").set_value("홍길동")
+    at.text_input(key="nc_age").set_value(age)
+    at.selectbox(key="nc_gender").set_value("F")
+    return at
+
+
+def test_new_customer_with_invalid_age_shows_error_under_the_field(app_for, pipeline_wh_path):
+    at = _fill_new_customer(app_for(pipeline_wh_path).run(), "12")
+    at.button(key="desk_check").click().run()
+    _no_failures(at)
+    message = t("dash.form.error.age", "ko", low=16, high=100)
+    # The message sits right below the age input, in the same column of the form.
+    column = next(
+        n
+        for n in _walk(at.main)
+        if n.type == "column" and any(getattr(c, "key", None) == "nc_age" for c in n.children.values())
+    )
+    children = list(column.children.values())
+    age_index = next(i for i, c in enumerate(children) if getattr(c, "key", None) == "nc_age")
+    assert children[age_index + 1].type == "error"
+    assert children[age_index + 1].value == message
+    assert at.session_state["desk_answer"] is None  # no segment for an invalid form
+
+
+def test_valid_new_customer_gets_a_segment_and_models(app_for, pipeline_wh_path):
+    at = _fill_new_customer(app_for(pipeline_wh_path).run(), "42")
+    at.button(key="desk_check").click().run()
+    _no_failures(at)
+    assert not [e for e in at.error if e.value == t("dash.form.has_errors", "ko")]
+    segment = [m.value for m in at.metric if m.label == t("dash.desk.segment", "ko")]
+    known = {
+        f"#{i}"
+        for (i,) in duckdb.connect(str(pipeline_wh_path), read_only=True)
+        .execute(f"SELECT DISTINCT segment_id FROM {CUSTOMER_SEGMENTS.name}")
+        .fetchall()
+    }
+    assert segment and segment[-1] in known
+    assert len(at.dataframe[-1].value) == 5  # five recommended models
+
+
+def test_saving_a_new_customer_writes_to_the_warehouse(app_for, pipeline_wh_path, tmp_path):
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(pipeline_wh_path, path)
+    shutil.copytree(pipeline_wh_path.parent / "models", tmp_path / "models")
+    at = _fill_new_customer(app_for(path).run(), "42")
+    at.text_input(key="nc_email").set_value("hong@example.com")
+    at.button(key="desk_save").click().run()
+    _no_failures(at)
+    assert [s.value for s in at.success] == [t("dash.form.saved_inserted", "ko", id="DESK0001")]
+    row = (
+        duckdb.connect(str(path), read_only=True)
+        .execute(f"SELECT name, email, birth_year FROM {S.CUSTOMERS.name} WHERE customer_id = 'DESK0001'")
+        .fetchone()
+    )
+    assert row[0] == "홍길동" and row[1] == "hong@example.com" and row[2] is not None
+    # The same id again is refused beside the id field, and the stored customer is untouched.
+    at.text_input(key="nc_name").set_value("다른 사람")
+    at.button(key="desk_save").click().run()
+    assert t("dash.form.error.taken", "ko", id="DESK0001") in [e.value for e in at.error]
+    name = (
+        duckdb.connect(str(path), read_only=True)
+        .execute(f"SELECT name FROM {S.CUSTOMERS.name} WHERE customer_id = 'DESK0001'")
+        .fetchone()[0]
+    )
+    assert name == "홍길동"
+
+
+def test_pages_before_the_pipeline_say_to_run_it(app_for, small_wh_path):
+    at = app_for(small_wh_path).run()
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        _no_failures(at)
+        assert at.title[0].value == t(f"dash.page.{page}", "ko")
+        if page in ("customers", "campaigns", "forecast", "voc"):
+            assert any("carsight pipeline run" in i.value for i in at.info), page
+    at.switch_page("pages/market.py").run()
+    assert at.get("plotly_chart"), "market charts come from source tables and need no pipeline"
+
+
+def test_busy_warehouse_shows_a_notice_not_an_error(app_for, small_wh_path, tmp_path):
+    path = tmp_path / "busy.duckdb"
+    shutil.copy(small_wh_path, path)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(path)!r})
+            print("locked", flush=True)
+            sys.stdin.read()
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        at = app_for(path).run()
+        _no_failures(at)
+        assert t("dash.notice.busy", "ko") in [w.value for w in at.warning]
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

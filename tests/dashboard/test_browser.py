@@ -1,0 +1,185 @@
+"""End to end: ``carsight serve dashboard`` on a copy of the pipeline warehouse, driven by Debian's
+chromium through Playwright. Opens every page, uses a filter, submits the new-customer form, checks
+that the served Korean font is what the browser uses, and saves the screenshots in docs/screenshots/
+(shown in the README)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from carsight.i18n import t
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PAGES = ("overview", "customers", "desk", "campaigns", "market", "forecast", "voc", "models")
+CHART_PAGES = tuple(
+    n
+    for n in ("overview", "customers", "campaigns", "market", "forecast", "voc", "models")
+    if n not in os.environ.get("CARSIGHT_TEST_SKIP_CHARTS", "").split(",")
+)
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the dashboard exited with {proc.returncode}:\n{proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError("the dashboard did not become healthy in time")
+
+
+def serve(warehouse: Path, model_dir: Path, port: int) -> subprocess.Popen:
+    env = dict(os.environ, CARSIGHT_WAREHOUSE=str(warehouse), CARSIGHT_MODEL_DIR=str(model_dir), CARSIGHT_LANG="ko")
+    carsight = Path(sys.executable).with_name("carsight")
+    return subprocess.Popen(
+        [str(carsight), "serve", "dashboard", "--port", str(port), "--host", "127.0.0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _idle(page) -> None:
+    """Wait until the app's script run has finished (Streamlit marks it on the root element)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=90_000)
+
+
+def _settle(page, title: str, chart: bool) -> None:
+    page.get_by_role("heading", name=title, level=1).wait_for(timeout=60_000)
+    _idle(page)
+    if chart:
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    page.wait_for_timeout(500)
+
+
+def drive(base: str, out_dir: Path) -> dict:
+    """Open every page and do what a user would; returns what was observed."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seen: dict = {"pages": {}}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+            for name in PAGES:
+                title = t(f"dash.page.{name}", "ko")
+                page.goto(f"{base}/" if name == "overview" else f"{base}/{name}")
+                try:
+                    _settle(page, title, name in CHART_PAGES)
+                except Exception:
+                    page.screenshot(path=str(out_dir / f"failed-{name}.png"), full_page=True)
+                    raise
+                errors = page.locator('[data-testid="stException"]').count()
+                seen["pages"][name] = {"exceptions": errors}
+                page.screenshot(path=str(out_dir / f"{name}.png"), full_page=True)
+
+            # The served web font is the one in use (a fresh machine has no Korean font).
+            seen["font_loaded"] = page.evaluate(
+                "() => document.fonts.ready.then(() => [...document.fonts].some(f => f.family.replace(/[\"']/g, '') === 'NanumGothic' && f.status === 'loaded'))"
+            )
+
+            # A filter: choose another market on the Market page.
+            page.goto(f"{base}/market")
+            _settle(page, t("dash.page.market", "ko"), True)
+            box = page.locator('[data-testid="stSelectbox"]').filter(has_text=t("dash.filter.market", "ko")).first
+            box.click()
+            options = page.get_by_role("option")
+            options.first.wait_for()
+            choice = options.nth(1).inner_text().strip()
+            options.nth(1).click()
+            _idle(page)
+            seen["market_heading"] = page.get_by_role("heading", level=3).first.inner_text()
+            seen["market_choice"] = choice
+            page.screenshot(path=str(out_dir / "market-filtered.png"), full_page=True)
+
+            # The new-customer form at the desk.
+            page.goto(f"{base}/desk")
+            _settle(page, t("dash.page.desk", "ko"), False)
+            page.get_by_role("tab", name=t("dash.desk.new", "ko")).click()
+            page.get_by_label(t("dash.form.customer_id", "ko")).fill("WEB0001")
+            page.get_by_label(t("dash.form.name", "ko")).fill("김서연")
+            page.get_by_label(t("dash.form.age", "ko")).fill("38")
+            page.get_by_role("button", name=t("dash.form.check", "ko")).click()
+            # The answer (segment and models) appears in its own container after the form's rerun.
+            answer = page.locator('.st-key-desk_answer [data-testid="stMetricValue"]')
+            answer.first.wait_for(timeout=90_000)
+            _idle(page)
+            seen["segment_shown"] = answer.first.inner_text().startswith("#")
+            page.screenshot(path=str(out_dir / "desk-new-customer.png"), full_page=True)
+
+            # English.
+            page.goto(f"{base}/")
+            _settle(page, t("dash.page.overview", "ko"), True)
+            page.get_by_text("English", exact=True).click()
+            _settle(page, t("dash.page.overview", "en"), True)
+            page.screenshot(path=str(out_dir / "overview-en.png"), full_page=True)
+            seen["english"] = True
+        finally:
+            browser.close()
+    return seen
+
+
+def test_dashboard_in_chromium(pipeline_wh_path, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium); the browser test never downloads one"
+        )
+    warehouse = tmp_path / "served.duckdb"
+    shutil.copy(pipeline_wh_path, warehouse)
+    models = pipeline_wh_path.parent / "models"
+    port = _free_port()
+    proc = serve(warehouse, models, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base, proc)
+        # The font is served by Streamlit's static file serving.
+        with urllib.request.urlopen(f"{base}/app/static/NanumGothic-subset.woff2", timeout=10) as resp:
+            assert resp.status == 200 and len(resp.read()) > 100_000
+        seen = drive(base, SCREENSHOTS)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert all(v["exceptions"] == 0 for v in seen["pages"].values()), seen
+    assert seen["font_loaded"], "the browser did not load the served NanumGothic font"
+    assert seen["segment_shown"], "the new-customer form returned no segment"
+    assert seen["market_choice"] in seen["market_heading"]
+    for name in PAGES:
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
