@@ -23,14 +23,19 @@ def _run(args, tmp_path, **env):
     )
 
 
+def _demo_file(demo_files: Path, table: str) -> Path:
+    """The first data file of a demo table (loading writes ``*.rejected.csv`` beside them)."""
+    return sorted(p for p in (demo_files / table).glob("*.csv") if not p.name.endswith(".rejected.csv"))[0]
+
+
 @pytest.fixture(scope="module")
 def files(demo_files, tmp_path_factory):
     """The demo's customers and purchases, with Korean headers a user would map."""
     out = tmp_path_factory.mktemp("customer-files")
-    purchases = pd.read_csv(next((demo_files / "purchases").glob("*.csv")), dtype=str)
+    purchases = pd.read_csv(_demo_file(demo_files, "purchases"), dtype=str)
     purchases = purchases.rename(columns={"customer_id": "고객 코드", "amount": "결제액"})
     purchases.to_csv(out / "tx.csv", index=False, encoding="utf-8")
-    customers = next((demo_files / "customers").glob("*.csv"))
+    customers = _demo_file(demo_files, "customers")
     vehicles = next((demo_files / "vehicles").glob("*.xlsx"))
     return {"tx": out / "tx.csv", "customers": customers, "vehicles": vehicles}
 

@@ -3,8 +3,11 @@ and a new customer's segment with missing fields and clear errors."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import pickle
+import random
 
 import ibis
 import numpy as np
@@ -12,8 +15,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
+from sklearn.preprocessing import RobustScaler
 
-from carsight.customers import CustomerSegmenter, assign_segment
+from carsight.customers import CustomerSegmenter, assign_segment, segments
 from carsight.customers.segments import BlockScaler, segment_frame
 from carsight.errors import DataTooThinError, InputError
 
@@ -184,6 +188,84 @@ def test_segment_frame_without_customers_or_vehicles_uses_what_it_has():
     assert "age" not in frame.columns and "payment=cash" in frame.columns
     assert not any(c.startswith("body_type=") for c in frame.columns)
     assert frame["frequency"].min() >= 1
+
+
+def _random_profile(rng: random.Random) -> dict:
+    """A desk entry with any field left out, unseen levels (제주, phone, van) and spellings."""
+    choices = {
+        "age": lambda: rng.choice([rng.randint(16, 100), str(rng.randint(20, 80)), None]),
+        "gender": lambda: rng.choice(["M", "F", "여", "male", ""]),
+        "region": lambda: rng.choice(["서울", "경기", "인천", "대전", "부산", "제주"]),
+        "interest_model": lambda: rng.choice([*VEHICLES.model, "volt"]),
+        "body_type": lambda: rng.choice(["suv", "sedan", "van", "hatchback"]),
+        "budget": lambda: rng.choice([1.5e7, "35,000,000", 8e7, rng.uniform(1e7, 1.2e8)]),
+        "payment_type": lambda: rng.choice(["cash", "lease", "installment", "rent"]),
+        "channel": lambda: rng.choice(["web", "showroom", "referral", "phone"]),
+    }
+    return {field: pick() for field, pick in choices.items() if rng.random() < 0.55}
+
+
+def _assert_fast_path_matches_full(model, n: int, seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(n):
+        fields, lang = _random_profile(rng), rng.choice(["ko", "en"])
+        fast = assign_segment(model, fields, lang=lang)
+        full = segments._assign(model, fields, lang, fast=False)
+        assert fast == full, fields
+
+
+@pytest.fixture(scope="module")
+def rare_level_model():
+    """A base where one region and one channel are held by a single customer: the one-hot encoder
+    folds them into its 'infrequent' column, while they are still levels a dealer may type."""
+    customers, purchases, _ = make_business(n=300, seed=4)
+    customers.loc[0, "region"] = "제주"
+    customers.loc[1, "channel"] = "phone"
+    customers.loc[2:5, "gender"] = None
+    frame = segment_frame(ibis.memtable(customers), ibis.memtable(purchases), ibis.memtable(VEHICLES))
+    model = CustomerSegmenter(k_range=(3, 3)).fit(frame, vehicles=VEHICLES)
+    encoder = dict((name, step) for name, step, _ in model.preprocessor_.transformers_)["region"][-1]
+    assert "제주" in model.levels_["region"] and "제주" in encoder.infrequent_categories_[0]
+    return frame, model
+
+
+def test_one_row_encoding_is_bit_identical_to_column_transformer(business, rare_level_model):
+    for frame, model in (business[:2], rare_level_model):
+        # Blank out a third of the cells so every imputer fill is exercised too.
+        mask = np.random.default_rng(1).random(frame.shape) < 0.3
+        holed = frame.mask(mask)
+        full = model._encode(model._check(holed))
+        fast = np.array([segments._encode_one(model.one_row_, row) for row in holed.to_dict("records")])
+        assert np.array_equal(full, fast)
+
+
+@pytest.mark.slow
+def test_fast_assignment_matches_full_path_on_random_profiles(business, rare_level_model):
+    _assert_fast_path_matches_full(business[1], n=200, seed=0)
+    _assert_fast_path_matches_full(rare_level_model[1], n=100, seed=1)
+    rare = assign_segment(rare_level_model[1], {"region": "제주", "channel": "phone", "age": 40}, lang="en")
+    assert not {"region", "channel"} & set(rare["imputed"])
+
+
+def test_old_saved_model_without_one_row_state_still_assigns(business):
+    _, model, _ = business
+    old = pickle.loads(pickle.dumps(model))
+    del old.one_row_
+    fields = {"age": 58, "budget": 8e7, "payment_type": "cash", "region": "서울"}
+    assert assign_segment(old, fields) == assign_segment(model, fields)
+    assert segments._ONE_ROW_CACHE[old] is not None  # built once on first use, then reused
+    _assert_fast_path_matches_full(old, n=20, seed=2)
+
+
+def test_unknown_preprocessing_step_falls_back_to_full_path(business):
+    frame, model, _ = business
+    odd = copy.deepcopy(model)
+    age = dict((name, step) for name, step, _ in odd.preprocessor_.transformers_)["age"]
+    age.steps[-1] = ("robustscaler", RobustScaler().fit(frame[["age"]].fillna(50).to_numpy()))
+    assert segments._one_row_state(odd) is None
+    odd.one_row_ = None
+    fields = {"age": 33, "interest_model": "Volt"}
+    assert assign_segment(odd, fields) == segments._assign(odd, fields, "ko", fast=False)
 
 
 # Recovery of the demo's planted types (ARI ≥ 0.8) is asserted on the pipeline step's output in

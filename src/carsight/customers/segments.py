@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import weakref
 from collections.abc import Mapping
 
 import ibis
@@ -29,7 +30,7 @@ from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import silhouette_samples
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -246,7 +247,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             run several times slower).
 
     Learned: ``k_``, ``kmeans_``, ``preprocessor_``, ``scaler_``, ``k_curve_`` (k, inertia,
-    silhouette, chosen), ``profiles_`` (one row per segment), ``centers_natural_``, ``id_map_``.
+    silhouette, chosen), ``profiles_`` (one row per segment), ``centers_natural_``, ``id_map_``,
+    ``one_row_`` (what :func:`assign_segment` needs for one customer, as plain arrays and dicts).
     """
 
     def __init__(
@@ -337,6 +339,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.vehicle_lookup_ = _vehicle_lookup(vehicles)
         self.new_customer_defaults_ = self._new_customer_defaults(X)
         self.n_customers_ = n
+        self.one_row_ = _one_row_state(self)
         return self
 
     def _encode(self, X: pd.DataFrame) -> np.ndarray:
@@ -675,9 +678,22 @@ def assign_segment(model: CustomerSegmenter, fields: Mapping, lang: str = "ko") 
     buyers. Returns segment_id, profile (ko/en), decided_by (per feature block: how much it pulls
     towards the chosen segment rather than the runner-up), runner_up, imputed, notes.
     """
+    return _assign(model, fields, lang, fast=True)
+
+
+def _assign(model: CustomerSegmenter, fields: Mapping, lang: str, *, fast: bool) -> dict:
     if not hasattr(model, "kmeans_"):
         raise ModelError("the segmenter is not fitted")
     clean = _validate_fields(fields, model)
+    row, given_blocks, notes = _new_customer_row(model, clean, lang)
+    state = _one_row_of(model) if fast else None
+    if state is None:
+        return _score_full(model, row, given_blocks, notes, lang)
+    return _score_one_row(state, row, given_blocks, notes, lang)
+
+
+def _new_customer_row(model: CustomerSegmenter, clean: dict, lang: str) -> tuple[dict, set[str], list[str]]:
+    """The raw feature row of a new customer (NaN where unknown), the blocks given, and notes."""
     row: dict = {c: np.nan for c in model.feature_names_in_}
     given_blocks: set[str] = set()
     notes: list[str] = []
@@ -730,6 +746,12 @@ def assign_segment(model: CustomerSegmenter, fields: Mapping, lang: str = "ko") 
     ):
         row["price_log"] = defaults["price_log_new"]
 
+    return row, given_blocks, notes
+
+
+def _score_full(model: CustomerSegmenter, row: dict, given_blocks: set[str], notes: list[str], lang: str) -> dict:
+    """Scores the row through the fitted ColumnTransformer: the reference for :func:`_score_one_row`
+    and the path for models whose preprocessing the one-row encoder does not know."""
     frame = pd.DataFrame([row], index=pd.Index(["new"], name="customer_id"))
     Z = model._encode(model._check(frame))[0]
     blocks = model.scaler_.blocks_
@@ -771,5 +793,182 @@ def assign_segment(model: CustomerSegmenter, fields: Mapping, lang: str = "ko") 
         "runner_up_distance": float(math.sqrt(d2[runner])),
         "decided_by": decided,
         "imputed": sorted(b for b in imputed),
+        "notes": notes,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# One customer without pandas or the ColumnTransformer
+# ---------------------------------------------------------------------------------------------
+# A desk request scores one row; building a DataFrame and running the ColumnTransformer on it costs
+# tens of milliseconds, nearly all overhead. The fitted steps are read once into plain arrays and
+# dicts and one row is encoded with the same floating-point operations, so the result is
+# bit-identical to the full path (tests/customers/test_segments.py compares the two).
+_UNSEEN = "\x00unseen level\x00"
+# Models saved before ``one_row_`` existed get their state built on first use, kept beside them.
+_ONE_ROW_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _one_row_of(model: CustomerSegmenter) -> dict | None:
+    if hasattr(model, "one_row_"):
+        return model.one_row_
+    try:
+        return _ONE_ROW_CACHE[model]
+    except KeyError:
+        state = _one_row_state(model)
+        _ONE_ROW_CACHE[model] = state
+        return state
+    except TypeError:  # not weak-referenceable: build each time rather than fail
+        return _one_row_state(model)
+
+
+def _one_row_state(model: CustomerSegmenter) -> dict | None:
+    """What scoring one new customer needs, read from the fitted preprocessing: per numeric column
+    its fill value, mean and scale; per category column the one-hot vector of every level (and of
+    a missing and an unseen value); per share column its fill value; the block factors, centres,
+    ids and profiles. None when the preprocessing has a step this encoder does not know, so the
+    caller uses the ColumnTransformer instead."""
+    pre, scaler = model.preprocessor_, model.scaler_
+    if not isinstance(pre, ColumnTransformer) or not isinstance(scaler, BlockScaler):
+        return None
+    width = len(scaler.factors_)
+    numeric, shares, categories = [], [], []
+    covered = 0
+    for name, step, columns in pre.transformers_:
+        part = pre.output_indices_.get(name)
+        if isinstance(step, str):
+            if step == "drop" or part is None or part.stop == part.start:
+                continue
+            return None
+        if part is None:
+            return None
+        steps = [s for _, s in step.steps] if isinstance(step, Pipeline) else [step]
+        imputer, rest = steps[0], steps[1:]
+        if not isinstance(imputer, SimpleImputer) or imputer.add_indicator:
+            return None
+        columns = list(columns)
+        if not rest and part.stop - part.start == len(columns):
+            shares.extend(
+                (c, part.start + i, float(v)) for i, (c, v) in enumerate(zip(columns, imputer.statistics_, strict=True))
+            )
+        elif len(columns) == 1 and len(rest) == 1 and isinstance(rest[0], StandardScaler):
+            mean = float(rest[0].mean_[0]) if rest[0].with_mean else 0.0
+            scale = float(rest[0].scale_[0]) if rest[0].with_std else 1.0
+            numeric.append((columns[0], part.start, float(imputer.statistics_[0]), mean, scale))
+        elif len(columns) == 1 and len(rest) == 1 and isinstance(rest[0], OneHotEncoder):
+            # The fitted pipeline itself encodes every level once, so infrequent levels, the fill
+            # for missing values and unknown levels come out exactly as in the full path.
+            levels = list(rest[0].categories_[0])
+            probe = pd.DataFrame({columns[0]: [*levels, np.nan, _UNSEEN]}, dtype=object)
+            vectors = np.asarray(step.transform(probe), dtype=float)
+            if vectors.shape[1] != part.stop - part.start:
+                return None
+            table = {level: vectors[i] for i, level in enumerate(levels)}
+            categories.append((columns[0], part, table, vectors[-2], vectors[-1]))
+        else:
+            return None
+        covered += part.stop - part.start
+    if covered != width:
+        return None
+    blocks = np.asarray(scaler.blocks_)
+    groups = sorted(set(blocks.tolist()))  # pandas' groupby order in the full path
+    profiles = model.profiles_.set_index("segment_id")
+    return {
+        "width": width,
+        "numeric": numeric,
+        "shares": shares,
+        "categories": categories,
+        "factors": np.array(scaler.factors_, dtype=float),
+        "block_names": list(scaler.block_names_),
+        "block_masks": {b: blocks == b for b in scaler.block_names_},
+        "block_means": {b: np.asarray(model.block_means_[b]) for b in scaler.block_names_},
+        "groups": groups,
+        "group_columns": [np.flatnonzero(blocks == g).tolist() for g in groups],
+        "centers": model._ordered_centers(),
+        "segment_ids": [int(i) for i in model.segment_ids_],
+        "profiles": {
+            int(seg): {c: v for c, v in row.items() if str(c).startswith("profile_")}
+            for seg, row in profiles.to_dict("index").items()
+        },
+    }
+
+
+def _encode_one(state: dict, row: Mapping) -> np.ndarray:
+    """One raw feature row → the scaled vector ``model._encode`` gives for it."""
+    raw = np.empty(state["width"])
+    for column, index, fill, mean, scale in state["numeric"]:
+        value = float(row.get(column, np.nan))
+        raw[index] = ((fill if value != value else value) - mean) / scale
+    for column, index, fill in state["shares"]:
+        value = float(row.get(column, np.nan))
+        raw[index] = fill if value != value else value
+    for column, part, table, missing, unseen in state["categories"]:
+        value = row.get(column, np.nan)
+        # Only NaN is missing to SimpleImputer; None is a level of its own there, and here.
+        if isinstance(value, float) and value != value:
+            raw[part] = missing
+        else:
+            raw[part] = table.get(value, unseen)
+    return raw * state["factors"]
+
+
+def _compensated_sum(values) -> float:
+    """Kahan summation in the order given, as pandas' grouped sum does, so block pulls match the
+    full path to the last bit."""
+    total = compensation = 0.0
+    for value in values:
+        y = value - compensation
+        t_ = total + y
+        compensation = t_ - total - y
+        if compensation != compensation:
+            compensation = 0.0
+        total = t_
+    return total
+
+
+def _score_one_row(state: dict, row: dict, given_blocks: set[str], notes: list[str], lang: str) -> dict:
+    Z = _encode_one(state, row)
+    masks = state["block_masks"]
+    # As in _score_full: a missing field takes the base's mix and is left out of the distance.
+    imputed = [b for b in state["block_names"] if b not in given_blocks]
+    known = np.ones(len(Z), dtype=bool)
+    for block in imputed:
+        Z[masks[block]] = state["block_means"][block]
+        known[masks[block]] = False
+    centers = state["centers"]
+    d2 = (((centers - Z) ** 2) * known).sum(axis=1)
+    order = np.argsort(d2, kind="stable")
+    ids = state["segment_ids"]
+    chosen, runner = int(order[0]), int(order[1]) if len(order) > 1 else int(order[0])
+    contrib = (((Z - centers[runner]) ** 2 - (Z - centers[chosen]) ** 2) * known).tolist()
+    pulls = np.array([_compensated_sum(contrib[i] for i in cols) for cols in state["group_columns"]])
+    # Descending with ties in the order pandas' sort_values(ascending=False) leaves them.
+    positions = np.arange(len(pulls))[::-1][pulls[::-1].argsort(kind="quicksort")][::-1]
+    groups = state["groups"]
+    decided = [
+        {
+            "feature": groups[p],
+            "label": t(f"segment.block.{groups[p]}", lang),
+            "pull": round(float(pulls[p]), 4),
+            "imputed": groups[p] in imputed,
+            "assumed_new_customer": groups[p] in ("recency", "frequency"),
+        }
+        for p in positions
+    ]
+    if imputed:
+        notes.append(t("segment.note.imputed", lang, fields=", ".join(t(f"segment.block.{b}", lang) for b in imputed)))
+    if {"recency", "frequency"} & set(state["block_names"]):
+        notes.append(t("segment.note.new_history", lang))
+    profile = state["profiles"][ids[chosen]]
+    return {
+        "segment_id": ids[chosen],
+        "profile_ko": profile["profile_ko"],
+        "profile_en": profile["profile_en"],
+        "profile": profile.get(f"profile_{lang}", profile["profile_en"]),
+        "distance": float(math.sqrt(d2[chosen])),
+        "runner_up": ids[runner],
+        "runner_up_distance": float(math.sqrt(d2[runner])),
+        "decided_by": decided,
+        "imputed": sorted(imputed),
         "notes": notes,
     }
