@@ -128,19 +128,9 @@ class Snapshot:
 def warehouse_stamp(location: str) -> str:
     """Changes whenever the DuckDB file (or its WAL) is written; constant for other warehouses."""
     from carsight.config import warehouse_url
+    from carsight.warehouse.connection import file_stamp
 
-    url = warehouse_url(location)
-    if not url.startswith("duckdb://"):
-        return url
-    path = Path(url[len("duckdb://") :])
-    parts = []
-    for file in (path, path.with_name(path.name + ".wal")):
-        try:
-            info = file.stat()
-            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
-        except FileNotFoundError:
-            parts.append("-")
-    return "|".join(parts)
+    return file_stamp(location) or warehouse_url(location)
 
 
 def load_snapshot(settings: Settings) -> Snapshot:

@@ -21,10 +21,11 @@ import ibis
 import pandas as pd
 import streamlit as st
 
-from carsight.config import get_settings, warehouse_url
+from carsight.config import get_settings
 from carsight.errors import CarsightError, WarehouseError
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
+from carsight.warehouse.connection import duckdb_file, file_stamp
 
 # DuckDB's messages for "another process writes" and "another session of this server reads
 # right now (a write connection cannot join it)".
@@ -52,26 +53,14 @@ def location() -> str:
 
 
 def duckdb_path(loc: str) -> Path | None:
-    url = warehouse_url(loc)
-    if url.startswith("duckdb://"):
-        path = url[len("duckdb://") :]
-        return Path(path) if path and path != ":memory:" else None
-    return None
+    return duckdb_file(loc)
 
 
 def version_stamp(loc: str) -> str:
-    """Changes whenever the warehouse is written: the cache key of every query."""
-    path = duckdb_path(loc)
-    if path is None:
-        return f"t{int(time.time() // 60)}"
-    parts = []
-    for file in (path, path.with_name(path.name + ".wal")):
-        try:
-            info = file.stat()
-            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
-        except FileNotFoundError:
-            parts.append("-")
-    return "|".join(parts)
+    """Changes whenever the warehouse is written: the cache key of every query. A server warehouse
+    has no file to watch, so its cache expires every minute."""
+    stamp = file_stamp(loc)
+    return stamp if stamp is not None else f"t{int(time.time() // 60)}"
 
 
 def is_busy_error(exc: BaseException) -> bool:

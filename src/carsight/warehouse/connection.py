@@ -141,9 +141,7 @@ class Warehouse:
         if missing:
             raise WarehouseError(f"data for {table.name} lacks columns: {', '.join(missing)}")
         stage = f"_stage_{table.name}_{abs(hash(id(frame))) % 10**8}"
-        casts = ", ".join(
-            f"CAST({_q(c.name)} AS {_SQL_TYPES[c.dtype]}) AS {_q(c.name)}" for c in table.columns
-        )
+        casts = ", ".join(f"CAST({_q(c.name)} AS {_SQL_TYPES[c.dtype]}) AS {_q(c.name)}" for c in table.columns)
         raw = f"{stage}_raw"
         if self.is_duckdb:
             duck = self.con.con
@@ -198,7 +196,9 @@ class Warehouse:
         with self._staged(table, data) as stage:
             s = _q(stage)
             total = self._scalar(f"SELECT COUNT(*) FROM {s}")
-            inserted = self._scalar(f"SELECT COUNT(*) FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
+            inserted = self._scalar(
+                f"SELECT COUNT(*) FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
+            )
             updated = self._scalar(f"SELECT COUNT(*) FROM {s} s JOIN {target} t ON {on} WHERE {changed}")
             # An idempotent re-load changes nothing: skip statements that would find nothing
             # (their joins alone cost seconds on millions of rows).
@@ -285,9 +285,11 @@ class Warehouse:
             t = self.con.table(table.name)
             row = {"table": table.name, "kind": table.kind}
             if table.date_column and table.date_column in t.columns:
-                stats = t.aggregate(
-                    n=t.count(), first=t[table.date_column].min(), last=t[table.date_column].max()
-                ).to_pandas().iloc[0]
+                stats = (
+                    t.aggregate(n=t.count(), first=t[table.date_column].min(), last=t[table.date_column].max())
+                    .to_pandas()
+                    .iloc[0]
+                )
                 row.update(rows=int(stats.n), first=stats["first"], last=stats["last"])
             else:
                 row["rows"] = int(t.count().to_pyarrow().as_py())
@@ -316,6 +318,31 @@ def connect(url: str | None = None, *, read_only: bool = False, init: bool = Fal
     if init:
         wh.init()
     return wh
+
+
+def duckdb_file(location: str) -> Path | None:
+    """The DuckDB file behind a warehouse location, or None for server backends and :memory:."""
+    url = warehouse_url(location)
+    if not url.startswith("duckdb://"):
+        return None
+    path = url[len("duckdb://") :]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def file_stamp(location: str) -> str | None:
+    """Changes whenever a DuckDB warehouse is written (mtime and size of the file and its WAL), so
+    readers (dashboard caches, the API) can tell cheaply that they must reload. None for servers."""
+    path = duckdb_file(location)
+    if path is None:
+        return None
+    parts = []
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            info = file.stat()
+            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "|".join(parts)
 
 
 _SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
