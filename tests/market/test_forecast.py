@@ -93,3 +93,23 @@ def test_parameters_are_stored_unchanged():
     f = Forecaster(horizon=7, levels=(90,), models=("ETS",))
     assert (f.horizon, f.levels, f.models) == (7, (90,), ("ETS",))
     assert not hasattr(f, "forecast_")
+
+
+def test_small_runs_also_backtest_arima_and_log_ets(fitted):
+    # A handful of seasonal series: "standard" widens to AutoARIMA and ETS on log1p(y), backtested
+    # on the same windows as the others, and the log model is back-transformed to the units of y.
+    assert {"AutoARIMA", "LogETS"} <= set(fitted.candidates_["seasonal"])
+    bt = fitted.backtest().query("unique_id == 'seasonal'")
+    assert {"AutoARIMA", "LogETS"} <= set(bt["model_name"])
+    assert bt.query("model_name == 'LogETS'")["mase"].max() < 0.5
+
+
+def test_log_model_needs_non_negative_series():
+    from carsight.market.forecast import _log_frame
+
+    frame = pd.DataFrame(
+        {"unique_id": ["a", "a", "b", "b"], "ds": pd.to_datetime(["2024-01-01", "2024-02-01"] * 2), "y": [0, 9, -1, 5]}
+    )
+    out = _log_frame(frame)
+    assert list(out["unique_id"]) == ["a", "a"]
+    assert np.allclose(out["y"], np.log1p([0, 9]))
