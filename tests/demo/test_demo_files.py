@@ -69,7 +69,7 @@ def test_generate_returns_every_table_and_truth(generated):
 
 
 def test_rows_per_table_within_documented_ratios(small):
-    """docs/demo-data.md 'Scale': per purchase in 2023–2025, leads ≈ 4.8, test drives ≈ 0.56,
+    """docs/demo-data.md 'Scale': per purchase in 2023–2025, leads ≈ 5.2, test drives ≈ 0.67,
     service ≈ 3.7, consultations ≈ 1.43 (wide bounds: 2,000 customers are noisy)."""
     customers = pd.read_csv(small / "customers/customers_000.csv")
     purchases = pd.read_csv(small / "purchases/purchases_000.csv", dtype=str).iloc[: -C.BAD_PURCHASE_ROWS]
@@ -95,6 +95,7 @@ def test_rows_per_table_within_documented_ratios(small):
     assert leads["lead_date"].min() >= pd.Timestamp("2023-01-01").date()
     assert leads["lead_date"].max() <= pd.Timestamp("2025-12-31").date()
     assert purchases["purchase_date"].min() >= "2016-01-01"
+    assert purchases["purchase_date"].max() <= "2025-12-31"  # refunds too: nothing after the data ends
 
 
 def test_customers_look_korean_and_valid(small):

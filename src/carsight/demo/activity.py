@@ -13,7 +13,7 @@ from carsight.demo import config as C
 from carsight.demo import customers as CU
 from carsight.demo import text as T
 from carsight.demo import vehicles as V
-from carsight.demo.simulate import CAMPAIGN_MONTHS, Events, State, choose_models
+from carsight.demo.simulate import CAMPAIGN_MONTHS, SHOPPING_LEADS, Events, State, choose_models
 
 _MONTH0 = np.datetime64("2016-01", "M")
 _WINDOW_START = np.datetime64(C.WINDOW_START, "D")
@@ -205,6 +205,9 @@ class Block:
             r = table.take(pa.array(refund))
             r = r.set_column(0, "purchase_id", pc.binary_join_element_wise(r["purchase_id"], "R", ""))
             later = p["date"][refund] + rng.integers(5, 40, len(refund)).astype("timedelta64[D]")
+            # The files are an extract up to WINDOW_END: a refund after it is not in them yet.
+            keep = later <= _WINDOW_END
+            refund, r, later = refund[keep], r.filter(pa.array(keep)), later[keep]
             r = r.set_column(2, "purchase_date", pa.array(later))
             r = r.set_column(5, "amount", pc.negate(r["amount"]))
             table = pa.concat_tables([table, r])
@@ -240,10 +243,18 @@ class Block:
         other = self._per_customer(rng, C.BEHAVIOUR.other_leads_per_year)
         other_dates = self._window_days(rng, other)
         other_months = (other_dates.astype("datetime64[M]") - _MONTH0).astype(np.int64)
-        other_models = choose_models(rng, s.type_idx[other], other_months)
-        other_types = np.array(["web_inquiry", "quote", "showroom_visit"], dtype=object)[
+        other_types = np.array(SHOPPING_LEADS, dtype=object)[
             np.searchsorted([0.45, 0.75], rng.random(len(other)), side="right")
         ]
+        # The leads of customers in the market (ShoppingIntent), on top of the background ones.
+        shop = self.events.arrays("shopping_lead")
+        other = np.concatenate([other, shop["cust"]]).astype(np.int64)
+        other_dates = np.concatenate([other_dates, day_in_month(rng, shop["month"])])
+        other_months = np.concatenate([other_months, shop["month"]]).astype(np.int64)
+        other_types = np.concatenate(
+            [other_types, np.array(SHOPPING_LEADS, dtype=object)[shop["kind"].astype(np.int64)]]
+        )
+        other_models = choose_models(rng, s.type_idx[other], other_months)
         cust = np.concatenate([td["cust"], other])
         dates = np.concatenate([td_dates, other_dates])
         models = np.concatenate([td_models, other_models])
@@ -309,7 +320,6 @@ class Block:
         sv = self.events.arrays("service")
         n = len(sv["cust"])
         dates = day_in_month(rng, sv["month"])
-        t_idx = s.type_idx[sv["cust"]]
         u = rng.random(n)
         in_warranty = sv["car_age"] < 60
         kind = np.where(u < 0.6, "maintenance", np.where(u < 0.85 - 0.15 * ~in_warranty, "repair", "warranty"))
@@ -323,7 +333,8 @@ class Block:
             np.where(kind == "repair", rng.lognormal(np.log(550_000), 0.8, n), 0.0),
         )
         amount = np.round(amount * scale, -2)
-        km_month = np.where(t_idx == C.TYPES.index("business_fleet"), 3_200, 1_150) * rng.lognormal(0, 0.25, n)
+        # The customer's own driving (which also drives their shopping), read off the odometer.
+        km_month = s.km_month[sv["cust"]] * rng.lognormal(0, 0.03, n)
         mileage = np.round(np.maximum(sv["car_age"], 0) * km_month + rng.integers(50, 900, n)).astype(np.int64)
         return pa.table(
             {

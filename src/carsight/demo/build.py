@@ -34,7 +34,7 @@ TABLE_ORDER = (
     S.SALES_MONTHLY.name,
 )
 TRUTH = "truth"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: shopping intent and per-customer mileage (docs/demo-data.md)
 
 Progress = Callable[[str, int, int], None]
 

@@ -44,25 +44,61 @@ OFF_TASTE_PURCHASE = 0.08
 
 @dataclass(frozen=True)
 class RepurchaseEffects:
-    """Monthly repurchase hazard = base[type] × the multipliers that apply, capped at ``cap``."""
+    """Monthly repurchase hazard = background + shopping, capped at ``cap``, where background =
+    base[type] × the multipliers that apply (purchases nobody saw coming) and shopping =
+    ``shopping_monthly`` for a customer who is in the market (ShoppingIntent)."""
 
     base_monthly: dict[str, float] = field(
         default_factory=lambda: {
-            "young_urban_ev": 0.0075,
-            "family_suv": 0.0060,
-            "premium_loyalist": 0.0090,
-            "first_time_compact": 0.0045,
-            "business_fleet": 0.0160,
-            "retiree_sedan": 0.0050,
+            "young_urban_ev": 0.0035,
+            "family_suv": 0.0028,
+            "premium_loyalist": 0.0042,
+            "first_time_compact": 0.0021,
+            "business_fleet": 0.0077,
+            "retiree_sedan": 0.0024,
         }
     )
-    test_drive_90d: float = 3.0  # a test-drive lead in the last 90 days (3 months incl. this one)
     service_180d: float = 1.5  # a service visit in the last 180 days (6 months incl. this one)
     car_age_over_4y: float = 2.0  # current car older than 48 months
     car_age_under_1y: float = 0.25  # bought a car less than 12 months ago
     repeat_buyer: float = 1.3  # two or more purchases so far
     campaign_response_60d: float = 2.0  # responded to a campaign in the last 60 days (2 months)
+    shopping_monthly: float = 0.30  # added for a customer in the market since before this month
     cap: float = 0.5
+
+
+@dataclass(frozen=True)
+class ShoppingIntent:
+    """A hidden "in the market" state: a customer starts shopping with a monthly probability that
+    grows steeply with the age of their car, shops for a few months (leaving the market without
+    buying with ``give_up_monthly``), and while shopping produces web inquiries, quotes, showroom
+    visits and test drives, so those leads are the observable precursors of a purchase. A purchase
+    ends the state; it can happen at the earliest in the month after shopping starts."""
+
+    start_monthly: dict[str, float] = field(
+        default_factory=lambda: {
+            "young_urban_ev": 0.0090,
+            "family_suv": 0.0072,
+            "premium_loyalist": 0.0110,
+            "first_time_compact": 0.0055,
+            "business_fleet": 0.0200,
+            "retiree_sedan": 0.0060,
+        }
+    )
+    # × on the start probability by the age of the current car (months): [0, 12), [12, 60),
+    # [60, 84), 84 and older (cars are replaced after 5–7 years and more).
+    car_age_bounds: tuple[int, ...] = (12, 60, 84)
+    car_age_factor: tuple[float, ...] = (0.1, 1.0, 2.5, 4.0)
+    high_mileage_km: float = 100_000.0  # × high_mileage when the current car has driven more than this
+    high_mileage: float = 1.5
+    campaign_response_60d: float = 2.0  # × when the customer responded to a campaign in the last 60 days
+    give_up_monthly: float = 0.12
+    # Monthly probability of each kind of lead while shopping (the first month: web inquiry more likely).
+    web_inquiry_first: float = 0.85
+    web_inquiry: float = 0.45
+    quote: float = 0.40
+    showroom_visit: float = 0.25
+    test_drive: float = 0.30
 
 
 @dataclass(frozen=True)
@@ -70,7 +106,7 @@ class BehaviourRates:
     """Monthly probabilities of the events that drive the hazard (they do not depend on whether
     the customer is about to buy, so the truth stays a clean function of the observable history)."""
 
-    test_drive_base: float = 0.009
+    test_drive_base: float = 0.005
     test_drive_old_car: float = 2.5  # × when the car is older than 48 months
     test_drive_type: dict[str, float] = field(
         default_factory=lambda: {
@@ -94,7 +130,19 @@ class BehaviourRates:
             "retiree_sedan": 1.1,
         }
     )
-    other_leads_per_year: float = 1.1  # web inquiries, quotes, showroom visits of known customers
+    # Kilometres driven a month: type mean × a per-customer log-normal factor (sd of the log).
+    km_per_month: dict[str, float] = field(
+        default_factory=lambda: {
+            "young_urban_ev": 1_100.0,
+            "family_suv": 1_300.0,
+            "premium_loyalist": 1_100.0,
+            "first_time_compact": 1_000.0,
+            "business_fleet": 3_200.0,
+            "retiree_sedan": 800.0,
+        }
+    )
+    km_spread: float = 0.35
+    other_leads_per_year: float = 0.8  # web inquiries, quotes, showroom visits of known customers
     anonymous_lead_share: float = 0.15  # leads without a customer number, on top
     consultations_per_year: float = 0.40
 
@@ -123,6 +171,7 @@ class CampaignEffects:
 
 
 REPURCHASE = RepurchaseEffects()
+SHOPPING = ShoppingIntent()
 BEHAVIOUR = BehaviourRates()
 CAMPAIGN = CampaignEffects()
 

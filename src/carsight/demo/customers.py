@@ -171,6 +171,7 @@ class Static:
     region_idx: np.ndarray
     channel: np.ndarray  # object array of acquisition channels
     join_day: np.ndarray  # where in the join month the customer joined (0..1)
+    km_month: np.ndarray  # how far the customer drives a month (km); drives the mileage and shopping
 
 
 def static_customers(n: int, rng: np.random.Generator) -> Static:
@@ -201,7 +202,13 @@ def static_customers(n: int, rng: np.random.Generator) -> Static:
         channel[idx] = names[
             np.searchsorted(np.cumsum(probs), u[idx, 4] * probs.sum(), side="right").clip(0, len(names) - 1)
         ]
-    return Static(type_idx, join, opt_in, np.round(age).astype(np.int64), male, region, channel, u[:, 5])
+    # Drawn after everything above, so the profile of every customer is the same as without it.
+    km = _lookup_types(C.BEHAVIOUR.km_per_month)[type_idx] * rng.lognormal(0.0, C.BEHAVIOUR.km_spread, n)
+    return Static(type_idx, join, opt_in, np.round(age).astype(np.int64), male, region, channel, u[:, 5], km)
+
+
+def _lookup_types(table: dict[str, float]) -> np.ndarray:
+    return np.array([table[name] for name in C.TYPES])
 
 
 # ---- personal data --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class State:
     last_response: np.ndarray
     ever_opened: np.ndarray
     recalled: np.ndarray
+    shopping: np.ndarray  # in the market (ShoppingIntent), hidden
 
     @classmethod
     def empty(cls, n: int) -> State:
@@ -43,6 +44,7 @@ class State:
             never.copy(),
             never.copy(),
             never.copy(),
+            np.zeros(n, bool),
             np.zeros(n, bool),
             np.zeros(n, bool),
         )
@@ -57,6 +59,8 @@ class Events:
 
     purchase: dict[str, list] = field(default_factory=lambda: {"cust": [], "month": [], "model": []})
     test_drive: dict[str, list] = field(default_factory=lambda: {"cust": [], "month": [], "model": []})
+    # Web inquiries, quotes and showroom visits of shopping customers (kind: index into SHOPPING_LEADS).
+    shopping_lead: dict[str, list] = field(default_factory=lambda: {"cust": [], "month": [], "kind": []})
     service: dict[str, list] = field(
         default_factory=lambda: {"cust": [], "month": [], "model": [], "recall": [], "car_age": []}
     )
@@ -64,13 +68,13 @@ class Events:
         default_factory=lambda: {"campaign": [], "cust": [], "p_true": [], "opened": [], "responded": []}
     )
 
-    def add(self, kind: str, **values) -> None:
-        target = getattr(self, kind)
+    def add(self, table: str, **values) -> None:
+        target = getattr(self, table)
         for key, value in values.items():
             target[key].append(np.asarray(value))
 
-    def arrays(self, kind: str) -> dict[str, np.ndarray]:
-        target = getattr(self, kind)
+    def arrays(self, table: str) -> dict[str, np.ndarray]:
+        target = getattr(self, table)
         return {k: (np.concatenate(v) if v else np.array([], dtype=np.int64)) for k, v in target.items()}
 
 
@@ -82,22 +86,48 @@ _BASE_HAZARD = _lookup(C.REPURCHASE.base_monthly)
 _TD_TYPE = _lookup(C.BEHAVIOUR.test_drive_type)
 _SV_TYPE = _lookup(C.BEHAVIOUR.service_type)
 _CAMP_INTERCEPT = _lookup(C.CAMPAIGN.intercept)
+_SHOP_START = _lookup(C.SHOPPING.start_monthly)
+_SHOP_AGE_BOUNDS = np.array(C.SHOPPING.car_age_bounds)
+_SHOP_AGE_FACTOR = np.array(C.SHOPPING.car_age_factor)
+SHOPPING_LEADS = ("web_inquiry", "quote", "showroom_visit")
 _TASTE = V.taste_matrix(C.TYPES)
 _MARKET = V.market_weights()
 
 
-def hazard(state: State, type_idx: np.ndarray, m: int) -> np.ndarray:
-    """Monthly repurchase hazard of each customer in month ``m`` (0 for customers without a car)."""
-    e = C.REPURCHASE
+@dataclass
+class MonthHazard:
+    """The month's purchase hazards and shopping-start probability of each customer (all 0 for
+    customers without a car). They depend on the history but not on the hidden shopping state, which
+    is what lets the truth functions integrate that state out exactly."""
+
+    background: np.ndarray  # hazard of a customer who is not shopping (or started this month)
+    shopping: np.ndarray  # hazard of a customer shopping since before this month
+    start: np.ndarray  # probability that a customer not shopping starts this month
+
+    def of(self, shopping: np.ndarray) -> np.ndarray:
+        return np.where(shopping, self.shopping, self.background)
+
+
+def hazard(state: State, static: Static, m: int) -> MonthHazard:
+    """Repurchase hazards and shopping-start probability of each customer in month ``m``."""
+    e, s = C.REPURCHASE, C.SHOPPING
+    type_idx = static.type_idx
+    has_car = state.n_purchases > 0
     car_age = m - state.last_purchase
+    responded = m - state.last_response < 2
     h = _BASE_HAZARD[type_idx].copy()
-    h *= np.where(m - state.last_test_drive < 3, e.test_drive_90d, 1.0)
     h *= np.where(m - state.last_service < 6, e.service_180d, 1.0)
     h *= np.where(car_age > 48, e.car_age_over_4y, np.where(car_age < 12, e.car_age_under_1y, 1.0))
     h *= np.where(state.n_purchases >= 2, e.repeat_buyer, 1.0)
-    h *= np.where(m - state.last_response < 2, e.campaign_response_60d, 1.0)
-    h = np.minimum(h, e.cap)
-    return np.where(state.n_purchases > 0, h, 0.0)
+    h *= np.where(responded, e.campaign_response_60d, 1.0)
+    p = _SHOP_START[type_idx] * _SHOP_AGE_FACTOR[np.searchsorted(_SHOP_AGE_BOUNDS, car_age, side="right")]
+    p *= np.where(car_age * static.km_month > s.high_mileage_km, s.high_mileage, 1.0)
+    p *= np.where(responded, s.campaign_response_60d, 1.0)
+    return MonthHazard(
+        background=np.where(has_car, np.minimum(h, e.cap), 0.0),
+        shopping=np.where(has_car, np.minimum(h + e.shopping_monthly, e.cap), 0.0),
+        start=np.where(has_car & (car_age >= 1), np.minimum(p, 1.0), 0.0),
+    )
 
 
 def campaign_p_true(state: State, type_idx: np.ndarray, opt_in: np.ndarray, m: int) -> np.ndarray:
@@ -135,8 +165,8 @@ def step(
     events: Events | None,
     *,
     draw_purchases: bool = True,
-) -> np.ndarray:
-    """Advance one month. Returns this month's hazard (for the truth functions).
+) -> MonthHazard:
+    """Advance one month. Returns this month's hazards (for the truth functions).
 
     The order of random draws is fixed: the truth functions replay it to reach the same state."""
     n = len(st.n_purchases)
@@ -191,7 +221,32 @@ def step(
         st.ever_opened |= opened
         st.last_response[responded] = m
 
-    h = hazard(st, type_idx, m)
+    # Shopping intent: who gives up, who starts (old cars far more often), and the leads it produces.
+    s = C.SHOPPING
+    mh = hazard(st, static, m)
+    u_start, u_quit = rng.random(n), rng.random(n)
+    u_lead = rng.random((4, n))
+    was = st.shopping
+    quit_ = was & (u_quit < s.give_up_monthly)
+    start = ~was & (u_start < mh.start)
+    # Only customers already shopping at the start of the month (and still at it) may buy now, so
+    # the leads of the first shopping month always come before the purchase.
+    shopping_now = was & ~quit_
+    st.shopping = shopping_now | start
+    active = st.shopping
+    web = active & (u_lead[0] < np.where(start, s.web_inquiry_first, s.web_inquiry))
+    quote = active & (u_lead[1] < s.quote)
+    showroom = active & (u_lead[2] < s.showroom_visit)
+    drive = active & (u_lead[3] < s.test_drive)
+    st.last_test_drive[drive] = m
+    if record:
+        idx = np.flatnonzero(drive)
+        events.add("test_drive", cust=idx, month=np.full(len(idx), m), model=st.model[idx])
+        for k, hit in enumerate((web, quote, showroom)):
+            idx = np.flatnonzero(hit)
+            events.add("shopping_lead", cust=idx, month=np.full(len(idx), m), kind=np.full(len(idx), k))
+
+    h = mh.of(shopping_now)
     # In truth mode (no purchase draws) only customers joining this month get their first car.
     buy = ((has_car & (rng.random(n) < h)) | joined) if draw_purchases else joined
     idx = np.flatnonzero(buy)
@@ -199,9 +254,10 @@ def step(
     st.model[idx] = models
     st.last_purchase[idx] = m
     st.n_purchases[idx] += 1
+    st.shopping[idx] = False
     if events is not None:
         events.add("purchase", cust=idx, month=np.full(len(idx), m), model=models)
-    return h
+    return mh
 
 
 def simulate(static: Static, rng: np.random.Generator, *, until: int = C.N_MONTHS, events: bool = True):

@@ -65,11 +65,14 @@ def repurchase_probability(out_dir, cutoff, horizon_days: int = 180, *, n_paths:
     one purchase in (cutoff, cutoff + horizon_days], given everything that happened before the
     cutoff month.
 
-    The generator is replayed from the seed up to the cutoff month, then ``n_paths`` futures of the
-    customers' behaviour (test drives, service visits, campaign responses) are simulated and the
-    purchase hazard is integrated along each: p = 1 - mean(exp(sum(share_of_month × log(1 - h)))).
-    Exact (up to the Monte-Carlo average over futures) for a cutoff on the first of a month; for a
-    mid-month cutoff, events earlier in the cutoff month are treated as unknown."""
+    The generator is replayed from the seed up to the cutoff month (which gives each customer's
+    hidden shopping state there), then ``n_paths`` futures of the behaviours that move the hazard
+    (service visits, campaign responses) are simulated. Along each, the hidden shopping state is
+    integrated out exactly by a forward recursion over (not shopping, shopping) jointly with
+    survival, with each month's hazard applied to the share of the month inside the window; p = 1 -
+    the mean survival. Exact (up to the Monte-Carlo average over those behaviours) for a cutoff on
+    the first of a month; for a mid-month cutoff, events earlier in the cutoff month are treated as
+    unknown."""
     p = params(out_dir)
     cut = _as_date(cutoff)
     if horizon_days < 1:
@@ -103,11 +106,20 @@ def repurchase_probability(out_dir, cutoff, horizon_days: int = 180, *, n_paths:
         branch_rng = np.random.default_rng(np.random.SeedSequence([p["seed"], number, 0xF00, cut_m]))
         tiled = _tile_static(static, n_paths)
         sts = st.tile(n_paths)
-        log_surv = np.zeros(size * n_paths)
+        # Joint probability of (no purchase yet, shopping or not) at the start of each month: the
+        # hidden shopping state is integrated out exactly; only the other behaviours are sampled.
+        give_up = C.SHOPPING.give_up_monthly
+        shopping = sts.shopping.astype(float)
+        idle = 1.0 - shopping
         for month, share in shares:
-            h = step(month, sts, tiled, branch_rng, None, draw_purchases=False)
-            log_surv += share * np.log1p(-h)
-        survival = np.exp(log_surv).reshape(n_paths, size).mean(axis=0)
+            mh = step(month, sts, tiled, branch_rng, None, draw_purchases=False)
+            keep_idle = np.exp(share * np.log1p(-mh.background))
+            keep_shop = np.exp(share * np.log1p(-mh.shopping))
+            shopping, idle = (
+                shopping * (1.0 - give_up) * keep_shop + idle * mh.start * keep_idle,
+                shopping * give_up * keep_idle + idle * (1.0 - mh.start) * keep_idle,
+            )
+        survival = (shopping + idle).reshape(n_paths, size).mean(axis=0)
         joined = A.join_dates(static) <= np.datetime64(cut)
         ids = A.customer_ids(offset + np.flatnonzero(joined)).to_numpy(zero_copy_only=False)
         out.append(pd.DataFrame({"customer_id": ids, "p_true": 1.0 - survival[joined]}))
