@@ -14,7 +14,9 @@ HERE = Path(__file__).parent
 
 def main() -> int:
     wanted = sys.argv[1:]
-    scripts = sorted(p for p in HERE.glob("*.py") if not p.name.startswith("_") and p.name not in {"run_all.py", "summarise.py"})
+    scripts = sorted(
+        p for p in HERE.glob("*.py") if not p.name.startswith("_") and p.name not in {"run_all.py", "summarise.py"}
+    )
     if wanted:
         scripts = [p for p in scripts if any(w in p.name for w in wanted)]
     failed = []

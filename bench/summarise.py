@@ -29,15 +29,20 @@ def main() -> None:
     for path in sorted((HERE / "results").glob("*.json")):
         r = json.loads(path.read_text())
         data = ", ".join(f"{k}={_fmt(v)}" for k, v in r.get("data", {}).items())
-        metrics = "; ".join(f"{k}={_fmt(v)}" for k, v in r.get("metrics", {}).items() if not isinstance(v, (dict, list)))
+        metrics = "; ".join(
+            f"{k}={_fmt(v)}" for k, v in r.get("metrics", {}).items() if not isinstance(v, (dict, list))
+        )
         goals = "; ".join(
-            f"{k} {g['op']} {_fmt(g['target'])}: {'met' if g['met'] else '**not met**'}" for k, g in r.get("goals", {}).items()
+            f"{k} {g['op']} {_fmt(g['target'])}: {'met' if g['met'] else '**not met**'}"
+            for k, g in r.get("goals", {}).items()
         )
         baselines = "; ".join(
             f"{k}: " + (", ".join(f"{m}={_fmt(v)}" for m, v in b.items()) if isinstance(b, dict) else _fmt(b))
             for k, b in r.get("baselines", {}).items()
         )
-        rows.append(f"| {r['name']} — {r['description']} | {data} | {metrics} | {goals} | {baselines} | `{r['command']}` |")
+        rows.append(
+            f"| {r['name']} — {r['description']} | {data} | {metrics} | {goals} | {baselines} | `{r['command']}` |"
+        )
     notes = []
     for path in sorted((HERE / "results").glob("*.json")):
         r = json.loads(path.read_text())

@@ -10,7 +10,6 @@ import sys
 from typing import Annotated
 
 import typer
-
 from typer.exceptions import Abort, Exit
 
 try:  # typer >= 0.20 vendors click
@@ -38,7 +37,9 @@ _AREAS = ("core", "ingest", "demo", "customers", "propensity", "market", "voc", 
 def _global(
     warehouse: Annotated[
         str | None,
-        typer.Option("--warehouse", "-w", help="DuckDB file or Ibis URL (default: $CARSIGHT_WAREHOUSE or ./carsight.duckdb)"),
+        typer.Option(
+            "--warehouse", "-w", help="DuckDB file or Ibis URL (default: $CARSIGHT_WAREHOUSE or ./carsight.duckdb)"
+        ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="Output language: ko or en")] = None,
 ) -> None:
