@@ -51,8 +51,9 @@ def status() -> None:
 def _fmt(value) -> str:
     if value is None or value != value:
         return ""
-    text = str(value)
-    return text[:19]
+    text = str(value)[:19]
+    # Dates loaded as timestamps read better without a midnight time.
+    return text[:10] if text.endswith("00:00:00") else text[:16]
 
 
 def pipeline_run(
