@@ -32,6 +32,11 @@ def known_series() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def known_frame() -> pd.DataFrame:
+    return known_series()
+
+
+@pytest.fixture(scope="session")
 def fitted():
     from carsight.market.forecast import Forecaster
 

@@ -55,7 +55,7 @@ def test_forecast_with_hierarchy_writes_coherent_file(series_file, tmp_path):
     out = tmp_path / "fc.csv"
     result = _run(
         ["forecast", "--input", str(series_file), "--hierarchy", "brand/model/market", "--date-col", "month",
-         "--value-col", "units", "--horizon", "6", "--output", str(out)]
+         "--value-col", "units", "--horizon", "6", "--output", str(out), "--season-group", "market"]
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     fc = pd.read_csv(out)
@@ -86,6 +86,14 @@ def test_forecast_bad_value_is_one_line_error(tmp_path):
     assert result.returncode == 2
     assert "bad.csv, row 2, column 'value'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_season_group_must_be_a_hierarchy_column(series_file, tmp_path):
+    result = _run(["forecast", "-i", str(series_file), "--date-col", "month", "--value-col", "units",
+                   "--hierarchy", "brand/model", "--season-group", "region", "-o", str(tmp_path / "o.csv")])  # fmt: skip
+    assert result.returncode == 2
+    assert "--season-group 'region' is not a --hierarchy column" in result.stderr
+    assert "brand, model" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_market_top_and_unusual_read_the_warehouse(tmp_path):

@@ -67,7 +67,6 @@ def test_choice_is_compared_with_the_baseline_on_the_same_windows(fitted):
     row = choice.loc["gaps"]
     windows = bt[(bt.unique_id == "gaps")].groupby("model_name")["window"].apply(set)
     assert windows[row["model_name"]] == windows["SeasonalNaive"] == {1, 2, 3}
-    assert row["mase"] <= row["mase_baseline"] + 1e-12  # the baseline was a candidate
     scored = bt.dropna(subset=["coverage_80"])
     assert set(scored["model_name"]) <= set(choice["model_name"])
     assert scored["coverage_80"].between(0, 1).all()
@@ -113,3 +112,29 @@ def test_log_model_needs_non_negative_series():
     out = _log_frame(frame)
     assert list(out["unique_id"]) == ["a", "a"]
     assert np.allclose(out["y"], np.log1p([0, 9]))
+
+
+def test_pooled_selection_combines_the_class_best_that_beat_the_baseline(fitted):
+    """Every seasonal series gets the same members: the two candidates with the lowest mean backtest
+    MASE over the class, each of them better than seasonal naive there."""
+    ranking = fitted.ranking_["seasonal"]
+    assert "SeasonalNaive" not in ranking[:2]
+    bt = fitted.backtest_
+    seasonal = fitted.choice_[fitted.choice_["cls"] == "seasonal"]
+    per_model = bt[bt["unique_id"].isin(seasonal["unique_id"])].groupby(["unique_id", "model_name"])["mase"].mean()
+    pooled = per_model.groupby(level="model_name").mean()
+    for member in ranking[:2]:
+        assert pooled[member] < pooled["SeasonalNaive"]
+    assert all(list(m) == ranking[:2] for m in seasonal["members"])
+
+
+def test_series_selection_never_backtests_worse_than_its_baseline(known_frame):
+    data = known_frame.query("unique_id in ['gaps', 'seasonal', 'break']")
+    f = Forecaster(horizon=HORIZON, select="series").fit(data)
+    choice = f.choice().set_index("unique_id")
+    assert (choice["mase"] <= choice["mase_baseline"] + 1e-12).all()  # the baseline was a candidate
+
+
+def test_unknown_selection_is_a_clear_error(known_frame):
+    with pytest.raises(InputError, match="unknown selection 'best'"):
+        Forecaster(select="best").fit(known_frame)

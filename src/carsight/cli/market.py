@@ -221,6 +221,18 @@ def forecast(
         ),
     ] = None,
     models: Annotated[str, typer.Option("--models", help="Candidate set: fast, standard or full")] = "standard",
+    select: Annotated[
+        str,
+        typer.Option(
+            "--select", help="pooled: rank candidates over all series (many related series); series: per series"
+        ),
+    ] = "pooled",
+    season_group: Annotated[
+        str | None,
+        typer.Option(
+            "--season-group", help="A --hierarchy column whose season short series borrow (default: all series)"
+        ),
+    ] = None,
     fill: Annotated[str, typer.Option("--fill", help="Missing months: zero (sales) or interpolate (levels)")] = "zero",
     report: Annotated[
         bool, typer.Option("--report", help="Print backtest accuracy beside seasonal naive and Prophet")
@@ -230,7 +242,7 @@ def forecast(
     sheet: Annotated[str | None, typer.Option("--sheet")] = None,
 ) -> None:
     from carsight.market.forecast import Forecaster
-    from carsight.market.hierarchy import aggregate, reconcile
+    from carsight.market.hierarchy import aggregate, reconcile, season_groups
     from carsight.market.series import ID, read_long_file
 
     try:
@@ -240,6 +252,12 @@ def forecast(
             f"--levels '{levels}' is not a list of whole percentages", column="--levels", expected="e.g. 80,95"
         ) from None
     keys = [k.strip() for k in hierarchy.split("/")] if hierarchy else None
+    if season_group and season_group not in (keys or []):
+        raise InputError(
+            f"--season-group '{season_group}' is not a --hierarchy column",
+            column="--season-group",
+            expected=f"one of {', '.join(keys)}" if keys else "use it with --hierarchy, e.g. --hierarchy market/model",
+        )
     frame = read_long_file(
         input,
         id_col=id_col,
@@ -254,19 +272,22 @@ def forecast(
         raise InputError(
             "every series has fewer than 3 months", file=input.name, expected="at least 3 months per series"
         )
-    S = None
+    S, groups = None, None
     if keys:
         groupings = [("total", [])] + [("/".join(keys[: i + 1]), keys[: i + 1]) for i in range(len(keys) - 1)]
-        frame, S, _ = aggregate(frame, keys, groupings)
+        frame, S, meta = aggregate(frame, keys, groupings)
+        groups = season_groups(meta, season_group) if season_group else None
     lang = settings().lang
-    forecaster = Forecaster(horizon=horizon, levels=level_list, n_windows=windows, models=models, fill=fill)
+    forecaster = Forecaster(
+        horizon=horizon, levels=level_list, n_windows=windows, models=models, select=select, fill=fill
+    )
     with progress() as bar:
         task = bar.add_task("forecast", total=None)
 
         def step(done: int, total: int, what: str) -> None:
             bar.update(task, completed=done, total=total, description=what)
 
-        forecaster.fit(frame, progress=step)
+        forecaster.fit(frame, progress=step, season_groups=groups)
     result = forecaster.predict()
     method = None
     if S is not None:

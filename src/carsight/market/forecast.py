@@ -1,10 +1,20 @@
-"""The forecasting engine for monthly series: candidate models per series, chosen by a rolling-origin
-backtest, with conformal 80/95% intervals calibrated on the backtest errors.
+"""The forecasting engine for monthly series: candidate models scored by a rolling-origin backtest,
+combined, with conformal 80/95% intervals calibrated on the backtest errors.
 
 Every series is first put in a class by what it can support: ``seasonal`` (two seasons of training
 data in the earliest backtest window), ``short`` (non-seasonal models only), ``intermittent`` (≥ 30%
 zero months lately: Croston-type methods), ``none`` (too short to backtest: naive forecast) and
 ``zero`` (nothing sold). Each class has its own candidates, always including its naive baseline.
+
+How the backtest turns into a forecast (``select``): by default (``"pooled"``) candidates are ranked by
+their mean backtest error over all series of the class, and every series gets the mean of the
+``combine_top`` best of those that beat the class's naive baseline (the baseline itself when none
+does). One series' three windows are too few to choose among close candidates: on the demo sales,
+choosing per series scored 0.91 × seasonal naive on later held-out months, the pooled top-2 mean
+0.84. ``"series"`` chooses per series instead (the best candidate, or the mean of its own top few
+when that backtests better), which suits a file of a handful of unrelated series. Intermittent
+series are always chosen per series: one collection mixes kinds that pooling would blur (a model
+being phased out, a small market's occasional sale).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import pandas as pd
 
 from carsight.errors import DataTooThinError, InputError
 from carsight.market.backtest import HorizonQuantiles, cutoff_scales, naive_scale, window_scores
+from carsight.market.borrowed import borrowed_season_forecast, group_totals, season_index
 from carsight.market.series import DS, ID, SeriesInfo, Y, check_long, regularise
 
 log = logging.getLogger(__name__)
@@ -38,8 +49,10 @@ MODEL_SETS: dict[str, tuple[str, ...]] = {
 # hundreds of series their cost would break the speed goal, so larger runs use "full" for them.
 SMALL_EXTRA = ("LogETS", "AutoARIMA")
 # Less than two seasons: a trend there is mostly a launch ramp, and it can only be backtested a few
-# months ahead, so nothing that extrapolates a straight line (drift, Theta) is offered.
-SHORT_MODELS = ("Naive", "SeasonalNaive", "AutoETS")
+# months ahead, so nothing that extrapolates a trend (drift, Theta, trended ETS) is offered: on demo
+# launches a trended AutoETS was 1.25 × seasonal naive 18 months out. "BorrowedSeason" takes the
+# season of the series' group instead (carsight.market.borrowed).
+SHORT_MODELS = ("Naive", "SeasonalNaive", "BorrowedSeason")
 INTERMITTENT_MODELS = ("SeasonalNaive", "CrostonOptimized", "TSB", "ADIDA", "IMAPA")
 BASELINE = {"seasonal": "SeasonalNaive", "short": "Naive", "intermittent": "SeasonalNaive"}
 INTERMITTENT_ZERO_SHARE = 0.3
@@ -117,6 +130,8 @@ def _stats_model(name: str, cls: str, m: int):
     raise InputError(f"unknown model '{name}'", column="models", expected=", ".join(sorted(_ALL_NAMES)))
 
 
+_LOCAL = ("LightGBM", "BorrowedSeason")  # candidates carsight computes itself, not one statsforecast model
+SELECT = ("pooled", "series")
 _ALL_NAMES = {n for names in MODEL_SETS.values() for n in names} | set(SHORT_MODELS) | set(INTERMITTENT_MODELS)
 
 
@@ -130,13 +145,17 @@ class Forecaster:
     n_windows: rolling-origin backtest windows (≥ 3 recommended).
     season_length: 12 for monthly data.
     models: a name in :data:`MODEL_SETS` or a list of candidate names for seasonal series.
-    combine: also try the mean of the ``combine_top`` best candidates per series.
+    select: ``"pooled"`` ranks candidates over all series of a class; ``"series"`` per series.
+    combine: forecast with the mean of the ``combine_top`` best candidates (pooled: always; series:
+        when that mean backtests better than the series' best single candidate).
     fill: how to fill missing months: ``"zero"`` (sales) or ``"interpolate"``.
     nonnegative: ``"auto"`` clips forecasts and bounds at 0 for series that were never negative.
     min_series_global: a LightGBM global model is only a candidate with at least this many seasonal series.
     small_max: with ``models="standard"`` and at most this many seasonal series, :data:`SMALL_EXTRA`
         are candidates too (affordable there; 0 turns this off).
     n_jobs: worker processes for statsforecast and threads for LightGBM (-1: all cores).
+    min_pool: interval quantiles use the newest backtest windows that give each forecast step at
+        least this many errors (and borrow from neighbouring steps below it).
     """
 
     def __init__(
@@ -146,20 +165,23 @@ class Forecaster:
         n_windows: int = 3,
         season_length: int = 12,
         models: str | tuple[str, ...] = "standard",
+        select: str = "pooled",
         combine: bool = True,
-        combine_top: int = 3,
+        combine_top: int = 2,
         fill: str = "zero",
         nonnegative: str = "auto",
         min_series_global: int = 20,
         small_max: int = 50,
         n_jobs: int = 1,
         random_state: int = 0,
+        min_pool: int = 30,
     ):
         self.horizon = horizon
         self.levels = levels
         self.n_windows = n_windows
         self.season_length = season_length
         self.models = models
+        self.select = select
         self.combine = combine
         self.combine_top = combine_top
         self.fill = fill
@@ -168,12 +190,16 @@ class Forecaster:
         self.small_max = small_max
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.min_pool = min_pool
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, df: pd.DataFrame, progress=None) -> Forecaster:
+    def fit(self, df: pd.DataFrame, progress=None, season_groups: dict[str, str | None] | None = None) -> Forecaster:
         """Backtest, choose and forecast every series of ``df`` (long ``unique_id, ds, y``).
 
         ``progress`` is an optional ``callable(done, total, what)`` for a progress bar.
+        ``season_groups`` maps a series to the group whose season a short series borrows (its
+        market, say); series not in it, or with a group of no seasonal series, borrow the season of
+        all seasonal series together.
         """
         self._check_params()
         data = check_long(df)
@@ -185,6 +211,9 @@ class Forecaster:
             uid: plan_series(info, self.horizon, self.n_windows, self.season_length) for uid, info in infos.items()
         }
         self.data_ = data
+        self.season_groups_ = {str(k): v for k, v in (season_groups or {}).items()}
+        self._totals = None
+        self._index_cache: dict = {}
         candidates = self._seasonal_candidates()
         n_seasonal = sum(p.cls == "seasonal" for p in self.plans_.values())
         if self.models == "standard" and 0 < n_seasonal <= self.small_max:
@@ -202,7 +231,7 @@ class Forecaster:
         backtest_groups = [p for p in groups if p.cls in self.candidates_]
         total = len(backtest_groups) + 2
         done = 0
-        cvs, scores = [], []
+        parts = []
         for plan in sorted(backtest_groups, key=lambda p: (p.cls, -p.h_backtest, -p.step)):
             uids = groups[plan]
             sub = data[data[ID].isin(uids)]
@@ -210,13 +239,16 @@ class Forecaster:
             models = [c for c in self.candidates_[plan.cls] if c in cv.columns]
             scales = cutoff_scales(sub, cv, self.season_length)
             cv["cls"] = plan.cls
-            sc = window_scores(cv, models, scales)
-            cv, sc = self._add_combo(cv, sc, scales, plan.cls, models)
-            cvs.append(cv)
-            scores.append(sc)
+            parts.append((plan.cls, cv, window_scores(cv, models, scales), scales, models))
             done += 1
             if progress:
                 progress(done, total, f"backtest {plan.cls} h={plan.h_backtest}")
+        self.ranking_ = self._rank(parts)
+        cvs, scores = [], []
+        for cls, cv, sc, scales, models in parts:
+            cv, sc = self._add_combo(cv, sc, scales, cls, models)
+            cvs.append(cv)
+            scores.append(sc)
         cv_all = pd.concat(cvs, ignore_index=True) if cvs else pd.DataFrame(columns=[ID, DS, "cutoff", Y, "cls"])
         score_all = (
             pd.concat(scores, ignore_index=True)
@@ -238,6 +270,10 @@ class Forecaster:
         return self
 
     def _check_params(self) -> None:
+        if self.select not in SELECT:
+            raise InputError(f"unknown selection '{self.select}'", column="select", expected=" or ".join(SELECT))
+        if self.combine_top < 1:
+            raise InputError("combine_top must be 1 or more", column="combine_top", expected="1, 2 or 3")
         if not isinstance(self.horizon, int) or self.horizon < 1:
             raise InputError(
                 f"horizon {self.horizon!r} is not a positive whole number",
@@ -275,7 +311,7 @@ class Forecaster:
         from statsforecast import StatsForecast
         from statsforecast.models import Naive
 
-        names = [c for c in self.candidates_[plan.cls] if c != "LightGBM"]
+        names = [c for c in self.candidates_[plan.cls] if c not in _LOCAL]
         objs = [_stats_model(n, plan.cls, self.season_length) for n in names]
         # refit=False fits once on the earliest window and only updates the state after; later windows
         # still see no future data, at a third of the cost. Models without that path are refitted.
@@ -318,7 +354,44 @@ class Forecaster:
             ml = self._ml_cv[key]
             cv = cv.merge(ml, on=[ID, DS, "cutoff"], how="left")
             cv["LightGBM"] = cv["LightGBM"].fillna(cv["SeasonalNaive"])
+        if "BorrowedSeason" in self.candidates_[plan.cls]:
+            cv["BorrowedSeason"] = self._borrowed_cv(sub, cv)
         return cv
+
+    # ------------------------------------------------------------------ borrowed season
+    def _season_index(self, uid: str, cutoff) -> np.ndarray | None:
+        """The seasonal index ``uid`` borrows, from its group's seasonal series up to ``cutoff``."""
+        if self._totals is None:
+            seasonal = [u for u, p in self.plans_.items() if p.cls == "seasonal"]
+            self._totals = group_totals(self.data_, self.season_groups_, seasonal, ID, DS, Y)
+        group = self.season_groups_.get(uid)
+        for key in dict.fromkeys((group, None)):  # its group first, then all seasonal series
+            if key not in self._totals:
+                continue
+            if (key, cutoff) not in self._index_cache:
+                ds, y = self._totals[key]
+                keep = ds <= np.datetime64(cutoff)
+                self._index_cache[key, cutoff] = season_index(
+                    y[keep], pd.DatetimeIndex(ds[keep]).month.to_numpy(), self.season_length
+                )
+            if self._index_cache[key, cutoff] is not None:
+                return self._index_cache[key, cutoff]
+        return None
+
+    def _borrowed(self, uid: str, hist: pd.DataFrame, h: int) -> np.ndarray:
+        cutoff = hist[DS].iloc[-1]
+        months = hist[DS].dt.month.to_numpy()
+        return borrowed_season_forecast(hist[Y].to_numpy(float), months, h, self._season_index(uid, cutoff))
+
+    def _borrowed_cv(self, sub: pd.DataFrame, cv: pd.DataFrame) -> np.ndarray:
+        out = np.full(len(cv), np.nan)
+        by_uid = dict(tuple(sub.groupby(ID, sort=False)))
+        for (uid, cutoff), rows in cv.groupby([ID, "cutoff"], sort=False).indices.items():
+            hist = by_uid[uid]
+            hist = hist[hist[DS] <= cutoff]
+            rows = rows[np.argsort(cv[DS].to_numpy()[rows], kind="stable")]
+            out[rows] = self._borrowed(uid, hist, len(rows))
+        return out
 
     def _seasonal_frame(self) -> pd.DataFrame:
         uids = [u for u, p in self.plans_.items() if p.cls == "seasonal"]
@@ -378,11 +451,13 @@ class Forecaster:
             if plan.h_backtest < self.horizon:
                 info.warn("short_backtest", h=plan.h_backtest, n=info.n)
             g, s = cv_by_uid[uid], score_by_uid[uid].copy()
-            # MAE rewards forecasting 0 for scattered demand; squared error keeps intermittent forecasts unbiased.
-            metric = "rmse_scaled" if plan.cls == "intermittent" else "mase"
-            mean = s.groupby("model_name")[metric].mean().sort_values(kind="stable")
-            chosen = str(mean.index[0])
-            members = self._combo_members[uid] if chosen == "Combo" else [chosen]
+            if self._pooled(plan.cls):
+                members = self._combo_members[uid]
+                chosen = "Combo" if len(members) > 1 else members[0]
+            else:
+                mean = s.groupby("model_name")[_metric(plan.cls)].mean().sort_values(kind="stable")
+                chosen = str(mean.index[0])
+                members = self._combo_members[uid] if chosen == "Combo" else [chosen]
             if chosen == "Combo":
                 chosen = _combo_name(members)
             s["model_name"] = s["model_name"].replace({"Combo": _combo_name(self._combo_members.get(uid, []))})
@@ -420,20 +495,44 @@ class Forecaster:
         cols = [ID, "model_name", "window", "cutoff", "mae", "mape", "smape", "mase"]
         self.backtest_ = pd.concat(backtest, ignore_index=True)[cols] if backtest else pd.DataFrame(columns=cols)
 
+    def _pooled(self, cls: str) -> bool:
+        return self.select == "pooled" and cls != "intermittent"
+
+    def _rank(self, parts) -> dict[str, list[str]]:
+        """Per pooled class, the candidates that beat its baseline, best first, by their mean backtest
+        error over its series (each series' windows averaged first, so a long series does not count
+        more); just the baseline when none beats it."""
+        ranking: dict[str, list[str]] = {}
+        for cls in dict.fromkeys(p[0] for p in parts):
+            if not self._pooled(cls):
+                continue
+            sc = pd.concat([p[2] for p in parts if p[0] == cls], ignore_index=True)
+            mean = sc.groupby([ID, "model_name"])[_metric(cls)].mean().unstack().mean().sort_values(kind="stable")
+            base = mean.get(BASELINE[cls], math.inf)
+            better = [str(n) for n, v in mean.items() if v < base]
+            ranking[cls] = better or [BASELINE[cls]]
+        return ranking
+
     def _add_combo(self, cv, scores, scales, cls, models):
-        """Add the candidate "Combo": per series, the mean of its ``combine_top`` best candidates."""
-        if not self.combine or len(models) < 3:
+        """Set each series' members (pooled: the class's best available candidates; series: its own
+        best) and add their mean as the candidate "Combo"."""
+        table = scores.groupby([ID, "model_name"])[_metric(cls)].mean().unstack()
+        k = self.combine_top if self.combine else 1
+        if not self._pooled(cls) and (not self.combine or len(models) < 3):
             return cv, scores
-        metric = "rmse_scaled" if cls == "intermittent" else "mase"
-        table = scores.groupby([ID, "model_name"])[metric].mean().unstack()
         combo = np.full(len(cv), np.nan)
         for uid, rows in cv.groupby(ID, sort=False).indices.items():
-            ranked = table.loc[uid].dropna().sort_values(kind="stable")
-            top = [str(n) for n in ranked.index[: self.combine_top]]
+            scored = table.loc[uid].dropna()
+            if self._pooled(cls):
+                top = [n for n in self.ranking_[cls] if n in scored.index][:k] or [str(scored.idxmin())]
+            else:
+                top = [str(n) for n in scored.sort_values(kind="stable").index[:k]]
+            self._combo_members[uid] = top
             if len(top) < 2:
                 continue
-            self._combo_members[uid] = top
             combo[rows] = cv[top].to_numpy(float)[rows].mean(axis=1)
+        if np.isnan(combo).all():
+            return cv, scores
         cv = cv.assign(Combo=combo)
         extra = window_scores(cv[cv["Combo"].notna()], ["Combo"], scales)
         return cv, pd.concat([scores, extra], ignore_index=True)
@@ -456,9 +555,10 @@ class Forecaster:
         """Per class, conformal quantiles of |error| / (the series' own backtest MAE), per step.
 
         Normalising by each series' own backtest error makes one pool serve series of any size and
-        difficulty; pooling across series gives the 95% quantile enough errors to be stable. The
-        reported coverage is honest: each window is covered by quantiles and scales learnt from the
-        other windows only.
+        difficulty; pooling across series gives the 95% quantile enough errors to be stable. Only the
+        newest windows that give each step ``min_pool`` errors are pooled (:func:`_newest_windows`).
+        The reported coverage is honest: each window is covered by quantiles and scales learnt from
+        the other windows only.
         """
         r = self.residuals_
         self.quantiles_: dict[str, HorizonQuantiles] = {}
@@ -473,7 +573,10 @@ class Forecaster:
         self.error_scale_ = {uid: max(float(v), floor[uid], 1e-9) for uid, v in mae.items()}
         for cls, g in r.groupby("cls"):
             scale = g[ID].map(self.error_scale_).to_numpy()
-            self.quantiles_[cls] = HorizonQuantiles(self.levels).fit(g["h"].to_numpy(), g["abs_err"].to_numpy() / scale)
+            recent = _newest_windows(g, self.min_pool)
+            self.quantiles_[cls] = HorizonQuantiles(self.levels, self.min_pool).fit(
+                g["h"].to_numpy()[recent], (g["abs_err"].to_numpy() / scale)[recent]
+            )
             windows = sorted(g["window"].unique())
             for w in windows:
                 train, test = g[g["window"] != w], g[g["window"] == w]
@@ -482,7 +585,10 @@ class Forecaster:
                 loo_mae = train.groupby(ID)["abs_err"].mean()
                 loo_scale = {u: max(float(loo_mae.get(u, np.nan)), floor[u], 1e-9) for u in g[ID].unique()}
                 tr_scale = train[ID].map(loo_scale).to_numpy()
-                hq = HorizonQuantiles(self.levels).fit(train["h"].to_numpy(), train["abs_err"].to_numpy() / tr_scale)
+                recent = _newest_windows(train, self.min_pool)
+                hq = HorizonQuantiles(self.levels, self.min_pool).fit(
+                    train["h"].to_numpy()[recent], (train["abs_err"].to_numpy() / tr_scale)[recent]
+                )
                 te_scale = test[ID].map(loo_scale).to_numpy()
                 out = {ID: test[ID].to_numpy(), "window": w}
                 for level in self.levels:
@@ -508,6 +614,10 @@ class Forecaster:
         ml_models = {k: v for k, v in needed.items() if k[1] == "LightGBM"}
         for (cls, name), uids in needed.items():
             if name == "LightGBM":
+                continue
+            if name == "BorrowedSeason":
+                for uid, hist in self.data_[self.data_[ID].isin(uids)].groupby(ID, sort=False):
+                    preds[(uid, name)] = self._borrowed(uid, hist, H)
                 continue
             sub = self.data_[self.data_[ID].isin(uids)]
             if _is_log(name):
@@ -597,6 +707,31 @@ class Forecaster:
             else:
                 bt[col] = np.nan
         return bt
+
+
+def _newest_windows(residuals: pd.DataFrame, min_pool: int) -> np.ndarray:
+    """Mask of the errors of the newest backtest windows that together give every forecast step at
+    least ``min_pool`` errors (all windows when even they do not).
+
+    Forecast errors are not exchangeable over time: a window just after a shock (a chip shortage)
+    has errors the months ahead may not repeat, and the newest windows say most about them. This is
+    the sliding calibration window of conformal prediction for time series, sized by the data: with
+    hundreds of series the newest window alone suffices, a file of five series uses all of them.
+    """
+    window = residuals["window"].to_numpy()
+    h = residuals["h"].to_numpy()
+    steps = np.unique(h)
+    for newest in sorted(np.unique(window), reverse=True):
+        mask = window >= newest
+        counts = np.bincount(h[mask], minlength=steps.max() + 1)[steps]
+        if counts.min() >= min_pool:
+            return mask
+    return np.ones(len(window), dtype=bool)
+
+
+def _metric(cls: str) -> str:
+    # MAE rewards forecasting 0 for scattered demand; squared error keeps intermittent forecasts unbiased.
+    return "rmse_scaled" if cls == "intermittent" else "mase"
 
 
 def _is_log(name: str) -> bool:

@@ -71,6 +71,13 @@ def aggregate(
     return Y_df, S, pd.DataFrame(meta)
 
 
+def season_groups(meta: pd.DataFrame, column: str) -> dict[str, str]:
+    """Series id → its value of ``column`` (the market, say) for the series that have one: the group
+    whose season a short series borrows (see :mod:`carsight.market.borrowed`)."""
+    known = meta.dropna(subset=[column])
+    return dict(zip(known[ID].astype(str), known[column].astype(str), strict=True))
+
+
 def reconcile(
     forecast: pd.DataFrame,
     S: pd.DataFrame,

@@ -9,7 +9,7 @@ import pandas as pd
 from carsight.config import Settings
 from carsight.market import analytics as A
 from carsight.market.forecast import Forecaster
-from carsight.market.hierarchy import aggregate, coherence_gap, reconcile
+from carsight.market.hierarchy import aggregate, coherence_gap, reconcile, season_groups
 from carsight.market.series import DS, ID, Y
 from carsight.warehouse import Warehouse
 from carsight.warehouse import results_market as R
@@ -24,8 +24,9 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
     """Compute and store the market tables; returns a short summary.
 
     One process: worker processes would each load the compiled models again, which costs more than
-    it saves on a few hundred series. The candidate set is ``standard`` (seasonal naive, ETS, Theta, LightGBM): Prophet is left out
-    here because it is slow and, in our benchmarks, less accurate (docs/market.md).
+    it saves on a few hundred series. The candidate set is ``standard`` (seasonal naive, ETS, Theta,
+    LightGBM): Prophet is left out here because it is slow and, in our benchmarks, less accurate
+    (docs/market.md).
     """
     if not wh.has_table(S.SALES_MONTHLY.name) or wh.count(S.SALES_MONTHLY.name) == 0:
         return {"skipped": "sales_monthly is empty"}
@@ -44,7 +45,10 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
     Y_df, S_mat, meta = aggregate(sales, KEYS, GROUPINGS)
     wh.replace(R.MARKET_SEASONALITY, _seasonality(Y_df, meta, lang))
 
-    forecaster = Forecaster(horizon=horizon, models=models, n_jobs=1).fit(Y_df)
+    # A new model borrows the season of its market (model ranges share a market's calendar).
+    forecaster = Forecaster(horizon=horizon, models=models, n_jobs=1).fit(
+        Y_df, season_groups=season_groups(meta, "market")
+    )
     base = forecaster.predict()
     coherent, method = reconcile(base, S_mat, forecaster.residuals_, levels=forecaster.levels)
     gap = coherence_gap(coherent, S_mat)
