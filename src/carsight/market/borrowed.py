@@ -60,11 +60,10 @@ def borrowed_season_forecast(y: np.ndarray, months: np.ndarray, h: int, index: n
 
     y = np.asarray(y, float)
     months = np.asarray(months, int)
-    m = len(index) if index is not None else 12
-    future = (months[-1] + np.arange(1, h + 1) - 1) % m + 1
     if index is None:
         factor_past, factor_future = np.ones(len(y)), np.ones(h)
     else:
+        future = (months[-1] + np.arange(1, h + 1) - 1) % len(index) + 1
         factor_past, factor_future = index[months - 1], index[future - 1]
     z = y / factor_past
     if len(z) < 2:

@@ -507,7 +507,7 @@ class Forecaster:
             if not self._pooled(cls):
                 continue
             sc = pd.concat([p[2] for p in parts if p[0] == cls], ignore_index=True)
-            mean = sc.groupby([ID, "model_name"])[_metric(cls)].mean().unstack().mean().sort_values(kind="stable")
+            mean = _series_means(sc, cls).mean().sort_values(kind="stable")
             base = mean.get(BASELINE[cls], math.inf)
             better = [str(n) for n, v in mean.items() if v < base]
             ranking[cls] = better or [BASELINE[cls]]
@@ -516,10 +516,10 @@ class Forecaster:
     def _add_combo(self, cv, scores, scales, cls, models):
         """Set each series' members (pooled: the class's best available candidates; series: its own
         best) and add their mean as the candidate "Combo"."""
-        table = scores.groupby([ID, "model_name"])[_metric(cls)].mean().unstack()
-        k = self.combine_top if self.combine else 1
         if not self._pooled(cls) and (not self.combine or len(models) < 3):
             return cv, scores
+        table = _series_means(scores, cls)
+        k = self.combine_top if self.combine else 1
         combo = np.full(len(cv), np.nan)
         for uid, rows in cv.groupby(ID, sort=False).indices.items():
             scored = table.loc[uid].dropna()
@@ -727,6 +727,11 @@ def _newest_windows(residuals: pd.DataFrame, min_pool: int) -> np.ndarray:
         if counts.min() >= min_pool:
             return mask
     return np.ones(len(window), dtype=bool)
+
+
+def _series_means(scores: pd.DataFrame, cls: str) -> pd.DataFrame:
+    """Series × candidate: the class's selection metric averaged over the backtest windows."""
+    return scores.groupby([ID, "model_name"])[_metric(cls)].mean().unstack()
 
 
 def _metric(cls: str) -> str:
