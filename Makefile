@@ -8,7 +8,7 @@ DEMO_CUSTOMERS ?= 50000
 WAREHOUSE ?= carsight.duckdb
 export CARSIGHT_WAREHOUSE ?= $(WAREHOUSE)
 
-.PHONY: install demo demo-headless test test-fast bench lint fmt clean
+.PHONY: install system-deps demo demo-headless test test-fast bench lint fmt clean
 
 install: $(STAMP)
 
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The Debian packages the tests need (chromium, poppler-utils, Pango, fonts, openssl, a Java runtime):
+# installs what is missing when run as root, else stops with the command to run.
+system-deps:
+	bash scripts/system-deps.sh
+
 demo-headless: install
 	$(BIN)/carsight demo --customers $(DEMO_CUSTOMERS)
 	$(BIN)/carsight pipeline run
@@ -26,10 +31,10 @@ demo-headless: install
 demo: demo-headless
 	$(BIN)/carsight serve dashboard
 
-test: install
+test: system-deps install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: install
+test-fast: system-deps install
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 bench: install

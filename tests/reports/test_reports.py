@@ -65,8 +65,11 @@ def test_run_is_logged(report_wh, settings, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 def test_pdf_has_korean_text_and_renders(report_wh, settings, tmp_path):
+    # Never a skip: `make test` installs poppler-utils through scripts/system-deps.sh.
+    for tool in ("pdftotext", "pdftoppm", "pdffonts"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} not found: install poppler-utils (bash scripts/system-deps.sh, which make test runs)")
     result = build_report(report_wh, settings, "customers", "2024-06", fmt="pdf", lang="ko", output=tmp_path / "c.pdf")
     assert result.path.read_bytes()[:5] == b"%PDF-"
     text = subprocess.run(
