@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     model_dir: Path = Path("models")
     output_dir: Path = Path("out")
     lang: Literal["ko", "en"] = "ko"
+    # Ingest: the market of "Domestic" rows in a maker's own sales table (docs/ingest.md).
+    home_market: str = "Korea"
     # Keep unmasked consultation text in the warehouse only when explicitly allowed.
     store_unmasked_text: bool = False
     # VoC: below this calibrated confidence a predicted topic is marked needs_review.

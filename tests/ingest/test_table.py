@@ -36,7 +36,7 @@ def test_values_are_cleaned_and_typed(messy):
     assert frame.loc["P002", "payment_type"] == "installment"
     assert frame.loc["P002", "customer_id"] == "00124"  # leading zeros kept
     assert list(result.frame.columns) == ["purchase_id", "customer_id", "purchase_date", "brand", "model", "amount",
-                                          "payment_type", "dealer", "channel"]  # fmt: skip
+                                          "payment_type", "payment_detail", "dealer", "channel"]  # fmt: skip
 
 
 def test_bad_rows_are_explained_by_row_column_value_and_reason(messy):
@@ -44,10 +44,9 @@ def test_bad_rows_are_explained_by_row_column_value_and_reason(messy):
     assert result.rows_read == 6 and result.subtotals == 1 and result.rejected_rows == 2
     rej = result.rejected
     by_cell = {(r.row_number, r.column_name): r for r in rej.itertuples()}
-    assert set(by_cell) == {(3, "고객번호"), (3, "거래 금액"), (4, "구매일자"), (4, "결제방식")}
+    # An unknown payment word (월부) no longer rejects a row: it is kept as payment_type=other.
+    assert set(by_cell) == {(3, "고객번호"), (3, "거래 금액"), (4, "구매일자")}
     assert by_cell[(3, "거래 금액")].value == "abc"
-    assert by_cell[(4, "결제방식")].value == "월부"
-    assert "cash" in by_cell[(4, "결제방식")].reason  # says what was expected
     assert json.loads(by_cell[(3, "거래 금액")].raw)["계약번호"] == "P003"
     assert set(result.frame.purchase_id) == {"P001", "P002"}
 
@@ -115,14 +114,31 @@ def test_validation_ranges(tmp_path):
     assert {(2, "출생연도"), (3, "가입일"), (4, "성별"), (4, "마케팅동의")} <= set(reasons.index)
 
 
-def test_negative_counts_are_rejected(tmp_path):
+def test_sales_corrections_may_be_negative_but_mileage_may_not(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text(
-        "brand,model,market,kind,month,units\nH,Tucson,US,수출,2024-01,-5\nH,Kona,US,수출,2024-01,-\n", encoding="utf-8"
+        "brand,model,market,kind,month,units\nH,Tucson,US,수출,2024-01,(5)\nH,Kona,US,수출,2024-01,-\n", encoding="utf-8"
     )
     result = read_table(path, "sales_monthly")
-    assert result.frame["units"].tolist() == [0]  # '-' is zero in a count column
-    assert result.rejected["row_number"].tolist() == [1]
+    assert result.frame["units"].tolist() == [-5, 0]  # an accounting negative is a correction; '-' is zero
+    assert result.rejected.empty
+    visits = tmp_path / "v.csv"
+    visits.write_text("정비번호,입고일,주행거리\nR1,2024-01-02,-120\nR2,2024-01-03,5000\n", encoding="utf-8")
+    assert read_table(visits, "service_visits").rejected["row_number"].tolist() == [1]
+
+
+def test_unknown_payment_words_are_kept_as_other(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "계약번호,고객번호,구매일자,차종,금액,거래방식\nP1,C1,2024-01-02,Tucson,100,신용카드\n"
+        "P2,C1,2024-01-03,Kona,200,계좌이체\nP3,C2,2024-01-04,Ray,50,상품권\nP4,C2,2024-01-05,Ray,50,현금\n",
+        encoding="utf-8",
+    )
+    result = read_table(path, "purchases")
+    frame = result.frame.set_index("purchase_id")
+    assert frame["payment_type"].to_dict() == {"P1": "card", "P2": "transfer", "P3": "other", "P4": "cash"}
+    assert frame.loc["P3", "payment_detail"] == "상품권" and pd.isna(frame.loc["P1", "payment_detail"])
+    assert result.rejected.empty and any("other" in n for n in result.notes)
 
 
 def test_year_and_month_number_columns_make_a_month(tmp_path):

@@ -96,4 +96,4 @@ def test_bad_kind_is_an_input_error(wh):
     from carsight.errors import InputError
 
     with pytest.raises(InputError):
-        A.top_models(wh, "2024-01", "2024-12", kind="retail")
+        A.top_models(wh, "2024-01", "2024-12", kind="wholesale")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from carsight.cli.common import console, err_console, parse_pairs, progress, settings, warehouse
+from carsight.i18n import t
 
 # Files above this size get a progress bar (smaller ones finish before it would be drawn).
 _PROGRESS_BYTES = 20 << 20
@@ -18,15 +19,16 @@ def register(app: typer.Typer) -> None:
         "ingest",
         help=(
             "Load a file into a source table (vehicles, customers, purchases, leads, service_visits, "
-            "consultations, campaigns, campaign_contacts, sales_monthly). Korean/English headers are "
+            "consultations, campaigns, campaign_contacts, sales_monthly): carsight ingest [TABLE] FILE. "
+            "Without TABLE the file goes into every table it can fill. Korean/English headers are "
             "recognised; re-loading the same file changes nothing."
         ),
     )(ingest)
 
 
 def ingest(
-    table: Annotated[str, typer.Argument(help="Target table, e.g. purchases or sales_monthly")],
-    file: Annotated[Path, typer.Argument(help="CSV/TSV, .xlsx or .parquet file")],
+    table: Annotated[str, typer.Argument(help="Target table, e.g. purchases or sales_monthly (optional)")],
+    file: Annotated[Path | None, typer.Argument(help="CSV/TSV, .xlsx or .parquet file")] = None,
     map_: Annotated[
         list[str] | None,
         typer.Option("--map", "-m", help="FILE_HEADER=column: use this header for that column (repeatable)"),
@@ -58,35 +60,45 @@ def ingest(
 
 
 def _ingest(table, file, map_, set_, sheet, encoding, year, wide, dry_run) -> None:
-    from carsight.i18n import t
-    from carsight.ingest import load_file
+    from carsight.ingest import load_every_table, load_file
     from carsight.ingest.read import resolve_path
 
     lang = settings().lang
     mapping = parse_pairs(map_, "--map")
     constants = parse_pairs(set_, "--set")
-    path = resolve_path(file)
+    every = file is None  # `carsight ingest FILE`: the one argument is the file
+    path = resolve_path(table if every else file)
     big = path.stat().st_size >= _PROGRESS_BYTES
-    with warehouse() as wh:
+    options = dict(sheet=sheet, encoding=encoding, year=year, dry_run=dry_run, wide=wide)
+    with warehouse() as wh, (progress() if big else _nothing()) as bar:
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{path.name}: {stage}", total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
         if big:
-            with progress() as bar:
-                tasks: dict[str, int] = {}
-
-                def on_progress(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        label = {"read": "read", "write": "write"}.get(stage, stage)
-                        tasks[stage] = bar.add_task(f"{path.name}: {label}", total=max(total, 1))
-                    bar.update(tasks[stage], completed=done, total=max(total, 1))
-
-                report = load_file(
-                    wh, table, path, mapping=mapping, constants=constants, sheet=sheet, encoding=encoding,
-                    year=year, dry_run=dry_run, progress=on_progress, wide=wide,
-                )  # fmt: skip
+            options["progress"] = on_progress
+        if every:
+            reports = load_every_table(wh, path, mapping=mapping, constants=constants, **options)
         else:
-            report = load_file(
-                wh, table, path, mapping=mapping, constants=constants, sheet=sheet, encoding=encoding,
-                year=year, dry_run=dry_run, wide=wide,
-            )  # fmt: skip
+            reports = [load_file(wh, table, path, mapping=mapping, constants=constants, **options)]
+    for report in reports:
+        _print_report(report, lang, every)
+    if dry_run:
+        console.print(t("ingest.dry_run", lang), highlight=False)
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _print_report(report, lang: str, every: bool) -> None:
+    if every:
+        console.print(f"[bold]→ {report.table}[/]", highlight=False)
     console.print(
         t(
             "ingest.summary",
@@ -113,7 +125,7 @@ def _ingest(table, file, map_, set_, sheet, encoding, year, wide, dry_run) -> No
         )
     for warning in report.warnings:
         err_console.print(f"{t('ingest.warnings', lang)}: {warning}", highlight=False, soft_wrap=True)
+    for note in report.notes:
+        console.print(f"{t('ingest.assumed', lang)}: {note}", highlight=False, soft_wrap=True)
     if report.rejected_path is not None:
         err_console.print(t("ingest.rejected_file", lang, path=report.rejected_path), highlight=False, soft_wrap=True)
-    if dry_run:
-        console.print(t("ingest.dry_run", lang), highlight=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import time
 import uuid
@@ -46,6 +47,7 @@ class LoadReport:
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
     wide: str = "none"
+    notes: list[str] = field(default_factory=list)
 
 
 def file_sha256(path: Path) -> str:
@@ -156,6 +158,7 @@ def load_file(
         dry_run=dry_run,
         warnings=result.warnings,
         wide=result.wide,
+        notes=result.notes,
     )
     if not dry_run:
         _record(wh, report, result, resolved, started_at)
@@ -198,6 +201,99 @@ def _record(wh: Warehouse, report: LoadReport, result: ReadResult, path: Path, s
                 "subtotals": [report.subtotals],
                 "started_at": [started_at],
                 "seconds": [report.seconds],
+                "notes": [json.dumps(report.notes, ensure_ascii=False) if report.notes else None],
             }
         ),
     )
+
+
+# Tables a file is tried for when no table is named, in load order (customers before the tables
+# that refer to them). sales_monthly is tried only when no table of records fits.
+RECORD_TABLES = (
+    S.CUSTOMERS,
+    S.VEHICLES,
+    S.PURCHASES,
+    S.LEADS,
+    S.SERVICE_VISITS,
+    S.CONSULTATIONS,
+    S.CAMPAIGNS,
+    S.CAMPAIGN_CONTACTS,
+)
+
+
+def _own_columns(table: S.Table) -> set[str]:
+    """Columns that make a file a source for ``table``: its columns that no other table of records has,
+    found in the file itself (not worked out, not its date: a bare "Date" header means a lead's date in
+    leads and a purchase's in purchases). A list of car names with their maker is not a model line-up,
+    and a sales report with a date is not a list of leads."""
+    others = {c for t in RECORD_TABLES if t is not table for c in t.column_names}
+    dates = {c.name for c in table.columns if c.dtype in ("date", "timestamp")}
+    return set(table.column_names) - others - dates - {"payment_detail"}
+
+
+def tables_for(
+    path: str | os.PathLike,
+    *,
+    mapping: dict[str, str] | None = None,
+    constants: dict | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The tables of records a file can fill, and for the others why not. A table fits when every
+    required column is found (or worked out, or given with ``--set``) and the file holds at least one
+    column that is the table's own (:func:`_own_columns`). A wide CRM export (one row per customer
+    with the purchase on it) fills customers, purchases and vehicles."""
+    from carsight.ingest import derive
+    from carsight.ingest.headers import match_headers
+    from carsight.ingest.read import open_source
+
+    src = open_source(path, encoding=encoding, sheet=sheet)
+    fits, why_not = [], {}
+    for table in RECORD_TABLES:
+        names = set(table.column_names)
+        table_map = {k: v for k, v in (mapping or {}).items() if v in names}
+        table_set = {k: v for k, v in (constants or {}).items() if k in names}
+        match = match_headers(src.headers, table, table_map)
+        d = derive.plan(match, table, src.headers, table_set, "en")
+        found = set(match.columns.values()) | set(table_set)
+        have = (found | d.provides) & names
+        missing = sorted({c.name for c in table.columns if not c.nullable} - have)
+        if missing:
+            why_not[table.name] = "no " + ", ".join(missing)
+        elif not found & _own_columns(table):
+            why_not[table.name] = "none of " + ", ".join(sorted(_own_columns(table)))
+        else:
+            fits.append(table.name)
+    return fits, why_not
+
+
+def load_every_table(
+    wh: Warehouse,
+    path: str | os.PathLike,
+    *,
+    mapping: dict[str, str] | None = None,
+    constants: dict | None = None,
+    **options,
+) -> list[LoadReport]:
+    """Load one file into every table it can fill (:func:`tables_for`), each with its own report;
+    a file that fills no table of records is read as sales figures. One clear error when nothing fits."""
+    fits, why_not = tables_for(
+        path, mapping=mapping, constants=constants, sheet=options.get("sheet"), encoding=options.get("encoding")
+    )
+    if not fits:
+        try:
+            return [load_file(wh, S.SALES_MONTHLY.name, path, mapping=mapping, constants=constants, **options)]
+        except InputError as exc:
+            reasons = "; ".join(f"{table}: {why}" for table, why in why_not.items())
+            raise InputError(
+                f"no table fits this file ({reasons}; {S.SALES_MONTHLY.name}: {exc.message})",
+                file=exc.file,
+                expected="name the table (carsight ingest TABLE FILE) and --map its headers",
+            ) from exc
+    reports = []
+    for table in fits:
+        names = set(S.get_table(table).column_names)
+        table_map = {k: v for k, v in (mapping or {}).items() if v in names or v == "year"}
+        table_set = {k: v for k, v in (constants or {}).items() if k in names}
+        reports.append(load_file(wh, table, path, mapping=table_map, constants=table_set, **options))
+    return reports

@@ -23,6 +23,8 @@ from carsight.errors import InputError
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".dat", ""}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
+UNSUPPORTED_SUFFIXES = {".numbers": "Apple Numbers", ".ods": "OpenDocument spreadsheet", ".pages": "Apple Pages",
+                        ".key": "Apple Keynote", ".hwp": "Hangul word processor", ".pdf": "PDF"}  # fmt: skip
 DELIMITERS = (",", "\t", ";", "|")
 SAMPLE_BYTES = 1 << 20
 HEADER_SCAN_ROWS = 30
@@ -63,11 +65,29 @@ def file_kind(path: Path) -> str:
         raise InputError(
             "old Excel .xls files are not supported", file=display_name(path), expected="save as .xlsx or .csv"
         )
+    if suffix in UNSUPPORTED_SUFFIXES:
+        raise InputError(
+            f"{UNSUPPORTED_SUFFIXES[suffix]} files are not supported", file=display_name(path),
+            expected="export it as .xlsx or .csv",
+        )  # fmt: skip
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic == b"PAR1":
         return "parquet"
     if magic[:2] == b"PK":
+        import zipfile
+
+        # .xlsx is a zip with a workbook inside; other zips (Numbers, ODS, a zipped CSV) are not sheets.
+        try:
+            with zipfile.ZipFile(path) as archive:
+                is_workbook = "xl/workbook.xml" in archive.namelist()
+        except zipfile.BadZipFile:
+            is_workbook = False
+        if not is_workbook:
+            raise InputError(
+                "a zip archive, not a spreadsheet carsight reads", file=display_name(path),
+                expected="an .xlsx, .csv or .parquet file",
+            )  # fmt: skip
         return "excel"
     return "csv"
 

@@ -19,7 +19,7 @@ _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augu
            "november", "december")  # fmt: skip
 _KO_MONTH = re.compile(r"^(\d{1,2})\s*월$")
 _EN_MONTH = re.compile(r"^([a-z]{3,9})\.?(?:[\s\-'/,.]*(\d{2}|\d{4}))?$")
-_YM = re.compile(r"^((?:19|20)\d{2})\s*(?:[-./]\s*(\d{1,2})|(\d{2}))$")
+_YM = re.compile(r"^((?:19|20)\d{2})\s*(?:[-./]\s*(\d{1,2})(?:[-./]\d{1,2})?|(\d{2}))$")
 _KO_YM = re.compile(r"^(\d{2}|\d{4})\s*년\s*(\d{1,2})\s*월$")
 _FILE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
@@ -55,7 +55,8 @@ def month_of_header(header: object) -> tuple[int | None, int] | None:
     if m := _EN_MONTH.match(text):
         word = m.group(1)
         for i, name in enumerate(_MONTHS):
-            if name.startswith(word) or (word == "sept" and i == 8):
+            # A prefix ("Jan", "Sept") or the full name with one letter wrong or missing ("Febuary").
+            if name.startswith(word) or (word == "sept" and i == 8) or _one_edit(word, name):
                 if len(word) < 3:
                     return None
                 year = m.group(2)
@@ -64,6 +65,16 @@ def month_of_header(header: object) -> tuple[int | None, int] | None:
                 y = int(year)
                 return (y + 2000 if y < 100 else y, i + 1)
     return None
+
+
+def _one_edit(word: str, name: str) -> bool:
+    """``word`` is ``name`` (5+ letters) with one letter left out, added or changed."""
+    if len(name) < 5 or abs(len(word) - len(name)) > 1 or word[:3] != name[:3]:
+        return False
+    if len(word) == len(name):
+        return sum(a != b for a, b in zip(word, name, strict=True)) == 1
+    short, long = sorted((word, name), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def is_total_header(header: object) -> bool:

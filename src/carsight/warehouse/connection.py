@@ -111,6 +111,9 @@ class Warehouse:
                     self.con.raw_sql(
                         f"ALTER TABLE {_q(table.name)} ADD COLUMN {_q(column.name)} {_SQL_TYPES[column.dtype]}"
                     )
+                    if column.default is not None:  # rows loaded before the column existed get its default
+                        literal = "'" + column.default.replace("'", "''") + "'"
+                        self.con.raw_sql(f"UPDATE {_q(table.name)} SET {_q(column.name)} = {literal}")
                     changes.append(f"added {table.name}.{column.name}")
         current = self.schema_version()
         if current != S.SCHEMA_VERSION:
@@ -137,11 +140,19 @@ class Warehouse:
     def _staged(self, table: S.Table, data: pd.DataFrame | pa.Table) -> Iterator[str]:
         """Expose ``data`` as a relation typed like ``table``; yields its name."""
         frame = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
-        missing = [c for c in table.column_names if c not in frame.column_names]
-        if missing:
-            raise WarehouseError(f"data for {table.name} lacks columns: {', '.join(missing)}")
+        missing = [c for c in table.columns if c.name not in frame.column_names]
+        required = [c.name for c in missing if not c.nullable and c.default is None]
+        if required:
+            raise WarehouseError(f"data for {table.name} lacks columns: {', '.join(required)}")
         stage = f"_stage_{table.name}_{abs(hash(id(frame))) % 10**8}"
-        casts = ", ".join(f"CAST({_q(c.name)} AS {_SQL_TYPES[c.dtype]}) AS {_q(c.name)}" for c in table.columns)
+
+        # Columns the data does not carry (added to the schema later) are staged with their default.
+        def value(c: S.Column) -> str:
+            if c not in missing:
+                return _q(c.name)
+            return "NULL" if c.default is None else "'" + c.default.replace("'", "''") + "'"
+
+        casts = ", ".join(f"CAST({value(c)} AS {_SQL_TYPES[c.dtype]}) AS {_q(c.name)}" for c in table.columns)
         raw = f"{stage}_raw"
         if self.is_duckdb:
             duck = self.con.con
@@ -188,6 +199,8 @@ class Warehouse:
         elif not self.has_table(table.name):
             n = len(data)
             return UpsertResult(inserted=n, updated=0, unchanged=0)
+        if columns is None:  # only what the data carries is compared and updated
+            columns = set(data.column_names if isinstance(data, pa.Table) else data.columns)
         target = _q(table.name)
         on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.keys)
         others = [c.name for c in table.columns if c.name not in table.keys and (columns is None or c.name in columns)]

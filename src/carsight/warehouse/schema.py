@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.datatypes as dt
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Column roles tell the loader how to clean a value.
 COUNT = "count"  # units/counts: '-' and blank mean 0
@@ -31,6 +31,10 @@ class Column:
     role: str = PLAIN
     # Allowed values (after normalisation) for a categorical column; None = free text.
     allowed: tuple[str, ...] | None = None
+    # Stored where a file does not say (a key column a table added later: rows loaded before get it).
+    default: str | None = None
+    # A count that may be negative (a correction printed as "(1)" in a sales table).
+    signed: bool = False
 
     @property
     def ibis_type(self) -> dt.DataType:
@@ -62,27 +66,32 @@ class Table:
         return ibis.schema({c.name: c.ibis_type for c in self.columns})
 
 
-def _c(name, dtype, nullable=True, description="", role=PLAIN, allowed=None) -> Column:
-    return Column(name, dtype, nullable, description, role, tuple(allowed) if allowed else None)
+def _c(name, dtype, nullable=True, description="", role=PLAIN, allowed=None, default=None, signed=False) -> Column:
+    return Column(name, dtype, nullable, description, role, tuple(allowed) if allowed else None, default, signed)
 
 
 POWERTRAINS = ("ICE", "HEV", "PHEV", "EV")
 BODY_TYPES = ("sedan", "suv", "hatchback", "mpv", "pickup", "coupe", "van", "truck")
-SALES_KINDS = ("domestic", "export", "overseas_plant")
+# retail: sales in a market as that market reports them (retail sales, registrations); also what a
+# file that names no kind of sales is loaded as (docs/ingest.md).
+SALES_KINDS = ("domestic", "export", "overseas_plant", "retail")
 GENDERS = ("M", "F")
-PAYMENT_TYPES = ("cash", "installment", "lease", "rent")
+# other: a payment word the list does not know; the word itself is kept in purchases.payment_detail.
+PAYMENT_TYPES = ("cash", "installment", "lease", "rent", "card", "transfer", "other")
+ALL = "(all)"  # a dimension a sales file does not split by
 
 VEHICLES = Table(
     "vehicles",
     (
         _c("model", "string", False, "Model name as sold (e.g. 'Tucson')"),
-        _c("brand", "string", False, "Brand (e.g. 'Hyundai', 'Genesis')"),
-        _c("segment", "string", True, "Market segment (A–F, or a maker's own label)"),
+        _c("brand", "string", True, "Brand (e.g. 'Hyundai', 'Genesis'), when the file says"),
+        _c("segment", "string", True, "Market segment (A–F, or a maker's own label such as 준대형)"),
         _c("body_type", "string", True, "Body type", allowed=BODY_TYPES),
         _c("powertrain", "string", True, "Powertrain", allowed=POWERTRAINS),
         _c("launch_month", "date", True, "First month on sale", MONTH),
         _c("discontinued_month", "date", True, "Last month on sale, if discontinued", MONTH),
         _c("base_price", "int64", True, "Base price in KRW", MONEY),
+        _c("eco_friendly", "boolean", True, "Counted as an eco-friendly car (친환경차)"),
     ),
     keys=("model",),
     description="The model line-up.",
@@ -118,6 +127,7 @@ PURCHASES = Table(
         _c("model", "string", False, "Model"),
         _c("amount", "float64", False, "Transaction amount in KRW (refunds negative)", MONEY),
         _c("payment_type", "string", True, "Payment type", allowed=PAYMENT_TYPES),
+        _c("payment_detail", "string", True, "The file's own payment word when payment_type is 'other'"),
         _c("dealer", "string", True, "Dealer or branch"),
         _c("channel", "string", True, "Sales channel"),
     ),
@@ -212,11 +222,13 @@ SALES_MONTHLY = Table(
         _c("brand", "string", False, "Brand"),
         _c("model", "string", False, "Model"),
         _c("market", "string", False, "Country or market"),
-        _c("kind", "string", False, "domestic, export or overseas_plant", allowed=SALES_KINDS),
+        _c("kind", "string", False, "domestic, export, overseas_plant or retail", allowed=SALES_KINDS),
         _c("month", "date", False, "Month (first day)", MONTH),
-        _c("units", "int64", False, "Units sold or shipped", COUNT),
+        _c("units", "int64", False, "Units sold or shipped (corrections may be negative)", COUNT, signed=True),
+        _c("plant", "string", False, "Plant the units came from, when the file splits by plant", default=ALL),
+        _c("vehicle_class", "string", False, "Vehicle class (PC, RV, CV…), when the file splits by it", default=ALL),
     ),
-    keys=("brand", "model", "market", "kind", "month"),
+    keys=("brand", "model", "market", "kind", "plant", "vehicle_class", "month"),
     description="Monthly sales and exports per model and market.",
     date_column="month",
 )
@@ -254,6 +266,7 @@ LOAD_LOG = Table(
         _c("subtotals", "int64", False, "Subtotal rows recognised and kept out"),
         _c("started_at", "timestamp", False, "When the load started"),
         _c("seconds", "float64", False, "Time taken"),
+        _c("notes", "string", True, "What the loader assumed (defaults, derived keys), as a JSON list"),
     ),
     keys=("load_id",),
     description="One row per ingest run.",
