@@ -57,6 +57,20 @@ def test_rfm_file_in_file_out_with_map(files, tmp_path):
     assert (frame.loc[frame["rfm_score"] >= 90, "grade"] == "Very Strong").all()
 
 
+def test_rfm_on_a_plain_log_of_customer_date_and_amount(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "customer,date,amount\nA,2024-01-05,100\nA,2024-03-01,50\nB,2023-06-10,30\nC,2024-02-20,500\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "rfm.csv"
+    result = _run(["rfm", "--transactions", log, "--as-of", "2024-04-01", "--output", out], tmp_path)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, encoding="utf-8-sig").set_index("customer_id")
+    assert frame.loc["A", "frequency"] == 2 and frame.loc["A", "monetary_total"] == 150
+    assert frame.loc["C", "rfm_score"] > frame.loc["B", "rfm_score"]
+
+
 @pytest.mark.slow
 def test_segment_fit_then_assign(files, tmp_path):
     model_dir = tmp_path / "seg"

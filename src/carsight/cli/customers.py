@@ -43,8 +43,9 @@ def _guard(func: Callable[[], None]) -> None:
         raise typer.Exit(2) from None
 
 
-def _read(path: Path | None, table: str, mapping: dict[str, str], used: set[str]):
-    """Read one input file into ``table``'s columns; ``--map`` pairs apply to files with that header."""
+def _read(path: Path | None, table: str, mapping: dict[str, str], used: set[str], relaxed: list[str] | None = None):
+    """Read one input file into ``table``'s columns; ``--map`` pairs apply to files with that header.
+    ``relaxed``: columns the schema requires that this command does not need."""
     if path is None:
         return None
     from carsight.ingest import read_table
@@ -53,7 +54,7 @@ def _read(path: Path | None, table: str, mapping: dict[str, str], used: set[str]
     headers = set(open_source(path).headers)
     mine = {k: v for k, v in mapping.items() if k in headers}
     used.update(mine)
-    result = read_table(path, table, mapping=mine or None)
+    result = read_table(path, table, mapping=mine or None, relaxed=relaxed)
     if len(result.rejected):
         err_console.print(f"{path.name}: {len(result.rejected)} row(s) rejected, e.g. {_first_reason(result.rejected)}")
     return result.frame
@@ -116,7 +117,8 @@ def rfm(
 
         mapping = parse_pairs(map_, "--map")
         used: set[str] = set()
-        frame = _read(transactions, "purchases", mapping, used)
+        # A plain transaction log (customer, date, amount) is enough for RFM.
+        frame = _read(transactions, "purchases", mapping, used, relaxed=["purchase_id", "model"])
         _check_map_used(mapping, used)
         date = _parse_date(as_of) or (frame["purchase_date"].max().date() + dt.timedelta(days=1))
         memtable = ibis.memtable(frame[["customer_id", "purchase_date", "amount"]])

@@ -59,7 +59,13 @@ def collect(problems, source: pd.DataFrame | None, rows: pd.Series | None = None
 
 
 def convert(
-    frame: pd.DataFrame, table: S.Table, required: list[str], lang: str, year_col: pd.Series | None = None
+    frame: pd.DataFrame,
+    table: S.Table,
+    required: list[str],
+    lang: str,
+    year_col: pd.Series | None = None,
+    *,
+    relaxed: list[str] | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[pd.Series, str, pd.Series, str]]]:
     """Clean and type every column of ``table`` found in ``frame`` (canonical names, raw values, plus
     ``__row__``); columns the frame lacks come out empty. Returns the typed frame and its problems:
@@ -68,7 +74,7 @@ def convert(
     out["__row__"] = frame["__row__"]
     problems: list[tuple[pd.Series, str, pd.Series, str]] = []
     today = pd.Timestamp(_dt.date.today())
-    required_names = {c.name for c in table.columns if not c.nullable} | set(required)
+    required_names = ({c.name for c in table.columns if not c.nullable} - set(relaxed or [])) | set(required)
     for col in table.columns:
         name = col.name
         if name not in frame.columns:

@@ -66,6 +66,7 @@ class _Plan:
     required: list[str]
     lang: str
     derivation: derive.Derivation = field(default_factory=derive.Derivation)
+    relaxed: list[str] = field(default_factory=list)  # required by the schema, not by this caller
 
 
 def _lang() -> str:
@@ -125,10 +126,12 @@ def _plan(
     constants: dict | None,
     year: int | None,
     required: list[str] | None,
+    relaxed: list[str] | None = None,
 ) -> _Plan:
     mapping = check_options(src.name, src.headers, table, mapping or {}, constants or {}, required)
     match = match_headers(src.headers, table, mapping)
     plan = _Plan(src, table, match, dict(constants or {}), year, list(required or []), _lang())
+    plan.relaxed = list(relaxed or [])
     plan.derivation = derive.plan(match, table, src.headers, plan.constants, plan.lang)
     _check_required(plan)
     return plan
@@ -137,7 +140,7 @@ def _plan(
 def _check_required(plan: _Plan) -> None:
     table = plan.table
     have = set(plan.match.columns.values()) | set(plan.constants) | set(plan.derivation.provides)
-    needed = [c.name for c in table.columns if not c.nullable] + plan.required
+    needed = [c.name for c in table.columns if not c.nullable and c.name not in plan.relaxed] + plan.required
     missing = [c for c in dict.fromkeys(needed) if c not in have]
     if not missing:
         return
@@ -229,7 +232,7 @@ def _process(chunk_frame: pd.DataFrame, first_row: int, errors: list, plan: _Pla
         else:
             out[column] = pd.Series(value, index=out.index, dtype="object")
             header_of[column] = f"--set {column}"
-    converted, more = convert(out, plan.table, plan.required, plan.lang, year_col)
+    converted, more = convert(out, plan.table, plan.required, plan.lang, year_col, relaxed=plan.relaxed)
     problems = [(m, header_of.get(col, col), raw, why) for m, col, raw, why in more]
     bad_rows = pd.Series(False, index=converted.index)
     for mask, *_ in problems:
@@ -287,13 +290,15 @@ def read_table(
     wide: str | None = None,
     chunk_rows: int = 500_000,
     progress: Callable[[int, int], None] | None = None,
+    relaxed: list[str] | None = None,
 ) -> ReadResult:
     """Read a CSV/TSV, Excel or Parquet file into ``table``'s shape, without a warehouse.
 
     ``mapping`` (file header → column) wins over the synonym dictionary; ``constants`` fill columns
     the file lacks (``{"brand": "Hyundai", "kind": "export"}``) and blanks in ones it has; ``year``
     dates month columns that carry no year; ``required`` adds columns that must be present and
-    filled; ``wide`` (``sales_monthly`` only) is ``"auto"`` (default), ``"months"``, ``"markets"`` or
+    filled, ``relaxed`` removes columns the schema requires but the caller does not need (an RFM on a
+    plain log of customer, date and amount needs no model); ``wide`` (``sales_monthly`` only) is ``"auto"`` (default), ``"months"``, ``"markets"`` or
     ``"none"``. ``sheet`` picks one sheet of a workbook; by default a table of records reads the
     first sheet and ``sales_monthly`` every sheet that holds monthly figures. ``progress`` is
     called with ``(bytes_read, total_bytes)`` after each chunk.
@@ -312,12 +317,12 @@ def read_table(
             required=required, progress=progress,
         )  # fmt: skip
     src = open_source(path, encoding=encoding, sheet=sheet)
-    plan = _plan(src, schema_table, mapping, constants, year, required)
+    plan = _plan(src, schema_table, mapping, constants, year, required, relaxed)
     key_notes: list[str] = []
     try:
         parts = _read_parts(src, plan, chunk_rows, True, False, progress)
     except FallBack:
-        plan = _plan(src, schema_table, mapping, constants, year, required)
+        plan = _plan(src, schema_table, mapping, constants, year, required, relaxed)
         parts = _read_parts(src, plan, chunk_rows, False, True, progress)
     frames = [p.frame for p in parts if len(p.frame)]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
