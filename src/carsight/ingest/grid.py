@@ -59,6 +59,25 @@ def sheet_names(src: Source) -> list[str]:
         book.close()
 
 
+def read_grids(src: Source) -> list[Grid]:
+    """Every sheet of a workbook as grids, from one pass over the file (one grid for other formats)."""
+    if src.kind != "excel":
+        return [read_grid(src)]
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(src.path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise InputError(f"not a readable Excel file: {exc}", file=src.name) from exc
+    try:
+        return [
+            Grid(src.name, sheet.title, [[_text(v) for v in row] for row in sheet.iter_rows(values_only=True)])
+            for sheet in book.worksheets
+        ]
+    finally:
+        book.close()
+
+
 def read_grid(src: Source, sheet: str | int | None = None) -> Grid:
     """Every row of ``src`` (one sheet of a workbook) as text cells."""
     if src.kind == "excel":

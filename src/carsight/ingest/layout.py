@@ -83,7 +83,7 @@ def _note(key: str, **values) -> str:
 
 
 # ---- header -------------------------------------------------------------------------------------------
-def _header(grid: Grid) -> tuple[int, list[str], int]:
+def _header(grid: Grid, numbers: _Numbers) -> tuple[int, list[str], int]:
     """(header row index, header texts, first body row index). A second header line (text only,
     above the first figures) is joined to the first: ``MARCH`` over ``Units``."""
     rows = grid.rows
@@ -94,9 +94,9 @@ def _header(grid: Grid) -> tuple[int, list[str], int]:
     if body < len(rows):
         nxt = [rows[body][i] if i < len(rows[body]) else None for i in range(width)]
         filled = [c for c in nxt if c]
-        numeric = [c for c in filled if _looks_numeric(c)]
+        numeric = [c for c in filled if numbers.is_number(c)]
         later = rows[body + 1] if body + 1 < len(rows) else []
-        if len(filled) >= 2 and not numeric and any(_looks_numeric(c) for c in later if c):
+        if len(filled) >= 2 and not numeric and any(numbers.is_number(c) for c in later if c):
             last = None
             for i, cell in enumerate(top):  # merged cells: the top label spans to the right
                 top[i] = cell or last
@@ -109,9 +109,29 @@ def _header(grid: Grid) -> tuple[int, list[str], int]:
     return h, headers, body
 
 
-def _looks_numeric(text: str) -> bool:
-    values, bad = C._number_detail(pd.Series([text], dtype="object"), dash_is_zero=False)
-    return not bool(bad.iloc[0]) and values.notna().iloc[0]
+class _Numbers:
+    """Every distinct cell of a sheet parsed as a number once (the loader's own parser, on the distinct
+    texts only): report sheets repeat few values, and this is the costly part of reading them."""
+
+    def __init__(self, frame: pd.DataFrame):
+        cells = pd.unique(frame.to_numpy(dtype=object).ravel())
+        cells = pd.Series([c for c in cells if c is not None and c == c], dtype="object")
+        values, bad = C._number_detail(cells, dash_is_zero=True)
+        self.value = dict(zip(cells, values.to_numpy(), strict=True))
+        self.ok = dict(zip(cells, ~bad.to_numpy(), strict=True))
+
+    def is_number(self, cell) -> bool:
+        return cell is not None and bool(self.ok.get(cell, False)) and not _is_dash(cell)
+
+    def column(self, cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(values with blank 0, bad: filled cells that are not numbers) for one column."""
+        values = np.array([0.0 if c is None else self.value.get(c, np.nan) for c in cells], dtype=float)
+        bad = np.array([c is not None and not self.ok.get(c, False) for c in cells], dtype=bool)
+        return np.nan_to_num(values, nan=0.0), bad
+
+
+def _is_dash(text) -> bool:
+    return str(text).strip() in C._DASHES
 
 
 # ---- months in cells --------------------------------------------------------------------------------
@@ -144,7 +164,9 @@ def _month_cells(values: pd.Series, year: int | None) -> pd.Series:
 
 
 # ---- columns ------------------------------------------------------------------------------------------
-def _classify_columns(body: pd.DataFrame, headers: list[str], mapping: dict[str, str], wide: str) -> _Columns:
+def _classify_columns(
+    body: pd.DataFrame, headers: list[str], mapping: dict[str, str], wide: str, numbers: _Numbers
+) -> _Columns:
     cols = _Columns(headers)
     lookup = header_lookup(S.SALES_MONTHLY.name)
     forced_by_map = {normalise_header(k): v for k, v in mapping.items()}
@@ -158,7 +180,7 @@ def _classify_columns(body: pd.DataFrame, headers: list[str], mapping: dict[str,
             elif is_total_header(headers[j]) or not headers[j].startswith("column_"):
                 cols.ignored.append(j)
             continue
-        _, bad = C._number_detail(cells.astype("object"), dash_is_zero=True)
+        _, bad = numbers.column(cells)
         numeric_share[j] = 1.0 - float(bad.mean())
     for j in range(body.shape[1]):
         if j not in numeric_share:
@@ -266,12 +288,11 @@ def _row_kinds(body: pd.DataFrame, cols: _Columns) -> np.ndarray:
     return kinds
 
 
-def _figures(body: pd.DataFrame, cols: _Columns) -> np.ndarray:
+def _figures(body: pd.DataFrame, cols: _Columns, numbers: _Numbers) -> np.ndarray:
     """The figures as floats (blank 0), rows × value columns."""
     out = np.zeros((len(body), len(cols.value)))
     for k, j in enumerate(cols.value):
-        values, _ = C._number_detail(body[j].astype("object"), dash_is_zero=True)
-        out[:, k] = values.fillna(0.0).to_numpy()
+        out[:, k] = numbers.column(body[j])[0]
     return out
 
 
@@ -282,11 +303,10 @@ def _has_total_word(text: str) -> bool:
     return any(w in _TOTAL_WORDS for w in words)
 
 
-def _analyse_rows(body: pd.DataFrame, cols: _Columns) -> _Rows:
+def _analyse_rows(body: pd.DataFrame, cols: _Columns, figures: np.ndarray) -> _Rows:
     n = len(body)
     kinds = _row_kinds(body, cols)
     labels = body[cols.label].copy() if cols.label else pd.DataFrame(index=body.index)
-    figures = _figures(body, cols)
     is_share = _share_rows(body, cols, figures)
     subtotal = np.zeros(n, bool)
     named = np.zeros(n, bool)  # totals that say so (Total, 합계), as against sums found by arithmetic
@@ -488,21 +508,23 @@ def read_report(
     constants = dict(constants or {})
     if not grid.rows or not any(any(r) for r in grid.rows):
         raise NotASalesTable(t("ingest.refuse.empty", _lang()), file=grid.file)
-    h, headers, first = _header(grid)
     frame = grid.frame()
+    numbers = _Numbers(frame)
+    h, headers, first = _header(grid, numbers)
     title = [" ".join(c for c in row if c) for row in grid.rows[:h]]
     texts = [("title", line) for line in title] + [("sheet", grid.sheet or ""), ("file", _stem(grid.file))]
     hints = V.hints_from(texts)
     body = frame.iloc[first:].reset_index(drop=True)
     body.columns = range(body.shape[1])
-    cols = _classify_columns(body, headers, mapping, wide)
+    cols = _classify_columns(body, headers, mapping, wide, numbers)
     if cols.value_kind == "none":
         raise NotASalesTable(_why_no_figures(headers, cols), file=grid.file, column=None)
     # --map targets and header synonyms for label columns
     forced_cols = {j: cols.forced[j] for j in cols.forced}
     user = {normalise_header(k) for k in mapping}
-    rows = _analyse_rows(body, cols)
-    if not np.any(_figures(body, cols)[rows.kind == "data"] != 0):
+    figures = _figures(body, cols, numbers)
+    rows = _analyse_rows(body, cols, figures)
+    if not np.any(figures[rows.kind == "data"] != 0):
         raise NotASalesTable(t("ingest.refuse.no_figures_yet", _lang()), file=grid.file)
     data = np.flatnonzero(((rows.kind == "data") & ~rows.subtotal & ~rows.share_rows) | rows.stand_in)
     if not len(data):

@@ -13,7 +13,7 @@ import pandas as pd
 from carsight.errors import InputError
 from carsight.i18n import t
 from carsight.ingest.convert import collect, convert
-from carsight.ingest.grid import read_grid, sheet_names
+from carsight.ingest.grid import read_grid, read_grids
 from carsight.ingest.layout import NotASalesTable, Report, read_report
 from carsight.ingest.read import open_source
 from carsight.ingest.table import ReadResult, check_options, empty_rejected
@@ -52,11 +52,12 @@ def read_sales(
     src = open_source(path, encoding=encoding, sheet=sheet)
     mapping = check_options(src.name, src.headers, TABLE, mapping or {}, constants or {}, required)
     constants = dict(constants or {})
-    names = [src.sheet] if sheet is not None or src.kind != "excel" else sheet_names(src)
+    grids = [read_grid(src, sheet)] if sheet is not None else read_grids(src)
+    names = [g.sheet for g in grids]
     reports: list[Report] = []
     refused: dict[str, str] = {}
-    for i, name in enumerate(names):
-        grid = read_grid(src, name)
+    for i, grid in enumerate(grids):
+        name = grid.sheet
         try:
             reports.append(
                 read_report(
