@@ -37,7 +37,7 @@ _MAX_STRUCTURED_ROWS = 200_000  # beyond this a file is a plain export: no secti
 _TOTAL_WORDS = ("total", "합계", "소계", "총계", "누계", "subtotal", "grandtotal")
 
 
-@dataclass
+@dataclass(eq=False)
 class Report:
     """One sheet read as figures: ``frame`` has the raw text of every dimension, ``month``,
     ``units``, ``__row__`` (1 = first row under the header) and ``__header__`` (the file header the
@@ -224,7 +224,7 @@ def _classify_columns(
         cols.ignored += [j for j in cols.value if j not in units[:1]] + list(cols.months)
         cols.value, cols.months = units[:1], {}
         return cols
-    if len(cols.months) >= 2 and wide != "markets":
+    if cols.months and any(j for j in cols.months if body[j].notna().any()) and wide != "markets":
         cols.ignored += numeric_unknown
         cols.value, cols.value_kind = list(cols.months), "months"
         return cols
@@ -368,14 +368,14 @@ def _analyse_rows(body: pd.DataFrame, cols: _Columns, figures: np.ndarray) -> _R
 
 
 def _primary_label(labels: pd.DataFrame, kinds: np.ndarray) -> int | None:
-    """The label column with the most distinct values on figure rows (the finest dimension)."""
+    """The finest label column: filled on the most figure rows that are not totals (a model is named
+    on every detail row, a plant only on its block's footer), then the most distinct values."""
     data = labels[kinds == "data"]
-    best, best_n = None, 0
-    for j in labels.columns:
-        n = data[j].dropna().nunique()
-        if n > best_n or (n == best_n and n > 0):
-            best, best_n = j, n
-    return best
+    totals = data.apply(lambda c: c.map(lambda v: bool(v) and _has_total_word(v))).any(axis=1)
+    data = data[~totals]
+    scores = {j: (int(data[j].notna().sum()), data[j].nunique()) for j in labels.columns}
+    scores = {j: sc for j, sc in scores.items() if sc[0] > 0}
+    return max(scores, key=lambda j: (scores[j], -j)) if scores else None
 
 
 def _share_rows(body: pd.DataFrame, cols: _Columns, figures: np.ndarray) -> np.ndarray:
