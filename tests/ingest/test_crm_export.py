@@ -71,7 +71,12 @@ def test_one_export_fills_customers_purchases_and_vehicles(export, tmp_path):
     # vehicles: 차량구분 split, 친환경차 read as yes/no (True/False, 여/부), 제품출시년월 → launch month
     assert (vehicles.loc["팰리세이드", "segment"], vehicles.loc["팰리세이드", "body_type"]) == ("준대형", "suv")
     assert (vehicles.loc["아반떼", "segment"], vehicles.loc["아반떼", "body_type"]) == ("준중형", "sedan")
-    assert vehicles["eco_friendly"].to_dict() == {"팰리세이드": False, "쏘나타": False, "아반떼": True, "코나 일렉트릭": True}
+    assert vehicles["eco_friendly"].to_dict() == {
+        "팰리세이드": False,
+        "쏘나타": False,
+        "아반떼": True,
+        "코나 일렉트릭": True,
+    }
     assert vehicles.loc["쏘나타", "launch_month"] == pd.Timestamp("2019-03-01")
     # every assumption is stored with the load
     assert log["notes"].str.contains("아이디").any()
@@ -102,7 +107,9 @@ def test_a_keyless_file_reloads_idempotently_and_a_correction_updates_its_row(ex
 def test_identical_keyless_rows_are_all_kept(tmp_path):
     path = tmp_path / "p.csv"
     row = "C1,2024-01-02,Tucson,100"
-    path.write_text("\n".join(["고객번호,구매일,차종,금액", row, row, "C1,2024-01-02,Kona,100"]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(["고객번호,구매일,차종,금액", row, row, "C1,2024-01-02,Kona,100"]) + "\n", encoding="utf-8"
+    )
     with connect(str(tmp_path / "w.duckdb"), init=True) as wh:
         assert load_file(wh, "purchases", path, output_dir=tmp_path).inserted == 3
         assert load_file(wh, "purchases", path, output_dir=tmp_path).inserted == 0

@@ -53,7 +53,9 @@ def test_sections_first_row_labels_subtotals_and_a_total_without_details(tmp_pat
         [None, "Grand Total", None, 27, 25, None, 52],
         [None, "* footnote: CBU only"],
     ]
-    result = read_table(_book(tmp_path / "sales-by-model-y2022.xlsx", {"Units": rows}), "sales_monthly", constants=BRAND)
+    result = read_table(
+        _book(tmp_path / "sales-by-model-y2022.xlsx", {"Units": rows}), "sales_monthly", constants=BRAND
+    )
     frame = result.frame
     assert frame["units"].sum() == 52  # the Grand Total: no subtotal counted, the CV total kept
     assert set(frame["month"]) == {pd.Timestamp("2022-01-01"), pd.Timestamp("2022-02-01")}  # Mar. not reported yet

@@ -119,6 +119,7 @@ CRM_LOADS = {
     "compact_cars_kor.csv": {"vehicles"},
 }
 
+
 @pytest.fixture(autouse=True)
 def _english(monkeypatch):
     """Reasons in English, so the refusals below can be checked by their words."""
@@ -230,7 +231,9 @@ def test_values_not_header_names_carry_the_recognition(name, corpus, tmp_path):
         with connect(str(tmp_path / f"{path.parent.name}.duckdb"), init=True) as wh:
             load_file(wh, "sales_monthly", path, constants={"brand": "Hyundai"}, output_dir=tmp_path)
             frames.append(
-                wh.table("sales_monthly").to_pandas().sort_values(["model", "market", "plant", "vehicle_class", "month"])
+                wh.table("sales_monthly")
+                .to_pandas()
+                .sort_values(["model", "market", "plant", "vehicle_class", "month"])
             )
     plain_frame, renamed_frame = (f.reset_index(drop=True) for f in frames)
     assert renamed_frame["units"].sum() == IR_LOADS[name](source)

@@ -117,7 +117,8 @@ def test_validation_ranges(tmp_path):
 def test_sales_corrections_may_be_negative_but_mileage_may_not(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text(
-        "brand,model,market,kind,month,units\nH,Tucson,US,수출,2024-01,(5)\nH,Kona,US,수출,2024-01,-\n", encoding="utf-8"
+        "brand,model,market,kind,month,units\nH,Tucson,US,수출,2024-01,(5)\nH,Kona,US,수출,2024-01,-\n",
+        encoding="utf-8",
     )
     result = read_table(path, "sales_monthly")
     assert result.frame["units"].tolist() == [-5, 0]  # an accounting negative is a correction; '-' is zero

@@ -106,7 +106,9 @@ def _csv_rows(src: Source) -> list[list[str | None]]:
             continue
     else:
         raise InputError(
-            f"the file is not valid {' or '.join(encodings)} text", file=src.name, expected="UTF-8 or CP949; pass --encoding"
+            f"the file is not valid {' or '.join(encodings)} text",
+            file=src.name,
+            expected="UTF-8 or CP949; pass --encoding",
         )
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=src.delimiter)
     return [[(c.strip() or None) for c in row] for row in reader]

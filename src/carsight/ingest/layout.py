@@ -432,9 +432,7 @@ def _stand_ins(labels, kinds, subtotal, named, section, group, cols) -> np.ndarr
     if not details:
         return out
     for i in np.flatnonzero(named):
-        own = {
-            j: v for j in cols.label if (v := labels.iat[i, labels.columns.get_loc(j)]) and not _has_total_word(v)
-        }
+        own = {j: v for j in cols.label if (v := labels.iat[i, labels.columns.get_loc(j)]) and not _has_total_word(v)}
         own.update({("s", j): v for j, v in section.get(i, {}).items()})
         if not own:
             continue
@@ -467,7 +465,12 @@ def _assign(virtual: dict[tuple, list[str]], forced: dict[tuple, tuple[str, bool
             assigned[vc] = dim
             taken.add(dim)
     candidates = sorted(
-        ((share, len(set(virtual[vc])), vc, dim) for vc in virtual if vc not in assigned for dim, share in shares[vc].items()),
+        (
+            (share, len(set(virtual[vc])), vc, dim)
+            for vc in virtual
+            if vc not in assigned
+            for dim, share in shares[vc].items()
+        ),
         key=lambda c: (-c[0], -c[1]),
     )
     for share, _, vc, dim in candidates:
@@ -561,7 +564,9 @@ def read_report(
         canon = {"vehicle_class": V.vehicle_class_of, "brand": V.brand_of}.get(dim)
         out[dim] = [None if v is None else (canon(v) if canon and canon(v) else V.tidy(v)) for v in raw]
     kind_labels = [V.kind_of(v) if v else None for v in cells(by_dim[V.KIND])] if V.KIND in by_dim else None
-    market_cells = [V.market_of(v) or V.tidy(v) if v else None for v in cells(by_dim["market"])] if "market" in by_dim else None
+    market_cells = (
+        [V.market_of(v) or V.tidy(v) if v else None for v in cells(by_dim["market"])] if "market" in by_dim else None
+    )
     # brand
     if "brand" not in out:
         if "brand" not in constants:
@@ -640,9 +645,7 @@ def read_report(
         vc for vc, dim in assigned.items() if vc[0] == "d" and dim not in DIMENSIONS
     ]
     out["__extra__"] = (
-        [" · ".join(v for v in parts if v) for parts in zip(*(cells(vc) for vc in extra), strict=True)]
-        if extra
-        else ""
+        [" · ".join(v for v in parts if v) for parts in zip(*(cells(vc) for vc in extra), strict=True)] if extra else ""
     )
     year_of_rows = _years(body, cols, data, year, hints, grid.file)
     long = _melt(out, body, cols, data, headers, year_of_rows, hints, notes)
@@ -654,7 +657,7 @@ def read_report(
         sheet=grid.sheet,
         notes=notes,
         subtotals=int(rows.subtotal.sum() + rows.share_rows.sum()),
-        rows_read=int(((rows.kind == "data")).sum()),
+        rows_read=int((rows.kind == "data").sum()),
         unknown=[h for h in ignored if not h.startswith("column_")],
         extra_headers=[headers[vc[1]] for vc in extra if not headers[vc[1]].startswith("column_")],
         wide=cols.value_kind if cols.value_kind in ("months", "markets") else "none",
@@ -708,7 +711,9 @@ def _years(body, cols: _Columns, data: np.ndarray, year: int | None, hints: V.Hi
     or sheet, the file name."""
     fixed = year or hints.year or year_from_name(file)
     if cols.year_col is not None:
-        values = pd.to_numeric(body.loc[data, cols.year_col].astype("string").str.extract(r"(\d{4})")[0], errors="coerce")
+        values = pd.to_numeric(
+            body.loc[data, cols.year_col].astype("string").str.extract(r"(\d{4})")[0], errors="coerce"
+        )
         return values.fillna(fixed if fixed else np.nan).reset_index(drop=True)
     return pd.Series(float(fixed) if fixed else np.nan, index=range(len(data)))
 
@@ -755,7 +760,9 @@ def _melt(out, body, cols: _Columns, data, headers, years: pd.Series, hints: V.H
             long["month"] = np.tile(month.to_numpy(dtype="object"), len(pieces))
         elif hints.month and hints.year:
             long["month"] = f"{hints.year:04d}-{hints.month:02d}-01"
-            notes.append(_note("month_from_file", month=f"{hints.year:04d}-{hints.month:02d}", where=_where_hint(hints, "month")))
+            notes.append(
+                _note("month_from_file", month=f"{hints.year:04d}-{hints.month:02d}", where=_where_hint(hints, "month"))
+            )
         else:
             raise NotASalesTable(t("ingest.refuse.no_month", _lang()))
     unresolved = long["month"].astype(str).str.startswith("?-")

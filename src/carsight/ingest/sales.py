@@ -61,7 +61,11 @@ def read_sales(
         try:
             reports.append(
                 read_report(
-                    grid, mapping=mapping, constants=constants, year=year, wide=wide,
+                    grid,
+                    mapping=mapping,
+                    constants=constants,
+                    year=year,
+                    wide=wide,
                     home_market=settings.home_market,
                 )  # fmt: skip
             )
