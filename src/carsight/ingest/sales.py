@@ -14,8 +14,8 @@ from carsight.errors import InputError
 from carsight.i18n import t
 from carsight.ingest.convert import collect, convert
 from carsight.ingest.grid import read_grid, read_grids
-from carsight.ingest.layout import NotASalesTable, Report, read_report
 from carsight.ingest.read import open_source
+from carsight.ingest.report import NotASalesTable, Report, read_report
 from carsight.ingest.table import ReadResult, check_options, empty_rejected
 from carsight.ingest.wide import is_total_header
 from carsight.warehouse import schema as S
