@@ -178,3 +178,24 @@ def test_pipeline_learned_recommender_beats_both_baselines(pipeline_run):
     for baseline in ("popularity", "segment_popularity"):
         assert scores.loc["learned", "hit_at_3"] > scores.loc[baseline, "hit_at_3"]
         assert scores.loc["learned", "ndcg_at_5"] > scores.loc[baseline, "ndcg_at_5"]
+
+
+@pytest.mark.slow
+def test_a_back_dated_pipeline_run_recommends_from_the_past_only(demo_wh_path, tmp_path):
+    import datetime as dt
+
+    from carsight.config import Settings
+    from carsight.customers.pipeline import run
+    from carsight.registry import load_model
+    from carsight.warehouse import connect
+
+    path = tmp_path / "wh.duckdb"
+    shutil.copy(demo_wh_path, path)
+    settings = Settings(warehouse=str(path), model_dir=tmp_path / "models")
+    as_of = dt.date(2023, 1, 1)
+    with connect(str(path)) as wh:
+        run(wh, settings, as_of=as_of, k_range=(6, 6))
+        p = wh.table("purchases").to_pandas()
+    known = p[(pd.to_datetime(p["purchase_date"]) < pd.Timestamp(as_of)) & (p["amount"] > 0)]
+    recommender = load_model(settings.model_dir / "recommender", kind="recommender")[0]
+    assert 0 < recommender.n_train_events_ <= len(known)

@@ -145,3 +145,14 @@ def test_evaluation_uses_only_the_past(history):
 
 # The learned ranker beating both baselines on the demo's held-out purchases is asserted on the
 # pipeline step's recommendation_eval table in test_customers_cli.py (computed once per session).
+
+
+def test_a_back_dated_run_learns_nothing_from_after_its_date(history):
+    as_of = dt.date(2023, 1, 1)
+    past = history.before(as_of)
+    assert (past.purchases["purchase_date"] < pd.Timestamp(as_of)).all()
+    assert len(past.purchases) == int((history.purchases["purchase_date"] < pd.Timestamp(as_of)).sum()) > 0
+    if past.leads is not None:
+        assert (past.leads["lead_date"] < pd.Timestamp(as_of)).all()
+    fitted = VehicleRecommender().fit(past)
+    assert fitted.n_train_events_ <= len(past.purchases)

@@ -85,3 +85,8 @@ def test_normalisation():
     # digits are never shortened
     assert normalise_text("1000000원") == "1000000원"
     assert normalise_text(None) == "" and clean_and_mask(float("nan")) == ""
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), __import__("pandas").NA, __import__("pandas").NaT])
+def test_a_missing_text_stays_empty_never_the_word_nan(missing):
+    assert normalise_text(missing) == "" and clean_and_mask(missing) == ""

@@ -102,7 +102,8 @@ def run(
 
     # 3. Recommendations: evaluated on held-out latest purchases, then refitted on everything
     segments_now = assignments.set_index("customer_id")["segment_id"]
-    data = RecData.from_warehouse(wh, segments=segments_now)
+    # Only what was known on as_of: a back-dated run must not learn from purchases after it.
+    data = RecData.from_warehouse(wh, segments=segments_now).before(as_of)
     eval_rows = []
     try:
         cutoff = holdout_cutoff(data.purchases)

@@ -114,6 +114,13 @@ class RecData:
             self.segments = self.segments.copy()
             self.segments.index = self.segments.index.astype(str)
 
+    def before(self, as_of: dt.date) -> RecData:
+        """The same data as it stood on ``as_of``: purchases and leads from that day on left out, so a
+        back-dated run learns nothing from its own future."""
+        cut = pd.Timestamp(as_of)
+        leads = None if self.leads is None else self.leads[self.leads["lead_date"] < cut]
+        return replace(self, purchases=self.purchases[self.purchases["purchase_date"] < cut], leads=leads)
+
     @classmethod
     def from_warehouse(cls, wh, segments: pd.Series | None = None) -> RecData:
         from carsight.warehouse import schema as S

@@ -32,15 +32,21 @@ _WS = re.compile(r"\s+")
 _REPEAT = re.compile(r"([\u3131-\u318E!?.,~^;:*@#$%&+=_\-/\\|<>()\[\]{}'\"…·♡♥☆★])\1{2,}")
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, pandas' NA or NaT: a missing text, never the word "nan"."""
+    if value is None or isinstance(value, str):
+        return value is None
+    try:
+        return bool(value != value) or str(value) in ("<NA>", "NaT")
+    except (TypeError, ValueError):  # pd.NA refuses comparison
+        return True
+
+
 def normalise_text(text: str | None) -> str:
     """NFKC (except compatibility jamo), one space for any whitespace run, long repeats shortened."""
-    if text is None:
+    if _missing(text):
         return ""
-    if not isinstance(text, str):
-        text = str(text)
-    if text != text:  # NaN
-        return ""
-    return _shorten_repeats(_unicode_and_space(text))
+    return _shorten_repeats(_unicode_and_space(str(text)))
 
 
 def _unicode_and_space(text: str) -> str:
@@ -240,6 +246,6 @@ def mask_pii(text: str | None, names: Iterable[str] = ()) -> str:
 def clean_and_mask(text: str | None, names: Iterable[str] = ()) -> str:
     """The one entry point callers need: Unicode and whitespace clean-up, masking, then shortening of
     repeats (after masking, so a half-masked ``900101-1******`` is still recognised)."""
-    if text is None or (not isinstance(text, str) and text != text):
+    if _missing(text):
         return ""
     return _shorten_repeats(mask_pii(_unicode_and_space(str(text)), names))
