@@ -35,6 +35,8 @@ STEPS: tuple[Step, ...] = (
     Step("propensity", "carsight.customers.value_pipeline:run", "Repurchase/response propensity, reasons, CLV"),
     Step("market", "carsight.market.pipeline:run", "Market analytics, backtested forecasts"),
     Step("voc", "carsight.voc.pipeline:run", "Mask, classify and aggregate consultations"),
+    Step("triggers", "carsight.customers.trigger_pipeline:run", "Repurchase trigger conditions (association rules)"),
+    Step("drivers", "carsight.market.driver_pipeline:run", "What drove the change in sales and purchases"),
 )
 
 

@@ -21,6 +21,8 @@ PATHS = {
     "/customers/{customer_id}": "/customers/C0001",
     "/forecasts/{series_id}": "/forecasts/Total",
     "/forecasts": "/forecasts",
+    "/insights/triggers": "/insights/triggers",
+    "/insights/drivers": "/insights/drivers",
 }
 
 

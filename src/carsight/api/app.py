@@ -17,7 +17,8 @@ MIN_TOKEN_CHARS = 16
 
 DESCRIPTION = """Scores for the dealer's desk and for other systems: a customer's segment, RFM grade,
 propensity with reasons, lifetime value and recommended models; the segment of a new customer;
-topic and keywords of customer texts; backtested forecasts.
+topic and keywords of customer texts; backtested forecasts; repurchase trigger rules and the segments
+that drove a change in sales or purchases.
 
 Every route except `/health` needs `Authorization: Bearer <token>` (the token is
 `CARSIGHT_API_TOKEN`). Errors are `{"error": {"kind", "message", "field", "request_id"}}`."""
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool | None = None
     """Build the API. ``insecure=True`` (or ``settings.api_insecure``) allows running without a token,
     for local use on loopback only; otherwise a missing or short token stops start-up."""
     from carsight.api import errors
-    from carsight.api.routes import customers, forecasts, health, recommendations, segments, voc
+    from carsight.api.routes import customers, forecasts, health, insights, recommendations, segments, voc
     from carsight.api.store import Store
 
     settings = settings or get_settings()
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool | None = None
     app.state.token = token.encode("utf-8") if token else None
     app.state.insecure = insecure
     errors.install(app)
-    for module in (health, customers, segments, recommendations, voc, forecasts):
+    for module in (health, customers, segments, recommendations, voc, forecasts, insights):
         app.include_router(module.router)
     app.add_middleware(errors.RequestGuard, max_body=settings.api_max_body_bytes)
     return app

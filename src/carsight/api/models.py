@@ -242,6 +242,59 @@ class ForecastList(BaseModel):
     series: list[ForecastSeries]
 
 
+# ---- insights -------------------------------------------------------------------------------
+class TriggerRule(BaseModel):
+    rank: int = Field(ge=1)
+    conditions: str = Field(examples=["leads_90d>=3 & vehicle_age_days>1825"])
+    coverage: float = Field(description="Customers meeting the conditions ÷ all customers")
+    support: float = Field(description="Customers meeting the conditions with the outcome ÷ all customers")
+    confidence: float
+    lift: float
+    customers: int
+    responders: int
+    profit_efficiency: float | None = Field(
+        default=None, description="(margin × responders − cost × contacts) ÷ (cost × contacts)"
+    )
+    representative: bool = Field(description="Overlaps no better representative rule by more than half")
+
+
+class TriggerResponse(BaseModel):
+    target: str = Field(examples=["repurchase"])
+    reference_date: dt.date = Field(description="Features use events before it; the outcome is counted after it")
+    horizon_days: int
+    base_rate: float = Field(description="Outcome rate of all customers")
+    population: int
+    margin: float | None = None
+    contact_cost: float | None = None
+    rules: list[TriggerRule]
+
+
+class DriverSegment(BaseModel):
+    rank: int = Field(ge=1)
+    segment: str = Field(examples=["model=Tucson & market=USA"])
+    dimensions: dict[str, str] = Field(description="The fixed dimension values (the others are 'all')")
+    base: float
+    current: float
+    change: float
+    share_of_change: float | None = Field(default=None, description="change ÷ the whole change")
+    volume: float | None = None
+    mix: float | None = None
+    rate: float | None = None
+
+
+class DriverResponse(BaseModel):
+    analysis: Literal["sales", "purchases"]
+    comparison: Literal["year", "quarter"]
+    base_start: dt.date
+    base_end: dt.date
+    current_start: dt.date
+    current_end: dt.date
+    base_total: float
+    current_total: float
+    other_change: float = Field(description="The change outside the segments")
+    segments: list[DriverSegment]
+
+
 # ---- health ---------------------------------------------------------------------------------
 class Health(BaseModel):
     status: Literal["ok", "degraded"]

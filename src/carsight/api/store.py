@@ -74,6 +74,8 @@ class Snapshot:
     clv: dict[str, dict] = field(default_factory=dict)
     recommendations: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     forecasts: dict[str, dict] = field(default_factory=dict)
+    triggers: dict | None = None
+    drivers: dict[tuple[str, str], dict] = field(default_factory=dict)
     segmenter: Any = None
     recommender: Any = None
     rec_data: Any = None
@@ -111,6 +113,8 @@ class Snapshot:
             "clv": bool(self.clv),
             "recommendations": bool(self.recommendations),
             "forecasts": bool(self.forecasts),
+            "triggers": self.triggers is not None,
+            "drivers": bool(self.drivers),
             "segmenter": self.segmenter is not None,
             "recommender": self.recommender is not None and self.rec_data is not None,
             "voc_classifier": self.voc_model is not None,
@@ -212,6 +216,7 @@ def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
                 "as_of": _date(r.as_of),
             }
     _load_forecasts(wh, snap)
+    _load_insights(wh, snap)
     # Customers who only exist in result tables (a warehouse loaded from several sources) count too.
     snap.customer_ids |= set(snap.rfm) | set(snap.segment)
 
@@ -255,6 +260,58 @@ def _load_forecasts(wh: Warehouse, snap: Snapshot) -> None:
                 for r in rows.itertuples(index=False)
             ],
             "backtest": backtest.get(str(series_id), {}),
+        }
+
+
+def _load_insights(wh: Warehouse, snap: Snapshot) -> None:
+    """Trigger rules and driver segments (the insights steps), shaped as the routes answer."""
+    rules = _frame(wh, _result("results_insights", "TRIGGER_RULES"))
+    if rules is not None:
+        rules = rules.sort_values("rank")
+        first = rules.iloc[0]
+        keep = ("rank", "conditions", "coverage", "support", "confidence", "lift", "customers", "responders")
+        snap.triggers = {
+            "target": first.target,
+            "reference_date": _date(first.reference_date),
+            "horizon_days": int(first.horizon_days),
+            "base_rate": float(first.base_rate),
+            "population": int(first.population),
+            "margin": _none(first.margin),
+            "contact_cost": _none(first.contact_cost),
+            "rules": [
+                {
+                    **{k: row[k] for k in keep},
+                    "profit_efficiency": _none(row["profit_efficiency"]),
+                    "representative": bool(row["representative"]),
+                }
+                for row in rules.to_dict(orient="records")
+            ],
+        }
+    segments = _frame(wh, _result("results_insights", "DRIVER_SEGMENTS"))
+    if segments is None:
+        return
+    from carsight.warehouse.results_insights import DRIVER_DIMENSIONS
+
+    for (analysis, comparison), rows in segments.sort_values("rank").groupby(["analysis", "comparison"]):
+        first = rows.iloc[0]
+        change = float(first.current_total) - float(first.base_total)
+        snap.drivers[(str(analysis), str(comparison))] = {
+            "analysis": analysis,
+            "comparison": comparison,
+            **{k: _date(first[k]) for k in ("base_start", "base_end", "current_start", "current_end")},
+            "base_total": float(first.base_total),
+            "current_total": float(first.current_total),
+            "other_change": change - float(rows["change"].sum()),
+            "segments": [
+                {
+                    "rank": int(r["rank"]),
+                    "segment": r["segment"],
+                    "dimensions": {d: str(r[d]) for d in DRIVER_DIMENSIONS if _none(r[d]) is not None},
+                    **{k: float(r[k]) for k in ("base", "current", "change")},
+                    **{k: _none(r[k]) for k in ("share_of_change", "volume", "mix", "rate")},
+                }
+                for r in rows.to_dict(orient="records")
+            ],
         }
 
 

@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 
 # Order here is the order in `carsight --help`.
-_AREAS = ("core", "ingest", "demo", "customers", "propensity", "market", "voc", "serve", "delivery")
+_AREAS = ("core", "ingest", "demo", "customers", "propensity", "market", "insights", "voc", "serve", "delivery")
 
 
 @app.callback()

@@ -380,3 +380,28 @@ def _backtest_summary(_r: Reader, key: str) -> pd.DataFrame:
         .order_by("mase")
         .execute()
     )
+
+
+# ---- insights (trigger rules, drivers of a change) -------------------------------------------------
+TRIGGER_RULES = table_name("insights", "TRIGGER_RULES")
+TRIGGER_FEATURES = table_name("insights", "TRIGGER_FEATURES")
+DRIVER_SEGMENTS = table_name("insights", "DRIVER_SEGMENTS")
+
+
+def trigger_targets(r: Reader, conditions: str, only_opt_in: bool) -> pd.DataFrame:
+    """Customers whose features today meet a trigger rule's conditions, with contact fields."""
+    return _trigger_targets(r, r.key, conditions, only_opt_in)
+
+
+@_cache
+def _trigger_targets(_r: Reader, key: str, conditions: str, only_opt_in: bool) -> pd.DataFrame:
+    from carsight.customers.triggers import rule_predicate
+
+    f = _r.table(TRIGGER_FEATURES)
+    f = f.filter(rule_predicate(f, conditions))
+    c = _r.table(S.CUSTOMERS.name)
+    joined = f.join(c, f.customer_id == c.customer_id)
+    if only_opt_in:
+        joined = joined.filter(joined.marketing_opt_in.fill_null(False))
+    cols = ["customer_id", "name", "email", "phone", "marketing_opt_in", "as_of"]
+    return joined.select(cols).order_by("customer_id").execute()

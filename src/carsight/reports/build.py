@@ -23,7 +23,16 @@ from carsight.warehouse.results_delivery import REPORT_RUNS
 
 KINDS = tuple(facts.BUILDERS)
 FORMATS = ("html", "pdf")
-_PERCENT_COLUMNS = {"share", "pct", "buyer_share_now", "buyer_share_before", "shift", "rate", "cum_gain"}
+_PERCENT_COLUMNS = {
+    "share",
+    "pct",
+    "buyer_share_now",
+    "buyer_share_before",
+    "shift",
+    "rate",
+    "cum_gain",
+    "share_of_change",
+}
 _MONEY_COLUMNS = {"revenue", "value", "value_total", "monetary_total", "amount", "profit"}
 
 

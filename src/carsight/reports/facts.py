@@ -374,8 +374,32 @@ def market_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]:
             .reset_index(drop=True)
         )
         sections.append(section)
+    sections.extend(_drivers_sections(wh, period))
     sections.extend(_forecast_sections(wh, period))
     return sections
+
+
+def _drivers_sections(wh: Warehouse, period: Period) -> list[Section]:
+    """The segments (model × market × kind) that explain the change in units against the same month a
+    year before (``carsight.market.drivers``): one paragraph and its table."""
+    from carsight.market.driver_pipeline import sales_change
+
+    before = period.shift(-12)
+    result = sales_change(wh, (before.start, before.start), (period.start, period.start), max_segments=5)
+    if not result.base_total or not result.current_total or not len(result.segments):
+        return []
+    section = Section("drivers")
+    table = result.segments.assign(segment=result.labels())
+    section.table = table[["segment", "base", "current", "change", "share_of_change"]]
+    values = {"period": period.label, "before_period": before.label, "change": result.change}
+    section.facts.append(Fact("delivery.fact.drivers_total", {**values, "pct": result.change / result.base_total}))
+    for i, key in ((0, "delivery.fact.drivers_top"), (1, "delivery.fact.drivers_next")):
+        if i < len(table) and pd.notna(table.share_of_change.iloc[i]):
+            row = table.iloc[i]
+            facts = {"segment": row.segment, "seg_change": row.change, "share": row.share_of_change}
+            facts.update(n=len(table), explained=result.explained)
+            section.facts.append(Fact(key, facts))
+    return [section]
 
 
 def _forecast_sections(wh: Warehouse, period: Period) -> list[Section]:

@@ -1,6 +1,7 @@
 """Campaigns (marketing): pick a propensity target and a grade cut, read the holdout lift of the
 model against its baseline, see expected responders and profit for a contact cost and margin,
-export the target list, and hand it to e-mail sending (carsight.notify)."""
+export the target list, and hand it to e-mail sending (carsight.notify). Below, the repurchase
+trigger rules at the same cost and margin, and a target list from the rule chosen."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import streamlit as st
 
 from carsight.config import get_settings
 from carsight.customers.deciles import profit_table
+from carsight.customers.triggers import profit_efficiency
 from carsight.dashboard import charts, data, results, state
 from carsight.dashboard.state import tr
 from carsight.errors import CarsightError
+from carsight.i18n import t
 
 
 def controls(r: data.Reader) -> dict:
@@ -201,6 +204,70 @@ def send(ids: list[str], c: dict) -> None:
     )
 
 
+def triggers(r: data.Reader, c: dict) -> None:
+    """Stored repurchase trigger rules, re-scored at this page's cost and margin, and a target list
+    of today's customers meeting the rule chosen."""
+    st.subheader(tr("trig.title"))
+    rules = data.read(r, results.TRIGGER_RULES, order_by=("rank",))
+    if rules.empty:
+        st.info(tr("trig.none"))
+        return
+    first = rules.iloc[0]
+    st.caption(
+        tr(
+            "trig.intro",
+            reference=pd.Timestamp(first.reference_date).date().isoformat(),
+            horizon=int(first.horizon_days),
+            population=int(first.population),
+            rate=float(first.base_rate),
+        )
+    )
+    rules["profit_efficiency"] = profit_efficiency(rules.responders, rules.customers, c["margin"], max(c["cost"], 1e-9))
+    only_rep = st.checkbox(tr("trig.only_representative"), value=True, key="trig_representative")
+    shown = rules[rules.representative.astype(bool)] if only_rep else rules
+    population, base_rate = int(first.population), float(first.base_rate)
+    everyone = float(profit_efficiency(base_rate * population, population, c["margin"], max(c["cost"], 1e-9)))
+    top = rules[rules.representative.astype(bool)].head(5)
+    if len(top) and pd.notna(top.union_customers.iloc[-1]):
+        union = float(
+            profit_efficiency(
+                top.union_responders.iloc[-1], top.union_customers.iloc[-1], c["margin"], max(c["cost"], 1e-9)
+            )
+        )
+        ratio = union / everyone if everyone > 0 else float("nan")
+        st.markdown(tr("trig.everyone", everyone=everyone, top=union, ratio=ratio))
+    fig = charts.bars(
+        shown.head(10), "conditions", "lift", tr("trig.chart", n=min(10, len(shown))), tr("trig.axis"),
+        tr("axis.lift"), horizontal=True, color=charts.COLORS[2], text_fmt="%{x:.2f}",
+    )  # fmt: skip
+    charts.show(fig, key="trig_chart")
+    cols = ["conditions", "coverage", "confidence", "lift", "customers", "responders", "profit_efficiency"]
+    table = shown[cols].head(50).assign(coverage=lambda f: f.coverage * 100, confidence=lambda f: f.confidence * 100)
+    label = {col: t(f"insights.column.{col}", state.lang()) for col in cols}
+    formats = {"coverage": "%.2f%%", "confidence": "%.1f%%", "lift": "%.2f", "profit_efficiency": "%.2f"}
+    st.dataframe(
+        table.rename(columns=label),
+        hide_index=True,
+        column_config={label[k]: st.column_config.NumberColumn(format=v) for k, v in formats.items()},
+    )
+    chosen = st.selectbox(tr("trig.pick"), shown.conditions.head(50).tolist(), key="trig_rule")
+    if not chosen:
+        return
+    only_opt_in = st.checkbox(tr("camp.only_opt_in"), value=True, key="trig_opt_in")
+    frame = results.trigger_targets(r, chosen, only_opt_in)
+    as_of = pd.Timestamp(frame.as_of.iloc[0]).date().isoformat() if len(frame) else "—"
+    st.markdown(tr("trig.list", as_of=as_of))
+    st.caption(tr("trig.list_size", n=len(frame)))
+    st.dataframe(frame.head(100), hide_index=True)
+    st.download_button(
+        tr("trig.download"),
+        data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),
+        file_name="targets_trigger_rule.csv",
+        mime="text/csv",
+        key="trig_download",
+    )
+
+
 st.title(tr("page.campaigns"))
 with state.guarded(), data.Reader() as reader:
     chosen = controls(reader)
@@ -211,3 +278,5 @@ with state.guarded(), data.Reader() as reader:
     with state.section():
         ids = target_list(reader, chosen)
         send(ids, chosen)
+    with state.section():
+        triggers(reader, chosen)

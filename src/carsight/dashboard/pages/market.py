@@ -1,13 +1,16 @@
 """Market (HQ planning / export): top models per country, unusually strong models per market,
-the markets × models heatmap and year-on-year change."""
+the markets × models heatmap and year-on-year change, and what drove the change (a waterfall of the
+segments that explain it)."""
 
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from carsight.dashboard import charts, data, results, state
 from carsight.dashboard.state import tr
+from carsight.i18n import t
 from carsight.warehouse import schema as S
 
 
@@ -189,6 +192,74 @@ def matrix(r: data.Reader, f: dict) -> None:
     charts.show(fig, key="market_matrix")
 
 
+def what_changed(r: data.Reader) -> None:
+    """The segments that drove the change (pipeline's drivers step), as a waterfall from the base
+    total to the current total, over all markets."""
+    st.subheader(tr("drivers.title"))
+    c1, c2 = st.columns(2)
+    analysis = c1.radio(
+        tr("drivers.analysis"), ["sales", "purchases"], format_func=lambda v: tr(f"drivers.analyses.{v}"),
+        horizontal=True, key="drivers_analysis",
+    )  # fmt: skip
+    comparison = c2.radio(
+        tr("drivers.comparison"), ["year", "quarter"], format_func=lambda v: tr(f"drivers.comparisons.{v}"),
+        horizontal=True, key="drivers_comparison",
+    )  # fmt: skip
+    frame = data.read(
+        r, results.DRIVER_SEGMENTS, where=(("analysis", analysis), ("comparison", comparison)), order_by=("rank",)
+    )
+    if frame.empty:
+        st.info(tr("drivers.none"))
+        return
+    first = frame.iloc[0]
+    base_total, current_total = float(first.base_total), float(first.current_total)
+    change = current_total - base_total
+    period = lambda a, b: f"{pd.Timestamp(a):%Y-%m}–{pd.Timestamp(b):%Y-%m}"  # noqa: E731
+    st.markdown(
+        tr(
+            "drivers.headline",
+            base_period=period(first.base_start, first.base_end),
+            current_period=period(first.current_start, first.current_end),
+            base=base_total,
+            current=current_total,
+            change=change,
+            pct=change / base_total if base_total else 0.0,
+            segment=first.segment,
+            seg_change=float(first.change),
+            share=float(first.share_of_change) if pd.notna(first.share_of_change) else 0.0,
+        )
+    )
+    other = change - float(frame.change.sum())
+    labels = [tr("drivers.base_total"), *frame.segment.tolist(), tr("drivers.other"), tr("drivers.current_total")]
+    values = [base_total, *frame.change.tolist(), other, current_total]
+    fig = go.Figure(
+        go.Waterfall(
+            x=labels, y=values, measure=["absolute"] + ["relative"] * (len(frame) + 1) + ["total"],
+            connector={"line": {"color": "#bbbbbb"}}, increasing={"marker": {"color": charts.COLORS[2]}},
+            decreasing={"marker": {"color": charts.COLORS[3]}}, totals={"marker": {"color": charts.COLORS[0]}},
+        )
+    )  # fmt: skip
+    charts.style(
+        fig, tr("drivers.chart"), None, tr("axis.units") if analysis == "sales" else tr("drivers.revenue_axis")
+    )
+    fig.update_xaxes(tickangle=-30)
+    charts.show(fig, key="drivers_waterfall")
+    cols = ["segment", "base", "current", "change", "share_of_change"]
+    if analysis == "purchases":
+        cols += ["volume", "mix", "rate"]
+    table = frame[cols].assign(share_of_change=lambda f: f.share_of_change * 100)
+    label = {col: t(f"insights.column.{col}", state.lang()) for col in cols}
+    st.dataframe(
+        table.rename(columns=label),
+        hide_index=True,
+        column_config={
+            label[c]: st.column_config.NumberColumn(format="%.1f%%" if c == "share_of_change" else "localized")
+            for c in cols[1:]
+        },
+    )
+    st.caption(tr("drivers.note"))
+
+
 st.title(tr("page.market"))
 with state.guarded(), data.Reader() as reader:
     chosen = filters(reader)
@@ -200,3 +271,5 @@ with state.guarded(), data.Reader() as reader:
         unusual(reader, chosen)
     with state.section():
         matrix(reader, chosen)
+    with state.section():
+        what_changed(reader)

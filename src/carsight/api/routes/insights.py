@@ -1,0 +1,51 @@
+"""Insights from the last pipeline run: repurchase trigger rules, and the segments that drove the
+change in sales or purchases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from carsight.api.deps import Authenticated, SnapshotDep
+from carsight.api.models import DriverResponse, ErrorResponse, TriggerResponse
+from carsight.errors import NotFoundError
+
+router = APIRouter(tags=["insights"], dependencies=[Authenticated])
+_RUN = "run `carsight pipeline run`, then restart or wait for the reload"
+
+
+@router.get(
+    "/insights/triggers",
+    response_model=TriggerResponse,
+    summary="Repurchase trigger rules, best first",
+    responses={404: {"model": ErrorResponse}},
+)
+async def triggers(
+    snap: SnapshotDep,
+    representative: Annotated[bool, Query(description="Only rules that overlap no better rule by half")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict:
+    if snap.triggers is None:
+        raise NotFoundError(f"no trigger rules are stored: {_RUN}")
+    rules = [r for r in snap.triggers["rules"] if r["representative"] or not representative]
+    return {**snap.triggers, "rules": rules[:limit]}
+
+
+@router.get(
+    "/insights/drivers",
+    response_model=DriverResponse,
+    summary="The segments that drove the change in sales or purchases",
+    responses={404: {"model": ErrorResponse}},
+)
+async def drivers(
+    snap: SnapshotDep,
+    analysis: Annotated[Literal["sales", "purchases"], Query(description="sales units or purchase revenue")] = "sales",
+    comparison: Annotated[
+        Literal["year", "quarter"], Query(description="last 12 months vs the 12 before, or last 3 vs a year earlier")
+    ] = "year",
+) -> dict:
+    found = snap.drivers.get((analysis, comparison))
+    if found is None:
+        raise NotFoundError(f"no {analysis} drivers for the {comparison} comparison: {_RUN}")
+    return found
