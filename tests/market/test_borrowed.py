@@ -49,7 +49,7 @@ def _group_data(rng):
 def test_launch_forecast_follows_its_own_groups_season():
     data = _group_data(np.random.default_rng(3))
     groups = {u: u.split("/")[0] for u in data["unique_id"].unique()}
-    f = Forecaster(horizon=12).fit(data, season_groups=groups)
+    f = Forecaster(horizon=12, select="series").fit(data, season_groups=groups)
     assert set(f.choice_.set_index("unique_id").loc[["north/new", "south/new"], "cls"]) == {"short"}
     fc = f.predict()
     for market, season in (("north", SEASON), ("south", OPPOSITE)):
@@ -61,7 +61,7 @@ def test_launch_forecast_follows_its_own_groups_season():
 
 
 def test_intervals_calibrate_on_the_newest_windows_that_suffice():
-    from carsight.market.forecast import _newest_windows
+    from carsight.market.intervals import newest_windows
 
     def residuals(n_series, windows=3, h=6):
         return pd.DataFrame(
@@ -70,7 +70,7 @@ def test_intervals_calibrate_on_the_newest_windows_that_suffice():
         )
 
     many = residuals(40)  # 40 errors per step in the newest window alone
-    assert set(many.loc[_newest_windows(many, 30), "window"]) == {3}
+    assert set(many.loc[newest_windows(many, 30), "window"]) == {3}
     few = residuals(12)  # 12 per window: the two newest give 24, all three 36
-    assert set(few.loc[_newest_windows(few, 30), "window"]) == {1, 2, 3}
-    assert set(few.loc[_newest_windows(few, 20), "window"]) == {2, 3}
+    assert set(few.loc[newest_windows(few, 30), "window"]) == {1, 2, 3}
+    assert set(few.loc[newest_windows(few, 20), "window"]) == {2, 3}

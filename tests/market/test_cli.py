@@ -67,6 +67,9 @@ def test_forecast_with_hierarchy_writes_coherent_file(series_file, tmp_path):
     bottom = fc[bottom_ids].groupby("ds")["yhat"].sum()
     total = fc[fc["unique_id"] == "Total"].set_index("ds")["yhat"]
     assert np.allclose(bottom.reindex(total.index), total, atol=1e-6)
+    # The scheme the backtest chose is named, with its score beside the combination's.
+    said = " ".join(result.stdout.split())
+    assert "seasonal series:" in said and " chosen — backtest MASE " in said and "12 series × 3 windows" in said
 
 
 @pytest.mark.slow
@@ -85,6 +88,14 @@ def test_forecast_bad_value_is_one_line_error(tmp_path):
     result = _run(["forecast", "-i", str(path), "--id-col", "id", "-o", str(tmp_path / "o.csv")])
     assert result.returncode == 2
     assert "bad.csv, row 2, column 'value'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_selection_scheme_is_one_line_error(series_file, tmp_path):
+    result = _run(["forecast", "-i", str(series_file), "--date-col", "month", "--value-col", "units",
+                   "--hierarchy", "brand/model/market", "--select", "best", "-o", str(tmp_path / "o.csv")])  # fmt: skip
+    assert result.returncode == 2
+    assert "unknown selection 'best'" in result.stderr and "auto, combination, pooled, series" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -50,7 +50,7 @@ def _bottom() -> pd.DataFrame:
 def hierarchy():
     keys = ["brand", "model", "market"]
     Y_df, S, meta = aggregate(_bottom(), keys, [("total", []), ("brand", ["brand"]), ("market", ["market"])])
-    f = Forecaster(horizon=6, min_series_global=1000).fit(Y_df)
+    f = Forecaster(horizon=6).fit(Y_df)
     return Y_df, S, meta, f
 
 

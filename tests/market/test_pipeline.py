@@ -26,9 +26,11 @@ def test_pipeline_step_writes_market_tables(demo_wh_copy):
     total = fc[fc.level == "total"].set_index("ds")["yhat"]
     bottom = fc[fc.level == "brand/model/market"].groupby("ds")["yhat"].sum()
     assert np.allclose(bottom.reindex(total.index), total, rtol=1e-9, atol=1e-6)
-    # Each choice sits beside its baseline; on the demo most series beat seasonal naive.
+    # Each choice sits beside its baseline on the same windows; on the demo the chosen forecasts beat
+    # it on average (a series' three windows alone are too noisy to ask that of each one).
     scored = choice.dropna(subset=["mase", "mase_snaive"])
-    assert (scored["mase"] <= scored["mase_snaive"] + 1e-9).mean() > 0.7
+    assert scored["mase"].mean() < scored["mase_snaive"].mean()
+    assert "seasonal" in summary["selection"] and set(choice["selection"]) - {""} <= {"combination", "pooled", "series"}
     assert choice["warning"].str.len().gt(0).any()  # launches and discontinued models are called out
     assert tables["market_unusual"]["flag"].any()
 

@@ -224,9 +224,11 @@ def forecast(
     select: Annotated[
         str,
         typer.Option(
-            "--select", help="pooled: rank candidates over all series (many related series); series: per series"
+            "--select",
+            help="auto: the scheme that backtests best; or force combination (ETS+Theta+CES), pooled or series",
         ),
-    ] = "pooled",
+    ] = "auto",
+    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes (-1: all cores)")] = -1,
     season_group: Annotated[
         str | None,
         typer.Option(
@@ -279,7 +281,7 @@ def forecast(
         groups = season_groups(meta, season_group) if season_group else None
     lang = settings().lang
     forecaster = Forecaster(
-        horizon=horizon, levels=level_list, n_windows=windows, models=models, select=select, fill=fill
+        horizon=horizon, levels=level_list, n_windows=windows, models=models, select=select, fill=fill, n_jobs=jobs
     )
     with progress() as bar:
         task = bar.add_task("forecast", total=None)
@@ -301,10 +303,37 @@ def forecast(
     console.print(t("market.title.written", lang, n=len(choice), h=horizon, path=output))
     if method:
         console.print(f"reconciliation: {method}")
+    _selection(forecaster, lang)
     for row in choice[choice["warning"] != ""].itertuples():
         err_console.print(f"[yellow]{getattr(row, ID)}[/]: {row.warning}", highlight=False)
     if report:
         _report(forecaster, windows, lang)
+
+
+def _selection(forecaster, lang: str) -> None:
+    """One line per class: the scheme the backtest chose and by how much, against the combination."""
+    sel = forecaster.selection()
+    for cls, g in sel.groupby("cls", sort=True):
+        chosen = g[g["chosen"]].iloc[0]
+        base = g[g["scheme"] == "combination"].iloc[0]
+        others = ", ".join(
+            f"{t(f'market.scheme.{r.scheme}', lang)} {r.score:.3f}" for r in g[~g["chosen"]].itertuples()
+        )
+        console.print(
+            t(
+                "market.title.selection",
+                lang,
+                cls=t(f"market.class.{cls}", lang),
+                scheme=t(f"market.scheme.{chosen.scheme}", lang),
+                metric=chosen.metric.upper().replace("_", " "),
+                score=chosen.score,
+                pct=chosen.vs_combination_pct if chosen.scheme != "combination" else 0.0,
+                others=others or "—",
+                n=int(base.n_series),
+                windows=int(base.n_windows),
+            ),
+            highlight=False,
+        )
 
 
 def _report(forecaster, windows: int, lang: str) -> None:

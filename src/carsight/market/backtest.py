@@ -1,5 +1,5 @@
-"""Backtest arithmetic: accuracy measures per rolling-origin window (MAPE, sMAPE, MASE) and
-conformal prediction intervals calibrated on backtest errors."""
+"""Backtest arithmetic: accuracy measures per rolling-origin window (MAPE, sMAPE, MASE), and Prophet
+on the same windows as the baseline people know."""
 
 from __future__ import annotations
 
@@ -43,97 +43,44 @@ def point_errors(actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
     }
 
 
-def cutoff_scales(train: pd.DataFrame, cv: pd.DataFrame, season_length: int) -> pd.Series:
-    """The MASE scale of each (unique_id, cutoff): computed on the data up to that cutoff only."""
-    values = {uid: (g[DS].to_numpy(), g[Y].to_numpy(float)) for uid, g in train.groupby(ID, sort=False)}
-    out = {}
-    for uid, cutoff in cv[[ID, "cutoff"]].drop_duplicates().itertuples(index=False):
-        ds, y = values[uid]
-        out[(uid, cutoff)] = naive_scale(y[ds <= cutoff], season_length)
-    return pd.Series(out, name="scale")
+def window_scores(cv: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """One row per series, backtest window and model: mae, rmse, mape, smape, mase, and rmse_scaled
+    (RMSE over the MASE scale, used to choose among intermittent-demand methods).
 
-
-def window_scores(cv: pd.DataFrame, models: list[str], scales: pd.Series) -> pd.DataFrame:
-    """One row per series, model and backtest window: mae, rmse, mape, smape, mase, and rmse_scaled
-    (RMSE over the MASE scale, used to choose among intermittent-demand methods)."""
-    rows = []
-    for (uid, cutoff), g in cv.groupby([ID, "cutoff"], sort=False):
-        scale = float(scales[(uid, cutoff)])
-        actual = g[Y].to_numpy(float)
-        for model in models:
-            if model not in g.columns:
-                continue
-            e = point_errors(actual, g[model].to_numpy(float))
-            rows.append(
-                {
-                    ID: uid,
-                    "cutoff": cutoff,
-                    "model_name": model,
-                    **e,
-                    "mase": e["mae"] / scale,
-                    "rmse_scaled": e["rmse"] / scale,
-                }
-            )
-    return pd.DataFrame(
-        rows, columns=[ID, "cutoff", "model_name", "mae", "rmse", "mape", "smape", "mase", "rmse_scaled"]
-    )
-
-
-def conformal_quantile(scores: np.ndarray, level: float) -> float:
-    """Split-conformal quantile: the ceil((n+1)·level)/n empirical quantile (the largest score when
-    there are too few to reach it), so coverage is at least ``level`` on exchangeable errors."""
-    s = np.sort(np.asarray(scores, float)[np.isfinite(scores)])
-    n = len(s)
-    if n == 0:
-        return math.nan
-    k = math.ceil((n + 1) * level / 100.0)
-    return float(s[min(k, n) - 1])
-
-
-class HorizonQuantiles:
-    """Conformal quantiles of normalised absolute errors per forecast step.
-
-    ``scores`` holds one normalised error ``|y - ŷ| / scale`` per series, window and step ``h``
-    (1-based). Steps with fewer than ``min_pool`` scores borrow from their neighbours (h±1, h±2, …)
-    until they have enough; quantiles are then made non-decreasing in ``h`` (uncertainty does not
-    shrink with the horizon). Beyond the backtested horizon the last quantile grows with √h.
+    ``cv`` has one row per series, window and month: ``unique_id, window, cutoff, y``, the MASE
+    ``scale`` of that window (computed on its training months only) and a column per model. A model
+    with no forecast for a series (NaN) gets NaN scores there.
     """
-
-    def __init__(self, levels: tuple[int, ...] = (80, 95), min_pool: int = 30):
-        self.levels = levels
-        self.min_pool = min_pool
-
-    def fit(self, h: np.ndarray, scores: np.ndarray) -> HorizonQuantiles:
-        h = np.asarray(h, int)
-        scores = np.asarray(scores, float)
-        keep = np.isfinite(scores)
-        h, scores = h[keep], scores[keep]
-        self.max_h_ = int(h.max()) if len(h) else 0
-        self.n_scores_ = int(len(scores))
-        self.table_ = {}
-        for level in self.levels:
-            q = np.full(self.max_h_, np.nan)
-            for step in range(1, self.max_h_ + 1):
-                width = 0
-                pool = scores[h == step]
-                while len(pool) < self.min_pool and width < self.max_h_:
-                    width += 1
-                    pool = scores[np.abs(h - step) <= width]
-                q[step - 1] = conformal_quantile(pool, level)
-            self.table_[level] = np.maximum.accumulate(q) if len(q) else q
-        return self
-
-    def quantile(self, level: int, horizon: int) -> np.ndarray:
-        """Quantiles for steps 1..horizon."""
-        base = self.table_[level]
-        if len(base) == 0:
-            return np.full(horizon, np.nan)
-        steps = np.arange(1, horizon + 1)
-        out = np.empty(horizon)
-        inside = steps <= len(base)
-        out[inside] = base[steps[inside] - 1]
-        out[~inside] = base[-1] * np.sqrt(steps[~inside] / len(base))
-        return out
+    keys = cv.groupby([ID, "window"], sort=False).ngroup().to_numpy()
+    n_keys = int(keys.max()) + 1 if len(keys) else 0
+    first = np.unique(keys, return_index=True)[1]
+    head = cv.iloc[first][[ID, "window", "cutoff", "scale"]].reset_index(drop=True)
+    count = np.bincount(keys, minlength=n_keys).astype(float)
+    actual = cv[Y].to_numpy(float)
+    nonzero = actual != 0
+    n_nonzero = np.bincount(keys, nonzero.astype(float), minlength=n_keys)
+    scale = head["scale"].to_numpy(float)
+    parts = []
+    for model in models:
+        if model not in cv.columns:
+            continue
+        forecast = cv[model].to_numpy(float)
+        err = np.abs(actual - forecast)
+        mae = np.bincount(keys, err, minlength=n_keys) / count
+        rmse = np.sqrt(np.bincount(keys, err**2, minlength=n_keys) / count)
+        ape = np.where(nonzero, err / np.where(nonzero, np.abs(actual), 1.0), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mape = np.where(n_nonzero > 0, np.bincount(keys, ape, minlength=n_keys) / n_nonzero * 100, np.nan)
+        denom = np.abs(actual) + np.abs(forecast)
+        terms = np.where(denom > 0, 200 * err / np.where(denom > 0, denom, 1.0), np.where(np.isnan(err), np.nan, 0.0))
+        smape = np.bincount(keys, terms, minlength=n_keys) / count
+        parts.append(
+            head.drop(columns="scale").assign(
+                model_name=model, mae=mae, rmse=rmse, mape=mape, smape=smape, mase=mae / scale, rmse_scaled=rmse / scale
+            )
+        )
+    columns = [ID, "window", "cutoff", "model_name", "mae", "rmse", "mape", "smape", "mase", "rmse_scaled"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
 def prophet_backtest(forecaster, max_series: int | None = None) -> pd.DataFrame:

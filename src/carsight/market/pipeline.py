@@ -23,10 +23,9 @@ GROUPINGS = [("total", []), ("brand", ["brand"]), ("market", ["market"])]
 def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: str = "standard") -> dict:
     """Compute and store the market tables; returns a short summary.
 
-    One process: worker processes would each load the compiled models again, which costs more than
-    it saves on a few hundred series. The candidate set is ``standard`` (seasonal naive, ETS, Theta,
-    LightGBM): Prophet is left out here because it is slow and, in our benchmarks, less accurate
-    (docs/market.md).
+    The candidate set is ``standard`` (seasonal naive, AutoETS, AutoTheta, AutoCES; the short-series
+    extras), and the selection scheme is chosen by the backtest (docs/market.md). Prophet is left out
+    here because it is slow and, in our benchmarks, less accurate.
     """
     if not wh.has_table(S.SALES_MONTHLY.name) or wh.count(S.SALES_MONTHLY.name) == 0:
         return {"skipped": "sales_monthly is empty"}
@@ -46,7 +45,7 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
     wh.replace(R.MARKET_SEASONALITY, _seasonality(Y_df, meta, lang))
 
     # A new model borrows the season of its market (model ranges share a market's calendar).
-    forecaster = Forecaster(horizon=horizon, models=models, n_jobs=1).fit(
+    forecaster = Forecaster(horizon=horizon, models=models, n_jobs=-1).fit(
         Y_df, season_groups=season_groups(meta, "market")
     )
     base = forecaster.predict()
@@ -76,9 +75,21 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
         "coverage_80": _pct(choice["coverage_80"]),
         "coverage_95": _pct(choice["coverage_95"]),
         "reconciliation": method,
+        "selection": _selection(forecaster),
         "coherence_gap": gap,
         "warnings": int((choice["warning"] != "").sum()),
     }
+
+
+def _selection(forecaster: Forecaster) -> dict[str, str]:
+    """Per class, the scheme the backtest chose and its out-of-sample score beside the combination's."""
+    sel = forecaster.selection()
+    out = {}
+    for cls, g in sel.groupby("cls"):
+        chosen = g[g["chosen"]].iloc[0]
+        base = g[g["scheme"] == "combination"].iloc[0]
+        out[str(cls)] = f"{chosen.scheme} ({chosen.metric} {chosen.score:.3f}, combination {base.score:.3f})"
+    return out
 
 
 def _pct(values: pd.Series) -> float | None:
