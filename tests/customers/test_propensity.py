@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from carsight.customers import deciles as D
-from carsight.customers.propensity import PropensityModel, TableEncoder, parse_target
-from carsight.errors import DataTooThinError, InputError
+from carsight.customers.encoding import TableEncoder, parse_target
+from carsight.customers.propensity import PropensityModel
+from carsight.errors import DataTooThinError, InputError, ModelError
 
 
 def test_decile_table_on_a_hand_example():
@@ -74,9 +75,9 @@ def test_calibrated_probabilities_match_known_truth():
     X, y, _ = _synthetic(12_000, 1)
     Xv, yv, _ = _synthetic(6_000, 2)
     Xt, yt, pt = _synthetic(20_000, 3)
-    model = PropensityModel(random_state=0).fit(X, y, Xv, yv)
-    prob = model.predict_proba(Xt)
-    assert model.calibration_method_ == "isotonic"
+    model = PropensityModel(random_state=0).fit(X, y, eval_set=(Xv, yv))
+    prob = model.predict_proba(Xt)[:, 1]
+    assert set(model.calibration_methods_.values()) == {"isotonic"}
     assert D.expected_calibration_error(yt, prob) < 0.02
     # The model learned the planted interaction: its AUROC is close to the truth's and above logistic.
     ev = model.evaluate(Xt, yt)
@@ -89,15 +90,15 @@ def test_calibrated_probabilities_match_known_truth():
 def test_reasons_are_three_per_customer_and_point_to_real_features():
     X, y, _ = _synthetic(6_000, 1)
     Xv, yv, _ = _synthetic(3_000, 2)
-    model = PropensityModel(random_state=0).fit(X, y, Xv, yv)
+    model = PropensityModel(random_state=0).fit(X, y, eval_set=(Xv, yv))
     sample = X.head(50)
-    reasons = model.reasons(sample, lang="en")
+    reasons = model.reasons(sample, lang="en", model="lightgbm")
     assert len(reasons) == 50
     for k in (1, 2, 3):
         assert reasons[f"reason{k}"].notna().all()
         assert set(reasons[f"reason{k}_feature"]) <= set(model.features_)
     # The strongest reason is the feature with the largest |SHAP|, and its text shows the value and sign.
-    contrib = model.contributions(sample)
+    contrib = model.contributions(sample, model="lightgbm")
     top = contrib.abs().idxmax(axis=1)
     assert (reasons.reason1_feature == top).all()
     # Features without a catalogue entry read "name = value (±contribution)", with the row's own value.
@@ -109,9 +110,9 @@ def test_reasons_are_three_per_customer_and_point_to_real_features():
         shown = f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:.2f}"
     assert re.fullmatch(rf"{first.reason1_feature} = {re.escape(str(shown))} \([+-]\d+\.\d\d\)", first.reason1)
     # SHAP values add up to the model's raw score (LightGBM's own guarantee, so reasons are faithful).
-    raw = model.ranking_score(sample)
-    bias = model.booster_.predict(
-        model.transform_features(sample), pred_contrib=True, num_iteration=model.best_iteration_
+    raw = model.ranking_score(sample, model="lightgbm")
+    bias = model.members_["lightgbm"].booster_.predict(
+        model.transform_features(sample), pred_contrib=True, num_iteration=model.best_iterations_["lightgbm"]
     )[:, -1]
     np.testing.assert_allclose(contrib.sum(axis=1) + bias, raw, rtol=1e-6, atol=1e-6)
 
@@ -121,7 +122,9 @@ def test_catalogue_descriptions_give_korean_and_english_reasons():
     X = X.rename(columns={"visits": "test_drives_90d"})
     Xv, yv, _ = _synthetic(2_000, 2)
     Xv = Xv.rename(columns={"visits": "test_drives_90d"})
-    model = PropensityModel(descriptions={"test_drives_90d": "value.feature.test_drives_90d"}).fit(X, y, Xv, yv)
+    model = PropensityModel(descriptions={"test_drives_90d": "value.feature.test_drives_90d"}).fit(
+        X, y, eval_set=(Xv, yv)
+    )
     row = X[X.test_drives_90d == 2].head(1)
     ko = model.describe("test_drives_90d", 2.0, 0.8, "ko")
     en = model.describe("test_drives_90d", 2.0, 0.8, "en")
@@ -138,14 +141,14 @@ def test_too_few_positives_fall_back_on_the_baseline_and_say_so():
     Xv, _, _ = _synthetic(1_000, 2)
     yv = np.zeros(len(Xv))
     yv[:8] = 1
-    model = PropensityModel().fit(X, y, Xv, yv)
+    model = PropensityModel().fit(X, y, eval_set=(Xv, yv))
     assert model.uses_baseline_ and "too few positives" in model.thin_
     ev = model.evaluate(Xv, yv)
     assert ev.metrics.model.iloc[0].startswith("logistic")
     assert any("too few positives" in n for n in ev.notes)
-    assert np.isfinite(model.predict_proba(Xv)).all()
+    assert np.isfinite(model.predict_proba(Xv)).all() and model.champion_ == "logistic_baseline"
     with pytest.raises(DataTooThinError, match="positives"):
-        PropensityModel().fit(X, np.r_[np.ones(5), np.zeros(len(X) - 5)], Xv, yv)
+        PropensityModel().fit(X, np.r_[np.ones(5), np.zeros(len(X) - 5)], eval_set=(Xv, yv))
 
 
 def test_encoder_handles_dates_ids_and_high_cardinality():
@@ -228,3 +231,61 @@ def test_pipeline_step_stores_scores_deciles_metrics_and_clv(pipeline_wh_path):
     assert repurchase.loc["lightgbm", "ece"] < 0.05
     assert list(clv.columns[:1]) == ["customer_id"] and clv.p_alive.between(0, 1).all()
     assert (clv.expected_value >= 0).all()
+
+
+def _drifting(n: int, seed: int, shift: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
+    """A mostly linear effect (x1, x2) with an interaction a tree can use; ``shift`` moves x1 beyond
+    the training range, where trees stay flat and a linear model keeps ranking."""
+    rng = np.random.default_rng(seed)
+    x1, x2, x3 = rng.normal(shift, 1, n), rng.normal(0, 1, n), rng.uniform(0, 1, n)
+    region = rng.choice(["A", "B", "C"], n)
+    logit = -1.0 + 1.2 * x1 + 0.5 * x2 + 0.9 * (x3 > 0.5) * (x2 > 0) + 0.3 * (region == "A")
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
+    return pd.DataFrame({"x1": x1, "x2": x2, "x3": x3, "region": region}), y
+
+
+def test_material_drift_switches_to_the_simple_model_that_holds_up():
+    X, y = _drifting(4000, 2)
+    Xv, yv = _drifting(1500, 102)
+    model = PropensityModel(candidates=("lightgbm", "logistic_baseline")).fit(X, y, eval_set=(Xv, yv))
+    # Known answer on these seeds: LightGBM wins the late slice, but by less than one standard error,
+    # so the logistic baseline is the drift model.
+    assert model.champion_ == "lightgbm" and model.drift_model_ == "logistic_baseline"
+    shifted, ys = _drifting(3000, 202, shift=2.5)
+    choice = model.choose_model(shifted)
+    assert choice.status == "shifted" and choice.model == "logistic_baseline"
+    assert choice.drift.material and choice.drift.adversarial_auroc > 0.9 and "x1" in choice.drift.shifted
+    # ... and the switch pays on the shifted rows.
+    auc = {m: D.auroc_with_ci(ys, model.ranking_score(shifted, model=m))[0] for m in model.available_}
+    assert auc["logistic_baseline"] > auc["lightgbm"] + 0.005
+    scored = model.score_rows(shifted, model=choice.model)
+    np.testing.assert_allclose(scored.score, model.predict_proba(shifted, model="logistic_baseline")[:, 1])
+
+
+def test_without_drift_lightgbm_is_kept():
+    X, y, _ = _synthetic(8_000, 1)
+    Xv, yv, _ = _synthetic(4_000, 2)
+    model = PropensityModel().fit(X, y, eval_set=(Xv, yv))
+    assert model.champion_ == "lightgbm"
+    fresh, _, _ = _synthetic(3_000, 5)
+    choice = model.choose_model(fresh)
+    assert choice.status == "stable" and choice.model == "lightgbm"
+    assert choice.drift.adversarial_auroc < 0.6 and not choice.drift.material
+    # Too few rows for a drift check: the champion, and the output says it was not checked.
+    small = model.choose_model(fresh.head(50))
+    assert small.status == "unchecked" and small.model == "lightgbm" and small.drift is None
+
+
+def test_grades_need_cut_points_learned_in_fit():
+    # Before: an unfitted (or old) model quietly graded each batch by its own deciles.
+    with pytest.raises(ModelError, match="grade cut-points"):
+        PropensityModel().grades(raw=np.array([0.1, 0.5, 0.9]))
+    X, y, _ = _synthetic(3_000, 1)
+    Xv, yv, _ = _synthetic(1_500, 2)
+    model = PropensityModel().fit(X, y, eval_set=(Xv, yv))
+    before = {k: v.copy() for k, v in model.grade_edges_.items()}
+    # Grades come from the late slice's cut-points: grade 1 holds about a tenth of those rows, and
+    # evaluating on other rows learns nothing.
+    assert np.mean(model.grades(Xv) == 1) == pytest.approx(0.1, abs=0.02)
+    model.evaluate(X.head(500), y[:500])
+    assert all(np.array_equal(before[k], model.grade_edges_[k]) for k in before)

@@ -101,7 +101,17 @@ def test_score_writes_scores_grades_and_reasons(trained):
         standalone_mode=False,
     )
     scores = pd.read_csv(out, encoding="utf-8-sig")
-    assert list(scores.columns) == ["상담번호", "score", "decile", "grade", "reason1", "reason2", "reason3"]
+    assert list(scores.columns) == [
+        "상담번호",
+        "score",
+        "decile",
+        "grade",
+        "reason1",
+        "reason2",
+        "reason3",
+        "model_used",
+        "drift",
+    ]
     assert len(scores) == 400 and scores.score.between(0, 1).all()
     assert set(scores.decile) == set(range(1, 11)) and scores.grade.between(1, 10).all()
     assert scores.reason1.str.contains(r"\([+-]\d").all()

@@ -26,7 +26,14 @@ def register(app: typer.Typer) -> None:
         score
     )
     app.add_typer(group, name="propensity")
-    app.command("clv", help="Customer lifetime value from a transaction log (BG/NBD + Gamma-Gamma).")(clv)
+    app.command(
+        "clv",
+        help=(
+            "Customer lifetime value from a transaction log (customer, date, amount): BG/NBD + Gamma-Gamma, "
+            "a LightGBM hurdle model and the past purchase rate, each backtested on this log; the default "
+            "columns come from the best."
+        ),
+    )(clv)
 
 
 def _read(path: Path, encoding: str | None, sheet: str | None):
@@ -55,8 +62,13 @@ def train(
     positive: Annotated[str | None, typer.Option("--positive", help="The target value that counts as 'yes'")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column to leave out (repeatable)")] = None,
     time_col: Annotated[
-        str | None, typer.Option("--time-col", help="Date column: the latest rows become the holdout")
+        str | None,
+        typer.Option("--time-col", help="Date column that orders the rows: later rows validate and hold out"),
     ] = None,
+    ordered: Annotated[
+        bool,
+        typer.Option("--ordered", help="The rows are in time order (no date column): split by position"),
+    ] = False,
     margin: Annotated[
         float, typer.Option("--margin", help="Profit from one positive (for the best grade)")
     ] = 1_500_000.0,
@@ -64,7 +76,7 @@ def train(
     encoding: Annotated[str | None, typer.Option("--encoding", help="File encoding (detected by default)")] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="Excel sheet name")] = None,
 ) -> None:
-    from carsight.customers.propensity import train_on_table
+    from carsight.customers.propensity_table import train_on_table
     from carsight.registry import save_model
 
     lang = settings().lang
@@ -78,6 +90,7 @@ def train(
             positive=positive,
             exclude=exclude or [],
             time_col=time_col,
+            ordered=ordered,
             margin=margin,
             contact_cost=contact_cost,
             file=str(table),
@@ -94,9 +107,13 @@ def train(
                 "positive": positive,
                 "exclude": exclude or [],
                 "time_col": time_col,
+                "ordered": ordered,
             },
             metrics={
                 "holdout": ev.metrics.to_dict(orient="records"),
+                "late_slice": report.validation.to_dict(orient="records"),
+                "champion": model.champion_,
+                "drift_model": model.drift_model_,
                 "best_grade": ev.best_grade,
                 "split": report.split.description,
             },
@@ -106,13 +123,14 @@ def train(
                 "source_file": str(table),
                 "dropped_columns": report.dropped_columns,
                 "id_columns": [c for c, why in report.dropped_columns.items() if why.startswith("id-like")],
-                "calibration": model.calibration_method_,
+                "calibration": model.calibration_methods_,
                 "notes": report.notes,
                 "margin": margin,
                 "contact_cost": contact_cost,
             },
         )
         ev.metrics.to_csv(Path(model_dir) / "holdout_metrics.csv", index=False)
+        report.validation.to_csv(Path(model_dir) / "late_slice_candidates.csv", index=False)
         ev.deciles.to_csv(Path(model_dir) / "holdout_deciles.csv", index=False)
         ev.calibration.to_csv(Path(model_dir) / "holdout_calibration.csv", index=False)
         report.importance.to_csv(Path(model_dir) / "importance.csv", index=False)
@@ -143,6 +161,15 @@ def _print_report(report, lang: str, margin: float, contact_cost: float) -> None
             _fmt(int(row.positives)),
         )
     console.print(metrics)
+    late = RichTable(title=t("value.cli.candidates", lang))
+    for col in ("model", "auroc", "top_decile_lift", "n", "positives"):
+        late.add_column(col, justify="left" if col == "model" else "right")
+    for row in report.validation.itertuples():
+        late.add_row(
+            row.model, _fmt(row.auroc), _fmt(row.top_decile_lift, 2), _fmt(int(row.n)), _fmt(int(row.positives))
+        )
+    console.print(late)
+    console.print(t("value.cli.champion", lang, champion=report.model.champion_, drift_model=report.model.drift_model_))
     deciles = RichTable(title=t("value.cli.deciles", lang))
     for col in ("decile", "customers", "positives", "rate", "lift", "cum_gain"):
         deciles.add_column(col, justify="right")
@@ -175,7 +202,8 @@ def score(
     encoding: Annotated[str | None, typer.Option("--encoding")] = None,
     sheet: Annotated[str | None, typer.Option("--sheet")] = None,
 ) -> None:
-    from carsight.customers.propensity import score_table
+    from carsight.customers.propensity import MIN_ROWS_FOR_DRIFT
+    from carsight.customers.propensity_table import score_table
     from carsight.registry import load_model
 
     lang = settings().lang
@@ -185,39 +213,64 @@ def score(
         frame = _read(table, encoding, sheet)
         bar.update(task, advance=1)
         ids = id_col or [c for c in meta.extra.get("id_columns", []) if c in frame.columns]
-        scores, info = score_table(model, frame, lang=lang, file=str(table), id_cols=ids)
+        scores, choice, ignored = score_table(model, frame, lang=lang, file=str(table), id_cols=ids)
         output.parent.mkdir(parents=True, exist_ok=True)
         # utf-8-sig so that Excel opens Korean reasons correctly.
         scores.to_csv(output, index=False, encoding="utf-8-sig")
         bar.update(task, advance=1)
-    if info["ignored_columns"]:
+    if ignored:
+        err_console.print(t("value.cli.ignored", lang, columns=", ".join(map(str, ignored))), highlight=False)
+    check = choice.drift
+    if check is not None:
         err_console.print(
-            t("value.cli.ignored", lang, columns=", ".join(map(str, info["ignored_columns"]))), highlight=False
+            t(
+                "value.cli.drift_check",
+                lang,
+                auroc=check.adversarial_auroc,
+                threshold=check.threshold,
+                late=model.late_slice_shift_,
+                columns=", ".join(check.shifted) or "–",
+            ),
+            highlight=False,
         )
-    drift = info["drift"]
-    if drift is not None and drift.shifted:
-        err_console.print(f"[yellow]{t('value.cli.drift', lang, columns=', '.join(drift.shifted))}[/]", highlight=False)
+    if choice.status == "unchecked":
+        message = t("value.cli.model_unchecked", lang, rows=MIN_ROWS_FOR_DRIFT, model=choice.model)
+    elif choice.status == "stable":
+        message = t("value.cli.model_stable", lang, model=choice.model)
+    elif choice.model == model.champion_:
+        message = t("value.cli.model_shifted_same", lang, model=choice.model)
+    else:
+        message = t("value.cli.model_shifted", lang, model=choice.model, champion=model.champion_)
+    (err_console if choice.status == "shifted" else console).print(
+        f"[yellow]{message}[/]" if choice.status == "shifted" else message, highlight=False
+    )
     console.print(t("value.cli.scored", lang, rows=len(scores), path=str(output)))
 
 
 def clv(
-    transactions: Annotated[Path, typer.Option("--transactions", help="Transaction log: customer, date, amount")],
-    calibration_end: Annotated[
-        str, typer.Option("--calibration-end", help="Purchases before this date are used (YYYY-MM-DD)")
+    transactions: Annotated[
+        Path,
+        typer.Option("--transactions", help="Transaction log: one row per purchase with customer, date and amount"),
     ],
-    horizon_days: Annotated[int, typer.Option("--horizon-days", help="Days ahead to predict")],
-    output: Annotated[Path, typer.Option("--output", help="CSV to write")],
+    calibration_end: Annotated[
+        str,
+        typer.Option(
+            "--calibration-end",
+            help="Last day of history used, inclusive: purchases on this day count (YYYY-MM-DD)",
+        ),
+    ],
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", help="Days ahead to predict, from the day after the calibration end")
+    ],
+    output: Annotated[Path, typer.Option("--output", help="CSV to write (the backtest goes beside it)")],
     customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
     date_col: Annotated[str, typer.Option("--date-col")] = "date",
     amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
-    hurdle: Annotated[
-        bool, typer.Option("--hurdle/--no-hurdle", help="Add the LightGBM hurdle model's columns")
-    ] = False,
     encoding: Annotated[str | None, typer.Option("--encoding")] = None,
 ) -> None:
     import pandas as pd
 
-    from carsight.customers.clv import CLV_COLUMNS, HurdleCLV, clv_bgnbd
+    from carsight.customers.clv_select import customer_value
     from carsight.ingest import clean_number, parse_dates
 
     lang = settings().lang
@@ -255,20 +308,46 @@ def clv(
                     column=source,
                     expected="a date" if name == "date" else "a number",
                 )
-        tx = tx.dropna(subset=["customer_id", "date", "amount"])
-        bar.update(task, advance=1, description="BG/NBD + Gamma-Gamma")
-        table, info = clv_bgnbd(tx, end, horizon_days)
-        bar.update(task, advance=1, description="hurdle model" if hurdle else "writing")
-        if hurdle:
-            model = HurdleCLV(horizon_days=horizon_days).fit(tx, end)
-            table = table.merge(model.predict(tx, end), on="customer_id", how="left")
-        extra = [c for c in table.columns if c not in CLV_COLUMNS]
+        bar.update(task, advance=1, description="backtest and models")
+        result = customer_value(tx, end, horizon_days)
+        bar.update(task, advance=1, description="writing")
         output.parent.mkdir(parents=True, exist_ok=True)
-        table[CLV_COLUMNS + extra].to_csv(output, index=False, encoding="utf-8-sig")
+        result.table.to_csv(output, index=False, encoding="utf-8-sig")
+        backtest_path = output.with_name(f"{output.stem}_backtest.csv")
+        result.backtest.to_csv(backtest_path, index=False, encoding="utf-8-sig")
         bar.update(task, advance=1)
-    console.print(t("value.cli.clv_written", lang, rows=len(table), path=str(output)))
-    console.print("BG/NBD: " + json.dumps({k: round(v, 4) for k, v in info["bgnbd"].items()}))
-    if "gamma_gamma" in info:
-        console.print("Gamma-Gamma: " + json.dumps({k: round(v, 4) for k, v in info["gamma_gamma"].items()}))
-    for note in info["notes"]:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    console.print(t("value.cli.clv_written", lang, rows=len(result.table), path=str(output)))
+    bt = RichTable(title=t("value.cli.clv_backtest", lang, description=result.backtest_description))
+    for col in ("model", "auroc", "mae_purchases", "mae_value", "buyers", "chosen_for", "status"):
+        bt.add_column(col, justify="left" if col in ("model", "chosen_for", "status") else "right")
+    for row in result.backtest.itertuples():
+        bt.add_row(
+            row.model,
+            _fmt(row.auroc),
+            _fmt(row.mae_purchases),
+            _fmt(row.mae_value, 2),
+            _fmt(int(row.buyers)) if row.buyers == row.buyers else "–",
+            row.chosen_for or "–",
+            row.status,
+        )
+    console.print(bt)
+    chosen = result.chosen
+    console.print(
+        t(
+            "value.cli.clv_chosen",
+            lang,
+            p_any=chosen["p_any_purchase"],
+            purchases=chosen["expected_purchases"],
+            value=chosen["expected_value"],
+        )
+    )
+    console.print(t("value.cli.clv_backtest_saved", lang, path=str(backtest_path)))
+    for name, params in result.params.items():
+        if params:
+            console.print(f"{name}: " + json.dumps(params, default=_json_number, ensure_ascii=False))
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+
+
+def _json_number(value):
+    return round(float(value), 4)

@@ -1,15 +1,20 @@
-"""Customer lifetime value from a transaction log: BG/NBD (how many purchases, is the customer still
-"alive") with Gamma-Gamma (how much per purchase), and a LightGBM hurdle model as the data-driven
-alternative (will they buy at all? × how much if they do?).
+"""Customer lifetime value from a transaction log, part 1: the per-customer summary and the two
+probability models of the "buy till you die" family, BG/NBD (how many purchases, is the customer
+still "alive") and Gamma-Gamma (how much per purchase).
 
 Why our own BG/NBD and Gamma-Gamma: ``lifetimes`` is archived and breaks on current pandas, and
 pymc-marketing pulls in PyMC for what is a four-parameter maximum-likelihood fit. The likelihoods are
 in closed form (Fader, Hardie & Lee 2005, "Counting your customers the easy way"; Fader & Hardie 2013,
 "The Gamma-Gamma model of monetary value"), so we fit them with ``scipy.optimize`` on log-parameters
-(positivity for free), with ``gammaln``/``hyp2f1`` for numerical stability. The fit reproduces the
-published CDNOW estimates (tests/customers/test_clv.py).
+(positivity for free), with ``gammaln``/``hyp2f1`` for numerical stability. The fit agrees with
+``lifetimes`` on the CDNOW master log to five digits (tests/customers/test_clv.py).
 
-Time is measured in weeks inside the BG/NBD (the scale of the published results); callers pass days.
+The **calibration end is inclusive**: transactions on that day belong to the calibration period, and
+a customer whose only purchase is on that day has ``T = 0``. Time is measured in weeks inside the
+BG/NBD (the scale of the published results).
+
+Which model's numbers a user gets is decided per data set by a backtest: see
+:mod:`carsight.customers.clv_select`; the data-driven alternative is :mod:`carsight.customers.clv_hurdle`.
 """
 
 from __future__ import annotations
@@ -19,56 +24,72 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from sklearn.base import BaseEstimator
 
 from carsight.errors import DataTooThinError, InputError
 
 DAYS_PER_WEEK = 7.0
-CLV_COLUMNS = ["customer_id", "p_alive", "expected_purchases", "p_any_purchase", "expected_value"]
+NO_POSITIVE_AMOUNT = "no purchase with a positive amount: value unknown"
 
 
 # ---------------------------------------------------------------------------------------------
 # Summary statistics
 # ---------------------------------------------------------------------------------------------
-def summarise_transactions(
-    transactions: pd.DataFrame,
-    calibration_end,
-    *,
-    customer_col: str = "customer_id",
-    date_col: str = "date",
-    amount_col: str | None = "amount",
-) -> pd.DataFrame:
-    """Per customer, from transactions strictly before ``calibration_end``: ``frequency`` (repeat
-    purchase days), ``recency``/``T`` in weeks (first purchase → last purchase / → calibration end),
-    ``monetary_value`` (mean of the repeat purchases, as the Gamma-Gamma model expects), plus
-    ``first_date`` and ``n_purchases``. Several purchases on one day count as one purchase occasion."""
-    end = pd.Timestamp(calibration_end)
-    tx = transactions[[customer_col, date_col] + ([amount_col] if amount_col else [])].copy()
-    tx[date_col] = pd.to_datetime(tx[date_col]).dt.normalize()
-    tx = tx[tx[date_col] < end]
-    if amount_col is None:
-        tx["_amount"] = np.nan
-        amount_col = "_amount"
-    daily = tx.groupby([customer_col, date_col], sort=True, observed=True)[amount_col].sum(min_count=1).reset_index()
-    daily = daily.sort_values([customer_col, date_col])
-    first = daily.groupby(customer_col, observed=True)[date_col].transform("min")
-    daily["_repeat"] = daily[date_col] > first
-    grouped = daily.groupby(customer_col, observed=True)
+def daily_occasions(transactions: pd.DataFrame, calibration_end) -> pd.DataFrame:
+    """Purchase occasions up to and including ``calibration_end``: one row per customer and day with
+    the day's summed ``amount``. Days whose amounts sum to zero or less (refunds) are not occasions,
+    unless a customer has no positive day at all; then every day of theirs counts, so that no customer
+    drops out, and their value stays unknown (``positive`` is False)."""
+    end = pd.Timestamp(calibration_end).normalize()
+    tx = transactions[["customer_id", "date", "amount"]].copy()
+    tx["date"] = pd.to_datetime(tx["date"]).dt.normalize()
+    tx = tx[tx["date"] <= end]
+    daily = tx.groupby(["customer_id", "date"], sort=True, observed=True)["amount"].sum(min_count=1).reset_index()
+    daily["positive"] = daily["amount"] > 0
+    any_positive = daily.groupby("customer_id", observed=True)["positive"].transform("any")
+    return daily[daily["positive"] | ~any_positive].reset_index(drop=True)
+
+
+def summarise_transactions(transactions: pd.DataFrame, calibration_end) -> pd.DataFrame:
+    """Per customer with a purchase on or before ``calibration_end`` (inclusive): ``frequency``
+    (repeat purchase days), ``recency``/``T`` in weeks (first purchase → last purchase / → calibration
+    end), ``monetary_value`` (mean value of the repeat occasions, as the Gamma-Gamma model expects),
+    ``first_value``, ``mean_value`` (mean over all positive occasions), ``n_purchases``, ``first_date``,
+    ``last_date`` and ``value_note`` (why a customer's value is unknown). Several purchases on one day
+    are one purchase occasion.
+
+    ``transactions`` has columns ``customer_id``, ``date`` and ``amount``.
+    """
+    end = pd.Timestamp(calibration_end).normalize()
+    daily = daily_occasions(transactions, end)
+    first = daily.groupby("customer_id", observed=True)["date"].transform("min")
+    daily["_repeat"] = daily["date"] > first
+    grouped = daily.groupby("customer_id", observed=True)
     out = pd.DataFrame(
         {
-            "first_date": grouped[date_col].min(),
-            "last_date": grouped[date_col].max(),
-            "n_purchases": grouped[date_col].size(),
+            "first_date": grouped["date"].min(),
+            "last_date": grouped["date"].max(),
+            "n_purchases": grouped["date"].size(),
         }
     )
-    repeats = daily[daily["_repeat"]].groupby(customer_col, observed=True)[amount_col].mean()
+    valued = daily[daily["positive"]]
+    repeats = valued[valued["_repeat"]].groupby("customer_id", observed=True)["amount"].mean()
     out["frequency"] = out["n_purchases"] - 1
     out["recency"] = (out["last_date"] - out["first_date"]).dt.days / DAYS_PER_WEEK
     out["T"] = (end - out["first_date"]).dt.days / DAYS_PER_WEEK
     out["monetary_value"] = repeats.reindex(out.index)
-    first_amount = daily[~daily["_repeat"]].set_index(customer_col)[amount_col]
-    out["first_value"] = first_amount.reindex(out.index)
+    out["first_value"] = valued[~valued["_repeat"]].set_index("customer_id")["amount"].reindex(out.index)
+    out["mean_value"] = valued.groupby("customer_id", observed=True)["amount"].mean().reindex(out.index)
+    out["value_note"] = np.where(out["mean_value"].notna(), None, NO_POSITIVE_AMOUNT)
     out.index.name = "customer_id"
     return out.reset_index()
+
+
+def _rfm_arrays(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    missing = [c for c in ("frequency", "recency", "T") if c not in X.columns]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", expected="frequency, recency and T (weeks)")
+    return tuple(np.asarray(X[c], dtype="float64") for c in ("frequency", "recency", "T"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,13 +122,16 @@ def _fit_log_params(negloglik, start: np.ndarray) -> _Fit:
     return _Fit(np.exp(best.x), -float(best.fun), bool(first.success or second.success))
 
 
-class BetaGeoModel:
+class BetaGeoModel(BaseEstimator):
     """BG/NBD (Fader, Hardie & Lee 2005): purchases follow Poisson(λ) while alive, λ ~ Gamma(r, α);
     after each purchase the customer drops out with probability p ~ Beta(a, b).
 
+    ``fit(X)`` takes a frame with ``frequency`` (repeat purchases), ``recency`` and ``T`` (weeks),
+    as :func:`summarise_transactions` returns; the prediction methods take the same frame.
+
     Parameters
     ----------
-    penalizer:
+    penalizer : float
         L2 penalty on the log-parameters (0 = plain maximum likelihood, as published); a small value
         keeps the fit finite on tiny or degenerate data.
     """
@@ -115,9 +139,10 @@ class BetaGeoModel:
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
 
-    def fit(self, frequency, recency, T, weights=None) -> BetaGeoModel:
-        x, t_x, big_t = (np.asarray(v, dtype="float64") for v in (frequency, recency, T))
-        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype="float64")
+    def fit(self, X: pd.DataFrame, y=None, *, sample_weight=None) -> BetaGeoModel:
+        """Maximum-likelihood fit of r, α, a, b; ``sample_weight`` counts customers with equal histories."""
+        x, t_x, big_t = _rfm_arrays(X)
+        w = np.ones_like(x) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
         if len(x) < 20:
             raise DataTooThinError(f"BG/NBD needs at least 20 customers, got {len(x)}")
         if np.any(t_x > big_t + 1e-9) or np.any(x < 0):
@@ -140,51 +165,58 @@ class BetaGeoModel:
         p = self.params_
         return p["r"], p["alpha"], p["a"], p["b"]
 
-    def p_alive(self, frequency, recency, T) -> np.ndarray:
+    def p_alive(self, X: pd.DataFrame) -> np.ndarray:
         """P(still active at T | history); 1 for customers without repeat purchases (BG/NBD drop-out
         only happens right after a purchase)."""
         r, alpha, a, b = self._unpack()
-        x, t_x, big_t = (np.asarray(v, dtype="float64") for v in (frequency, recency, T))
+        x, t_x, big_t = _rfm_arrays(X)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_ratio = (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
             odds = np.where(x > 0, a / np.maximum(b + x - 1, 1e-12) * np.exp(np.minimum(log_ratio, 700)), 0.0)
         return 1.0 / (1.0 + odds)
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
-        """E[purchases in (T, T + t] | history] (FHL 2005, eq. 10)."""
+    def expected_purchases(self, X: pd.DataFrame, t: float) -> np.ndarray:
+        """E[purchases in (T, T + t] | history] with ``t`` in weeks (FHL 2005, eq. 10)."""
         r, alpha, a, b = self._unpack()
-        x, t_x, big_t = (np.asarray(v, dtype="float64") for v in (frequency, recency, T))
+        x, _, big_t = _rfm_arrays(X)
         t = np.asarray(t, dtype="float64")
         z = t / (alpha + big_t + t)
         hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
         term = 1.0 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp
         # The closed form holds for a < 1 too (both factors change sign); only a = 1 is singular.
         a_minus_1 = a - 1 if abs(a - 1) > 1e-9 else 1e-9
-        return (a + b + x - 1) / a_minus_1 * term * self.p_alive(x, t_x, big_t)
+        return (a + b + x - 1) / a_minus_1 * term * self.p_alive(X)
 
-    def p_any_purchase(self, t, frequency, recency, T) -> np.ndarray:
-        """P(at least one purchase in (T, T + t] | history): alive at T and the posterior Poisson rate,
-        λ | alive ~ Gamma(r + x, α + T), produces at least one event in t."""
+    def p_any_purchase(self, X: pd.DataFrame, t: float) -> np.ndarray:
+        """P(at least one purchase in (T, T + t] | history), ``t`` in weeks: alive at T and the
+        posterior Poisson rate, λ | alive ~ Gamma(r + x, α + T), produces at least one event in t."""
         r, alpha, _, _ = self._unpack()
-        x, t_x, big_t = (np.asarray(v, dtype="float64") for v in (frequency, recency, T))
+        x, _, big_t = _rfm_arrays(X)
         none = ((alpha + big_t) / (alpha + big_t + np.asarray(t, dtype="float64"))) ** (r + x)
-        return self.p_alive(x, t_x, big_t) * (1.0 - none)
+        return self.p_alive(X) * (1.0 - none)
 
 
 # ---------------------------------------------------------------------------------------------
 # Gamma-Gamma
 # ---------------------------------------------------------------------------------------------
-class GammaGammaModel:
+class GammaGammaModel(BaseEstimator):
     """Gamma-Gamma spend model (Fader, Hardie & Lee 2005; Fader & Hardie 2013): each transaction's value
-    ~ Gamma(p, ν), ν ~ Gamma(q, γ); fitted on customers with at least one repeat purchase, using the
-    number of repeat purchases ``x`` and their mean value ``zbar``."""
+    ~ Gamma(p, ν), ν ~ Gamma(q, γ); fitted on customers with at least one repeat purchase, from the
+    number of repeat purchases ``frequency`` and their mean value ``monetary_value`` (columns of ``X``).
+
+    Parameters
+    ----------
+    penalizer : float
+        L2 penalty on the log-parameters (0 = plain maximum likelihood).
+    """
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = penalizer
 
-    def fit(self, frequency, monetary_value) -> GammaGammaModel:
-        x = np.asarray(frequency, dtype="float64")
-        z = np.asarray(monetary_value, dtype="float64")
+    def fit(self, X: pd.DataFrame, y=None) -> GammaGammaModel:
+        """Maximum-likelihood fit of p, q, γ on the repeat customers with a positive mean spend."""
+        x = np.asarray(X["frequency"], dtype="float64")
+        z = np.asarray(X["monetary_value"], dtype="float64")
         keep = (x > 0) & np.isfinite(z) & (z > 0)
         x, z = x[keep], z[keep]
         if len(x) < 20:
@@ -211,165 +243,95 @@ class GammaGammaModel:
         self.mean_spend_ = float(np.mean(z))
         return self
 
-    def expected_spend(self, frequency, monetary_value) -> np.ndarray:
+    def expected_spend(self, X: pd.DataFrame) -> np.ndarray:
         """E[value of one future transaction | history]: a weighted mean of the population mean and the
         customer's own mean; customers without repeat purchases get the population mean."""
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
-        x = np.asarray(frequency, dtype="float64")
-        z = np.nan_to_num(np.asarray(monetary_value, dtype="float64"), nan=0.0)
+        x = np.asarray(X["frequency"], dtype="float64")
+        z = np.nan_to_num(np.asarray(X["monetary_value"], dtype="float64"), nan=0.0)
         x = np.where(z > 0, x, 0.0)
         population = p * v / (q - 1) if q > 1 else self.mean_spend_
         weight = p * x / (p * x + q - 1) if q > 1 else np.where(x > 0, 1.0, 0.0)
         return (1 - weight) * population + weight * z
 
 
+def holdout_outcomes(transactions: pd.DataFrame, calibration_end, horizon_days: int) -> pd.DataFrame:
+    """What actually happened in the ``horizon_days`` after ``calibration_end`` (the end day itself
+    belongs to the calibration period): purchase occasions (days with a positive or unknown amount) and
+    value per customer, for backtests and benchmarks."""
+    start = pd.Timestamp(calibration_end).normalize()
+    end = start + pd.Timedelta(days=int(horizon_days))
+    tx = transactions[["customer_id", "date", "amount"]].copy()
+    tx["date"] = pd.to_datetime(tx["date"]).dt.normalize()
+    window = tx[(tx["date"] > start) & (tx["date"] <= end)]
+    daily = window.groupby(["customer_id", "date"], observed=True)["amount"].sum(min_count=1).reset_index()
+    # A day counts unless it only refunds: a log without amounts counts every day.
+    daily["occasion"] = ((daily["amount"] > 0) | daily["amount"].isna()).astype("int64")
+    grouped = daily.groupby("customer_id", observed=True)
+    out = pd.DataFrame({"actual_purchases": grouped["occasion"].sum(), "actual_value": grouped["amount"].sum()})
+    return out.rename_axis("customer_id").reset_index()
+
+
 # ---------------------------------------------------------------------------------------------
-# Putting them together
+# BG/NBD + Gamma-Gamma as one CLV candidate
 # ---------------------------------------------------------------------------------------------
-def clv_bgnbd(
-    transactions: pd.DataFrame,
-    calibration_end,
-    horizon_days: int,
-    *,
-    customer_col: str = "customer_id",
-    date_col: str = "date",
-    amount_col: str = "amount",
-    penalizer: float = 0.001,
-) -> tuple[pd.DataFrame, dict]:
-    """Per customer: p_alive, expected_purchases and p_any_purchase in the next ``horizon_days`` after
-    ``calibration_end``, and expected_value (expected purchases × Gamma-Gamma expected spend). Returns the
-    table and the fitted parameters. Without enough repeat buyers for Gamma-Gamma, spend falls back on
-    the customer's own mean (said in the returned ``notes``)."""
-    summary = summarise_transactions(
-        transactions, calibration_end, customer_col=customer_col, date_col=date_col, amount_col=amount_col
-    )
-    if summary.empty:
-        raise DataTooThinError(f"no transactions before {pd.Timestamp(calibration_end).date()}")
-    t = horizon_days / DAYS_PER_WEEK
-    bg = BetaGeoModel(penalizer=penalizer).fit(summary.frequency, summary.recency, summary["T"])
-    out = summary[["customer_id", "frequency", "recency", "T"]].copy()
-    out["p_alive"] = bg.p_alive(summary.frequency, summary.recency, summary["T"])
-    out["expected_purchases"] = bg.expected_purchases(t, summary.frequency, summary.recency, summary["T"])
-    out["p_any_purchase"] = bg.p_any_purchase(t, summary.frequency, summary.recency, summary["T"])
-    info: dict = {
-        "bgnbd": bg.params_,
-        "customers": int(len(summary)),
-        "repeat_customers": int((summary.frequency > 0).sum()),
-    }
-    notes = []
-    try:
-        gg = GammaGammaModel(penalizer=penalizer).fit(summary.frequency, summary.monetary_value)
-        spend = gg.expected_spend(summary.frequency, summary.monetary_value)
-        info["gamma_gamma"] = gg.params_
-    except DataTooThinError as exc:
-        own = summary.monetary_value.fillna(summary.first_value)
-        spend = own.fillna(own.mean()).to_numpy()
-        notes.append(f"Gamma-Gamma not fitted ({exc}); spend = the customer's own mean purchase")
-    out["expected_avg_value"] = spend
-    out["expected_value"] = out["expected_purchases"] * out["expected_avg_value"]
-    out["recency_days"] = out.pop("recency") * DAYS_PER_WEEK
-    out["tenure_days"] = out.pop("T") * DAYS_PER_WEEK
-    info["notes"] = notes
-    return out, info
+class BGNBDCLV(BaseEstimator):
+    """BG/NBD for purchases and Gamma-Gamma for spend, as one CLV candidate with the interface every
+    candidate shares (:mod:`carsight.customers.clv_select`): ``fit(transactions, calibration_end=…)``,
+    then ``predict(transactions)`` gives one row per customer with ``p_any_purchase``,
+    ``expected_purchases`` and ``expected_value`` over the next ``horizon_days``.
 
+    Without enough repeat buyers for Gamma-Gamma, spend is the customer's own mean (said in ``notes_``).
 
-class HurdleCLV:
-    """Hurdle model for future spend with many zeros: a LightGBM classifier for "buys at all in the
-    horizon" times a LightGBM regressor for "how much, given a purchase" (trained on buyers only).
-
-    It learns from the past by shifting the calibration end back by one horizon, so labels are real
-    observed outcomes; :meth:`predict` then applies it at the actual calibration end.
+    Parameters
+    ----------
+    horizon_days : int
+        Days ahead to predict.
+    penalizer : float
+        L2 penalty on the log-parameters of both models.
     """
 
-    def __init__(
-        self, horizon_days: int = 365, n_estimators: int = 300, learning_rate: float = 0.05, random_state: int = 0
-    ):
+    name = "bgnbd"
+
+    def __init__(self, horizon_days: int = 365, penalizer: float = 0.001):
         self.horizon_days = horizon_days
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.random_state = random_state
+        self.penalizer = penalizer
 
-    @staticmethod
-    def _features(summary: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "frequency": summary.frequency.astype(float),
-                "recency_weeks": summary.recency.astype(float),
-                "T_weeks": summary["T"].astype(float),
-                "gap_weeks": (summary["T"] - summary.recency).astype(float),
-                "mean_value": summary.monetary_value.fillna(summary.first_value).astype(float),
-                "first_value": summary.first_value.astype(float),
-            }
-        )
-
-    def _outcomes(self, tx, start, customers, customer_col, date_col, amount_col) -> pd.DataFrame:
-        end = start + pd.Timedelta(days=self.horizon_days)
-        dates = pd.to_datetime(tx[date_col])
-        window = tx[(dates >= start) & (dates < end)]
-        value = window.groupby(customer_col)[amount_col].sum()
-        return pd.DataFrame(
-            {
-                "bought": value.reindex(customers).notna().astype(int).to_numpy(),
-                "value": value.reindex(customers).fillna(0).to_numpy(),
-            }
-        )
-
-    def fit(
-        self, transactions, calibration_end, *, customer_col="customer_id", date_col="date", amount_col="amount"
-    ) -> HurdleCLV:
-        import lightgbm as lgb
-
-        start = pd.Timestamp(calibration_end) - pd.Timedelta(days=self.horizon_days)
-        summary = summarise_transactions(
-            transactions, start, customer_col=customer_col, date_col=date_col, amount_col=amount_col
-        )
-        y = self._outcomes(transactions, start, summary.customer_id, customer_col, date_col, amount_col)
-        if y.bought.sum() < 10 or len(y) - y.bought.sum() < 10:
-            raise DataTooThinError(
-                f"hurdle model: {int(y.bought.sum())} buyers of {len(y)} customers in the training horizon"
-            )
-        X = self._features(summary)
-        common = {
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "random_state": self.random_state,
-            "verbose": -1,
-            "n_jobs": 1,
-        }
-        self.classifier_ = lgb.LGBMClassifier(min_child_samples=20, **common).fit(X, y.bought)
-        buyers = y.bought.to_numpy() == 1
-        self.regressor_ = lgb.LGBMRegressor(min_child_samples=10, **common).fit(X[buyers], y.value[buyers])
-        self.n_train_ = int(len(X))
-        self.n_buyers_ = int(buyers.sum())
+    def fit(self, X: pd.DataFrame, y=None, *, calibration_end) -> BGNBDCLV:
+        """Fit both models on the customers' histories up to ``calibration_end`` (inclusive)."""
+        self.calibration_end_ = pd.Timestamp(calibration_end).normalize()
+        summary = summarise_transactions(X, self.calibration_end_)
+        self.bgnbd_ = BetaGeoModel(penalizer=self.penalizer).fit(summary)
+        self.notes_ = []
+        try:
+            self.gamma_gamma_ = GammaGammaModel(penalizer=self.penalizer).fit(summary)
+        except DataTooThinError as exc:
+            self.gamma_gamma_ = None
+            self.notes_.append(f"Gamma-Gamma not fitted ({exc}); spend = the customer's own mean purchase")
         return self
 
-    def predict(
-        self, transactions, calibration_end, *, customer_col="customer_id", date_col="date", amount_col="amount"
-    ) -> pd.DataFrame:
-        summary = summarise_transactions(
-            transactions, calibration_end, customer_col=customer_col, date_col=date_col, amount_col=amount_col
-        )
-        X = self._features(summary)
-        p_any = self.classifier_.predict_proba(X)[:, 1]
-        amount = np.maximum(self.regressor_.predict(X), 0.0)
-        return pd.DataFrame(
-            {"customer_id": summary.customer_id, "hurdle_p_any": p_any, "hurdle_expected_value": p_any * amount}
-        )
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per customer with a purchase on or before the calibration end: ``p_alive``,
+        ``expected_purchases``, ``p_any_purchase``, ``expected_avg_value`` and ``expected_value``."""
+        summary = summarise_transactions(X, self.calibration_end_)
+        t = self.horizon_days / DAYS_PER_WEEK
+        out = summary[["customer_id", "value_note"]].copy()
+        out["p_alive"] = self.bgnbd_.p_alive(summary)
+        out["expected_purchases"] = self.bgnbd_.expected_purchases(summary, t)
+        out["p_any_purchase"] = self.bgnbd_.p_any_purchase(summary, t)
+        if self.gamma_gamma_ is not None:
+            spend = pd.Series(self.gamma_gamma_.expected_spend(summary), index=summary.index)
+        else:
+            own = summary["monetary_value"].fillna(summary["mean_value"])
+            spend = own.fillna(own.mean())
+        # No positive amount, no value: a model's population mean would be a guess presented as a number.
+        out["expected_avg_value"] = spend.where(summary["mean_value"].notna()).to_numpy()
+        out["expected_value"] = out["expected_purchases"] * out["expected_avg_value"]
+        return out
 
-
-def holdout_outcomes(
-    transactions, calibration_end, horizon_days, *, customer_col="customer_id", date_col="date", amount_col="amount"
-) -> pd.DataFrame:
-    """What actually happened in (calibration_end, calibration_end + horizon]: purchase occasions and
-    value per customer, for benchmarking CLV predictions."""
-    start = pd.Timestamp(calibration_end)
-    end = start + pd.Timedelta(days=horizon_days)
-    tx = transactions.copy()
-    tx[date_col] = pd.to_datetime(tx[date_col]).dt.normalize()
-    window = tx[(tx[date_col] >= start) & (tx[date_col] < end)]
-    grouped = window.groupby(customer_col)
-    return (
-        pd.DataFrame({"actual_purchases": grouped[date_col].nunique(), "actual_value": grouped[amount_col].sum()})
-        .rename_axis("customer_id")
-        .reset_index()
-    )
+    def describe(self) -> dict:
+        """Fitted parameters, for printing and for the stored backtest."""
+        info = {"bgnbd": self.bgnbd_.params_}
+        if self.gamma_gamma_ is not None:
+            info["gamma_gamma"] = self.gamma_gamma_.params_
+        return info

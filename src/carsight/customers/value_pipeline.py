@@ -14,13 +14,13 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from carsight.config import Settings
 from carsight.customers import deciles as D
 from carsight.customers import features as F
 from carsight.customers import targets as T
+from carsight.customers.clv_select import CLVResult, customer_value
 from carsight.customers.propensity import PropensityModel
 from carsight.errors import DataTooThinError
 from carsight.warehouse import Warehouse
@@ -123,7 +123,7 @@ def train_target(
         raise DataTooThinError(f"{spec.name}: no labelled customers in one of the train/validation/test windows")
     cols = F.feature_columns(train.drop(columns=["label"]))
     model = PropensityModel(descriptions=F.descriptions(cols), random_state=random_state)
-    model.fit(train[cols], train.label, valid[cols], valid.label)
+    model.fit(train[cols], train.label, eval_set=(valid[cols], valid.label))
     evaluation = model.evaluate(test[cols], test.label, margin=DEFAULT_MARGIN, contact_cost=DEFAULT_CONTACT_COST)
     importance = model.importance(test[cols])
     top = [f for f in importance.feature.head(PDP_FEATURES)]
@@ -156,21 +156,26 @@ def _score_rows(
     if population is not None:
         frame = frame[frame[F.ID].isin(population)]
     frame = frame.reset_index(drop=True)
-    raw = model.ranking_score(frame[cols])
+    # The same drift check as `carsight propensity score`: the drift model (challenger) answers when
+    # today's customers have moved materially from the training rows.
+    choice = model.choose_model(frame[cols])
+    scored = model.score_rows(frame[cols], model=choice.model)
     out = pd.DataFrame(
         {
             "customer_id": frame[F.ID],
             "target": spec.name,
             "as_of": pd.Timestamp(as_of).date(),
             "horizon_days": spec.horizon_days,
-            "score": model._calibrate(raw),
-            "decile": D.decile_ranks(raw),
-            "grade": model.grades(raw=raw),
+            "score": scored["score"].to_numpy(),
+            "decile": scored["decile"].to_numpy(),
+            "grade": scored["grade"].to_numpy(),
         }
     )
-    reasons = model.reasons(frame[cols], langs=("ko", "en"))
+    reasons = model.reasons(frame[cols], langs=("ko", "en"), model=choice.model)
     for column in reasons.columns:
         out[column] = reasons[column].to_numpy()
+    out["model_used"] = choice.model
+    out["drift"] = choice.status
     return out
 
 
@@ -264,7 +269,15 @@ def run(wh: Warehouse, settings: Settings) -> dict:
             },
             features=cols,
             data=result["train_frame"],
-            extra={"as_of": str(as_of), "calibration": model.calibration_method_, "notes": ev.notes},
+            extra={
+                "as_of": str(as_of),
+                "calibration": model.calibration_methods_,
+                "champion": model.champion_,
+                "drift_model": model.drift_model_,
+                "late_slice": model.validation_.to_dict(orient="records"),
+                "scored_with": str(scores.model_used.iloc[0]) if len(scores) else None,
+                "notes": ev.notes,
+            },
         )
         summary[spec.name] = (
             f"AUROC {first_row.auroc:.3f} vs logistic {metrics.loc['logistic_baseline', 'auroc']:.3f}, "
@@ -272,8 +285,11 @@ def run(wh: Warehouse, settings: Settings) -> dict:
         )
     clv = _clv(wh, as_of)
     if clv is not None:
-        tables[R.CUSTOMER_CLV.name].append(clv)
-        summary["clv"] = f"{len(clv)} customers, horizon {CLV_HORIZON_DAYS} days"
+        tables[R.CUSTOMER_CLV.name].append(clv.table.assign(as_of=as_of, horizon_days=CLV_HORIZON_DAYS))
+        tables[R.CLV_BACKTEST.name].append(clv.backtest.assign(description=clv.backtest_description, as_of=as_of))
+        summary["clv"] = f"{len(clv.table)} customers, horizon {CLV_HORIZON_DAYS} days; " + ", ".join(
+            f"{c} from {m}" for c, m in clv.chosen.items()
+        )
     for table in R.TABLES:
         parts = tables[table.name]
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=table.column_names)
@@ -281,26 +297,15 @@ def run(wh: Warehouse, settings: Settings) -> dict:
     return summary
 
 
-def _clv(wh: Warehouse, as_of: dt.date) -> pd.DataFrame | None:
-    from carsight.customers.clv import HurdleCLV, clv_bgnbd
-
+def _clv(wh: Warehouse, as_of: dt.date) -> CLVResult | None:
+    """Lifetime value of every buyer from the purchases before ``as_of`` (calibration end = the day
+    before, inclusive), by the models that backtest best on this warehouse; None without purchases."""
     pur = wh.table(S.PURCHASES.name)
     tx = pur.filter(pur.amount > 0).select(F.ID, date=pur.purchase_date, amount=pur.amount).to_pandas()
     if tx.empty:
         return None
     try:
-        out, _ = clv_bgnbd(tx, as_of, CLV_HORIZON_DAYS)
+        return customer_value(tx, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)
     except DataTooThinError as exc:
         log.warning("CLV skipped: %s", exc)
         return None
-    try:
-        hurdle = HurdleCLV(horizon_days=CLV_HORIZON_DAYS).fit(tx, as_of)
-        out = out.merge(hurdle.predict(tx, as_of), on="customer_id", how="left")
-    except DataTooThinError as exc:
-        log.warning("hurdle CLV skipped: %s", exc)
-        out["hurdle_p_any"] = np.nan
-        out["hurdle_expected_value"] = np.nan
-    out["as_of"] = as_of
-    out["horizon_days"] = CLV_HORIZON_DAYS
-    out["frequency"] = out.frequency.astype("int64")
-    return out

@@ -1,0 +1,275 @@
+"""Customer lifetime value from a transaction log, part 3: choose the model by backtest, per data set.
+
+Inside the calibration period the last stretch is held out: every candidate (BG/NBD + Gamma-Gamma,
+the LightGBM hurdle model, the customer's own past rate) is fitted on the history before it and
+scored on what customers did in it: AUROC of "buys again", MAE of purchase occasions, MAE of value.
+The stretch is the horizon itself when the calibration period is long enough; otherwise it is shorter
+(a third of the history, so that the hurdle model still has windows to learn from) and said so.
+
+Each default output column comes from the model that backtested best on its metric: ``p_any_purchase``
+from the best ranker (AUROC), ``expected_purchases`` from the lowest MAE of purchases,
+``expected_value`` from the lowest MAE of value. A model that had to learn from windows shorter than
+the horizon (the hurdle model on a short calibration period) scales its counts up, which a backtest at
+its own shorter stretch cannot check, so it competes for ``p_any_purchase`` only (a ranking survives
+the scaling). Every customer with a purchase on or before the
+calibration end (inclusive) gets a row; value columns may be empty, with the reason in ``value_note``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from carsight.customers.clv import BGNBDCLV, DAYS_PER_WEEK, holdout_outcomes, summarise_transactions
+from carsight.customers.clv_hurdle import MIN_HISTORY_DAYS, HurdleCLV, PastRateCLV
+from carsight.errors import DataTooThinError, InputError
+
+CANDIDATES = ("bgnbd", "hurdle", "past_rate")
+# Without a backtest to go by: the textbook model, then the plain rate (the hurdle model cannot have
+# trained either when there is no room for a backtest).
+FALLBACK_ORDER = ("bgnbd", "hurdle", "past_rate")
+# Output column → (backtest metric, larger is better).
+CHOICE = {
+    "p_any_purchase": ("auroc", True),
+    "expected_purchases": ("mae_purchases", False),
+    "expected_value": ("mae_value", False),
+}
+OUTPUT_COLUMNS = [
+    "customer_id",
+    "p_any_purchase",
+    "expected_purchases",
+    "expected_value",
+    "clv_model",
+    "value_note",
+    "p_alive",
+    "frequency",
+    "recency_days",
+    "tenure_days",
+]
+PER_MODEL = ("p_any_purchase", "expected_purchases", "expected_value")
+MIN_BACKTEST_DAYS = 7
+
+
+def make_candidate(name: str, horizon_days: int, random_state: int = 0):
+    """A fresh, unfitted candidate by name (one of :data:`CANDIDATES`)."""
+    if name == "bgnbd":
+        return BGNBDCLV(horizon_days=horizon_days)
+    if name == "hurdle":
+        return HurdleCLV(horizon_days=horizon_days, random_state=random_state)
+    if name == "past_rate":
+        return PastRateCLV(horizon_days=horizon_days)
+    raise InputError(f"unknown CLV model '{name}'", expected="one of " + ", ".join(CANDIDATES))
+
+
+def model_column(model: str, column: str) -> str:
+    """The per-model output column: ``bgnbd_p_any``, ``hurdle_expected_value``…"""
+    short = "p_any" if column == "p_any_purchase" else column
+    return f"{model}_{short}"
+
+
+def backtest_window_days(first_date, calibration_end, horizon_days: int) -> int | None:
+    """The held-out stretch at the end of the calibration period: the horizon, or a third of the usable
+    history when that is shorter, so that the models keep two thirds of it to learn from (the hurdle
+    model learns from windows inside it). None when the period is too short for any backtest."""
+    span = (pd.Timestamp(calibration_end).normalize() - pd.Timestamp(first_date).normalize()).days
+    window = min(int(horizon_days), (span - MIN_HISTORY_DAYS) // 3)
+    return window if window >= MIN_BACKTEST_DAYS else None
+
+
+@dataclass
+class CLVResult:
+    """The per-customer table, every model's backtest, and which model fills each default column."""
+
+    table: pd.DataFrame
+    backtest: pd.DataFrame
+    chosen: dict[str, str]
+    backtest_description: str
+    calibration_end: pd.Timestamp
+    horizon_days: int
+    params: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _score(prediction: pd.DataFrame, actual: pd.DataFrame) -> dict:
+    frame = prediction.merge(actual, on="customer_id", how="left")
+    frame[["actual_purchases", "actual_value"]] = frame[["actual_purchases", "actual_value"]].fillna(0)
+    bought = (frame["actual_purchases"] > 0).astype(int)
+    valued = frame["expected_value"].notna()
+    both = 0 < bought.sum() < len(bought)
+    return {
+        "customers": int(len(frame)),
+        "buyers": int(bought.sum()),
+        "auroc": float(roc_auc_score(bought, frame["p_any_purchase"])) if both else np.nan,
+        "mae_purchases": float(np.mean(np.abs(frame["expected_purchases"] - frame["actual_purchases"]))),
+        "mae_value": float(np.mean(np.abs(frame.loc[valued, "expected_value"] - frame.loc[valued, "actual_value"])))
+        if valued.any()
+        else np.nan,
+        "predicted_purchases": float(frame["expected_purchases"].sum()),
+        "actual_purchases": float(frame["actual_purchases"].sum()),
+    }
+
+
+def run_backtest(
+    transactions: pd.DataFrame,
+    calibration_end,
+    horizon_days: int,
+    *,
+    models=CANDIDATES,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, str]:
+    """Fit every candidate on the history before the held-out stretch and score it on the stretch.
+    Returns one row per model (``model, auroc, mae_purchases, mae_value, customers, buyers, …,
+    status``) and a sentence saying which stretch was held out."""
+    end = pd.Timestamp(calibration_end).normalize()
+    first = pd.to_datetime(transactions["date"]).min()
+    window = backtest_window_days(first, end, horizon_days)
+    columns = ["model", "auroc", "mae_purchases", "mae_value", "customers", "buyers", "window_days", "status"]
+    if window is None:
+        text = (
+            f"no backtest: the calibration period ({(end - first.normalize()).days} days) is too short to hold "
+            "out a stretch and still learn from the history before it"
+        )
+        return pd.DataFrame(columns=columns), text
+    cut = end - pd.Timedelta(days=window)
+    actual = holdout_outcomes(transactions, cut, window)
+    rows = []
+    for name in models:
+        row = {"model": name, "window_days": window}
+        try:
+            model = make_candidate(name, window, random_state).fit(transactions, calibration_end=cut)
+            row.update(_score(model.predict(transactions), actual))
+            row["status"] = "ok"
+        except DataTooThinError as exc:
+            row["status"] = f"not fitted: {exc}"
+        rows.append(row)
+    text = f"backtest: fitted on purchases to {cut.date()}, scored on the {window} days after it (to {end.date()})"
+    if window < horizon_days:
+        text += f"; the calibration period is too short to hold out {horizon_days} days, so the stretch is shorter"
+    return pd.DataFrame(rows).reindex(columns=columns + ["predicted_purchases", "actual_purchases"]), text
+
+
+def choose(backtest: pd.DataFrame, fitted: list[str], scaled: tuple[str, ...] = ()) -> dict[str, str]:
+    """For each default column, the fitted model with the best backtest on that column's metric; the
+    fallback order when no model could be scored. Models in ``scaled`` learned from windows shorter than
+    the horizon and scale their counts up: the backtest (at its own, shorter window) cannot check that
+    scaling, so they compete for ``p_any_purchase`` only (a ranking survives the scaling)."""
+    chosen = {}
+    for column, (metric, larger) in CHOICE.items():
+        eligible = [m for m in fitted if column == "p_any_purchase" or m not in scaled]
+        scored = backtest[backtest["model"].isin(eligible) & backtest[metric].notna()] if len(backtest) else backtest
+        if len(scored):
+            best = scored.sort_values(metric, ascending=not larger, kind="stable").iloc[0]
+            chosen[column] = str(best["model"])
+        else:
+            chosen[column] = next(m for m in FALLBACK_ORDER if m in eligible)
+    return chosen
+
+
+def _prepare(transactions: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("customer_id", "date", "amount") if c not in transactions.columns]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}", expected="customer_id, date and amount")
+    tx = transactions[["customer_id", "date", "amount"]].dropna(subset=["customer_id", "date"]).copy()
+    tx["customer_id"] = tx["customer_id"].astype(str)
+    tx["date"] = pd.to_datetime(tx["date"]).dt.normalize()
+    tx["amount"] = pd.to_numeric(tx["amount"], errors="coerce")
+    return tx
+
+
+def customer_value(
+    transactions: pd.DataFrame,
+    calibration_end,
+    horizon_days: int,
+    *,
+    models=CANDIDATES,
+    random_state: int = 0,
+) -> CLVResult:
+    """Lifetime value over the next ``horizon_days`` for every customer with a purchase on or before
+    ``calibration_end`` (inclusive), by the models that backtested best on this data.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        ``customer_id``, ``date``, ``amount``: one row per purchase (several on one day are one occasion).
+    calibration_end : date-like
+        The last day of history used (inclusive).
+    horizon_days : int
+        Days ahead to predict, counted from the day after the calibration end.
+    models : sequence of str
+        Candidates to compare (default all of :data:`CANDIDATES`).
+    random_state : int
+        Seed for the hurdle model.
+
+    Returns
+    -------
+    CLVResult
+        ``table`` with :data:`OUTPUT_COLUMNS` then each model's own columns (``bgnbd_p_any``…), the
+        ``backtest`` table, and ``chosen``: the model behind each default column.
+    """
+    if int(horizon_days) <= 0:
+        raise InputError("must be positive", column="horizon_days", expected="a number of days > 0")
+    end = pd.Timestamp(calibration_end).normalize()
+    tx = _prepare(transactions)
+    summary = summarise_transactions(tx, end)
+    if summary.empty:
+        raise DataTooThinError(f"no transactions on or before {end.date()}")
+    notes = []
+    later = tx.loc[tx["date"] > end, "customer_id"].unique()
+    unseen = int(len(set(later) - set(summary["customer_id"])))
+    if unseen:
+        notes.append(f"{unseen} customers first buy after {end.date()}: they have no history at that date and no row")
+    backtest, description = run_backtest(tx, end, int(horizon_days), models=models, random_state=random_state)
+    table = summary[["customer_id", "value_note"]].copy()
+    table["frequency"] = summary["frequency"].astype("int64")
+    table["recency_days"] = summary["recency"] * DAYS_PER_WEEK
+    table["tenure_days"] = summary["T"] * DAYS_PER_WEEK
+    fitted, scaled, params = [], [], {}
+    for name in models:
+        try:
+            model = make_candidate(name, int(horizon_days), random_state).fit(tx, calibration_end=end)
+        except DataTooThinError as exc:
+            notes.append(f"{name} not fitted: {exc}")
+            continue
+        prediction = model.predict(tx).set_index("customer_id").reindex(table["customer_id"])
+        if prediction["p_any_purchase"].isna().any():
+            raise AssertionError(f"{name} left customers without a prediction")  # a bug, not bad input
+        for column in PER_MODEL:
+            table[model_column(name, column)] = prediction[column].to_numpy()
+        if name == "bgnbd":
+            table["p_alive"] = prediction["p_alive"].to_numpy()
+            table["expected_avg_value"] = prediction["expected_avg_value"].to_numpy()
+        notes.extend(getattr(model, "notes_", []))
+        params[name] = model.describe()
+        fitted.append(name)
+        if getattr(model, "window_days_", horizon_days) < int(horizon_days):
+            scaled.append(name)
+    if not fitted:
+        raise DataTooThinError("no CLV model could be fitted: " + "; ".join(notes))
+    chosen = choose(backtest, fitted, tuple(scaled))
+    for column, name in chosen.items():
+        table[column] = table[model_column(name, column)]
+    models_used = dict.fromkeys(chosen.values())
+    table["clv_model"] = (
+        next(iter(models_used))
+        if len(models_used) == 1
+        else "; ".join(f"{c.replace('expected_', '')}: {m}" for c, m in chosen.items())
+    )
+    if "p_alive" not in table:
+        table["p_alive"] = np.nan
+    extra = [c for c in table.columns if c not in OUTPUT_COLUMNS]
+    backtest = backtest.assign(
+        chosen_for=[", ".join(c for c, m in chosen.items() if m == name) or None for name in backtest["model"]]
+    )
+    return CLVResult(
+        table[OUTPUT_COLUMNS + extra].reset_index(drop=True),
+        backtest,
+        chosen,
+        description,
+        end,
+        int(horizon_days),
+        params,
+        notes,
+    )
