@@ -226,9 +226,12 @@ def test_clv_command_on_a_plain_log(tmp_path):
             "금액": tx.amount.map(lambda v: f"{v * 10000:,.0f}"),
         }
     ).to_csv(file, index=False, encoding="cp949")
+    with open(file, "a", encoding="cp949") as fh:
+        fh.write("C99999,언젠가,1000\n")  # a bad row is set aside with its reason, the rest is used
     out = tmp_path / "clv.csv"
+    # No column options: the headers are recognised as `carsight ingest` recognises them.
     args = ["clv", "--transactions", str(file), "--calibration-end", "2024-07-01", "--horizon-days", "180"]
-    args += ["--output", str(out), "--customer-col", "고객번호", "--date-col", "거래일", "--amount-col", "금액"]
+    args += ["--output", str(out)]
     app(args, standalone_mode=False)
     result = pd.read_csv(out, encoding="utf-8-sig", dtype={"customer_id": str})
     assert list(result.columns[:4]) == ["customer_id", "p_any_purchase", "expected_purchases", "expected_value"]

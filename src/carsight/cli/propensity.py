@@ -263,15 +263,21 @@ def clv(
         int, typer.Option("--horizon-days", help="Days ahead to predict, from the day after the calibration end")
     ],
     output: Annotated[Path, typer.Option("--output", help="CSV to write (the backtest goes beside it)")],
-    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
-    date_col: Annotated[str, typer.Option("--date-col")] = "date",
-    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
+    customer_col: Annotated[
+        str | None, typer.Option("--customer-col", help="Header of the customer column (default: recognised)")
+    ] = None,
+    date_col: Annotated[
+        str | None, typer.Option("--date-col", help="Header of the date column (default: recognised)")
+    ] = None,
+    amount_col: Annotated[
+        str | None, typer.Option("--amount-col", help="Header of the amount column (default: recognised)")
+    ] = None,
     encoding: Annotated[str | None, typer.Option("--encoding")] = None,
 ) -> None:
     import pandas as pd
 
     from carsight.customers.clv_select import customer_value
-    from carsight.ingest import clean_number, parse_dates
+    from carsight.ingest import parse_dates, read_table
 
     lang = settings().lang
     if horizon_days <= 0:
@@ -281,33 +287,25 @@ def clv(
         raise InputError(f"'{calibration_end}' is not a date", column="--calibration-end", expected="YYYY-MM-DD")
     with progress() as bar:
         task = bar.add_task("reading", total=3)
-        raw = _read(transactions, encoding, None)
-        for name in (customer_col, date_col, amount_col):
-            if name not in raw.columns:
-                raise InputError(
-                    "column not found",
-                    file=str(transactions),
-                    column=name,
-                    expected="one of: " + ", ".join(map(str, raw.columns)),
-                )
-        tx = pd.DataFrame(
-            {
-                "customer_id": raw[customer_col],
-                "date": parse_dates(raw[date_col]),
-                "amount": clean_number(raw[amount_col], dash_is_zero=False),
-            }
+        # Read like `carsight ingest purchases`: headers recognised (customer, 고객번호, date, 구매일, …),
+        # bad rows set aside with their reason, the rest used; a log needs no purchase id or model.
+        mapping = {
+            src: dst
+            for src, dst in ((customer_col, "customer_id"), (date_col, "purchase_date"), (amount_col, "amount"))
+            if src
+        }
+        result_in = read_table(
+            transactions, "purchases", mapping=mapping or None, encoding=encoding, relaxed=["purchase_id", "model"]
         )
-        for name, source in (("date", date_col), ("amount", amount_col)):
-            bad = tx[name].isna() & raw[source].notna()
-            if bad.any():
-                row = int(bad.to_numpy().nonzero()[0][0])
-                raise InputError(
-                    f"cannot read '{raw[source].iloc[row]}' ({int(bad.sum())} such rows)",
-                    file=str(transactions),
-                    row=row + 1,
-                    column=source,
-                    expected="a date" if name == "date" else "a number",
-                )
+        if len(result_in.rejected):
+            first = result_in.rejected.iloc[0]
+            err_console.print(
+                f"{result_in.file}: {result_in.rejected_rows} row(s) set aside, e.g. row {first['row_number']} "
+                f"column {first['column_name']}: {first['reason']}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        tx = result_in.frame.rename(columns={"purchase_date": "date"})[["customer_id", "date", "amount"]]
         bar.update(task, advance=1, description="backtest and models")
         result = customer_value(tx, end, horizon_days)
         bar.update(task, advance=1, description="writing")
