@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_CUSTOMERS ?= 50000
 WAREHOUSE ?= carsight.duckdb
+DASHBOARD_PORT ?= 8501
 export CARSIGHT_WAREHOUSE ?= $(WAREHOUSE)
 
 .PHONY: install system-deps demo demo-headless test test-fast bench lint fmt clean
@@ -28,8 +29,13 @@ demo-headless: install
 	$(BIN)/carsight pipeline run
 	$(BIN)/carsight status
 
-demo: demo-headless
-	$(BIN)/carsight serve dashboard
+# The dashboard opens as soon as the demo is loaded. The pipeline runs beside it (its log in
+# out/pipeline.log); each page says what is still being computed and fills in when its step is done.
+demo: install
+	$(BIN)/carsight demo --customers $(DEMO_CUSTOMERS)
+	mkdir -p out
+	$(BIN)/carsight pipeline run > out/pipeline.log 2>&1 &
+	$(BIN)/carsight serve dashboard --port $(DASHBOARD_PORT)
 
 test: system-deps install
 	$(BIN)/python -m pytest -q -p no:cacheprovider

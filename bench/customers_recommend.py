@@ -21,8 +21,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import pandas as pd  # noqa: E402
 
 from _common import goal, write_result  # noqa: E402
-from carsight.customers.recommend import RecData, evaluate_recommenders, holdout_cutoff  # noqa: E402
-from carsight.customers.segments import CustomerSegmenter, segment_frame  # noqa: E402
+from carsight.customers.recommend_data import RecData  # noqa: E402
+from carsight.customers.recommend_eval import evaluate_recommenders, holdout_cutoff  # noqa: E402
+from carsight.customers.segments import CustomerSegmenter  # noqa: E402
+from carsight.customers.segments_features import segment_frame  # noqa: E402
 from carsight.warehouse import connect  # noqa: E402
 
 TARGET_RELATIVE_GAIN = 0.20

@@ -24,7 +24,8 @@ import pandas as pd  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from _common import goal, write_result  # noqa: E402
-from carsight.customers.segments import CustomerSegmenter, segment_frame  # noqa: E402
+from carsight.customers.segments import CustomerSegmenter  # noqa: E402
+from carsight.customers.segments_features import segment_frame  # noqa: E402
 from carsight.warehouse import connect  # noqa: E402
 
 TARGET_ARI = 0.8

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import goal, write_result  # noqa: E402
 from carsight.customers.clv import holdout_outcomes  # noqa: E402
-from carsight.customers.clv_select import CANDIDATES, customer_value, model_column  # noqa: E402
+from carsight.customers.clv_select import CANDIDATES, ENSEMBLE, customer_value, model_column  # noqa: E402
 
 
 def _lifetimes_file(name: str) -> Path:
@@ -102,7 +102,7 @@ def evaluate(tx: pd.DataFrame, calibration_end: str, horizon_days: int) -> dict:
             model_column(name, "expected_purchases"),
             model_column(name, "expected_value"),
         )
-        for name in CANDIDATES
+        for name in (*CANDIDATES, ENSEMBLE)
         if model_column(name, "p_any_purchase") in frame
     }
     ours = _scores(frame, "p_any_purchase", "expected_purchases", "expected_value")

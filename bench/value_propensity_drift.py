@@ -188,6 +188,7 @@ def carsight_model(train: pd.DataFrame, test: pd.DataFrame, ordered: bool) -> tu
     info = {
         "champion": report.model.champion_,
         "drift_model": report.model.drift_model_,
+        "ensemble_members": list(report.model.ensemble_members_),
         "model_used": choice.model,
         "drift": choice.status,
         "adversarial_auroc": round(choice.drift.adversarial_auroc, 4) if choice.drift else None,

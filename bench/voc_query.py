@@ -78,9 +78,9 @@ def main() -> None:
         frame["channel"], frame["category"], frame["confidence"] = "phone", None, 1.0
         frame["needs_review"], frame["lang"] = False, "ko"
         start = time.perf_counter()
-        wh.replace(R.CONSULTATIONS, frame[[c.name for c in R.CONSULTATIONS.columns]])
-        wh.replace(R.KEYWORD_DAILY, keyword_daily)
-        wh.replace(R.TOPIC_DAILY, topic_daily)
+        wh.replace(R.VOC_CONSULTATIONS, frame[[c.name for c in R.VOC_CONSULTATIONS.columns]])
+        wh.replace(R.VOC_KEYWORD_DAILY, keyword_daily)
+        wh.replace(R.VOC_TOPIC_DAILY, topic_daily)
         timings["write_s"] = time.perf_counter() - start
         models = sorted(frame["model"].unique())
         topics = sorted(frame["topic"].unique())

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,3 +89,35 @@ def pipeline_wh_path(tmp_path_factory, demo_wh_path) -> Path:
     with connect(str(path), init=True) as wh:
         run_pipeline(wh, settings)
     return path
+
+
+@contextmanager
+def _holding(path: Path, *, read_only: bool = False):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import duckdb, sys
+            con = duckdb.connect({str(path)!r}, read_only={read_only!r})
+            print("holding", flush=True)
+            sys.stdin.read()
+            """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+
+@pytest.fixture
+def holding():
+    """``with holding(path, read_only=False):`` another process holds the DuckDB file at ``path``
+    (writing, or reading) until the block ends; yields the process."""
+    return _holding

@@ -10,5 +10,5 @@ def test_every_message_has_korean_and_english():
 
 def test_lookup_formats_and_falls_back_to_key():
     assert "12" in t("pipeline.done", "en", step="x", seconds=12.0)
-    assert t("pipeline.skipped", "ko", step="voc").startswith("voc")
+    assert t("pipeline.done", "ko", step="voc", seconds=1.0).startswith("voc")
     assert t("no.such.key", "ko") == "no.such.key"

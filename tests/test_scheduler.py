@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from carsight import scheduler
-from carsight.config import Schedule, Settings
+from carsight.config import MonitorSettings, Schedule, Settings
 from carsight.errors import InputError
 
 MONTHLY = Schedule(
@@ -21,6 +21,7 @@ NIGHTLY = Schedule(name="nightly", cron="30 2 * * *", action="pipeline")
 
 
 def _settings(tmp_path, *schedules, **extra) -> Settings:
+    extra.setdefault("monitor", MonitorSettings(cron=""))  # only the schedules under test
     return Settings(
         warehouse=str(tmp_path / "wh.duckdb"), output_dir=tmp_path / "out", schedules=list(schedules), **extra
     )
@@ -188,3 +189,20 @@ args = { kind = "market", period = "previous-month", format = "html", lang = "ko
     assert report.exit_code == 0 and (tmp_path / "v.html").exists()
     bad = runner.invoke(app, ["report", "voc", "--period", "June"])
     assert bad.exit_code != 0 and "YYYY-MM" in str(bad.exception)
+
+
+def test_monitoring_runs_daily_by_default(tmp_warehouse, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        scheduler, "run_action", lambda wh, s, schedule, slot: calls.append((schedule.action, slot)) or "ok"
+    )
+    settings = Settings(warehouse=str(tmp_path / "wh.duckdb"), output_dir=tmp_path / "out")
+    assert [(s.name, s.cron, s.action) for s in scheduler.effective(settings)] == [("monitor", "0 7 * * *", "monitor")]
+    scheduler.run_due(tmp_warehouse, settings, dt.datetime(2024, 7, 15, 8, 0))
+    scheduler.run_due(tmp_warehouse, settings, dt.datetime(2024, 7, 15, 9, 0))  # the same day's slot: not again
+    scheduler.run_due(tmp_warehouse, settings, dt.datetime(2024, 7, 16, 7, 0))
+    assert calls == [("monitor", dt.datetime(2024, 7, 15, 7, 0)), ("monitor", dt.datetime(2024, 7, 16, 7, 0))]
+    # A configured monitoring schedule replaces the default one; an empty cron turns it off.
+    own = Schedule(name="hourly-checks", cron="0 * * * *", action="monitor")
+    assert scheduler.effective(_settings(tmp_path, own, monitor=MonitorSettings())) == [own]
+    assert scheduler.effective(_settings(tmp_path)) == []

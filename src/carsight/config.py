@@ -1,5 +1,8 @@
-"""All settings in one place: environment variables (``CARSIGHT_*``), an optional
-``carsight.toml`` file, then defaults. Nothing else in carsight reads the environment."""
+"""All settings in one place.
+
+Environment variables (``CARSIGHT_*``), an optional ``carsight.toml`` file, then defaults. Nothing
+else in carsight reads the environment.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from carsight.errors import InputError
 
 
 def _config_file() -> Path:
@@ -18,6 +23,8 @@ def _config_file() -> Path:
 
 
 class SmtpSettings(BaseSettings):
+    """How campaign e-mail is sent: server, login, security, sender and rate."""
+
     host: str = "localhost"
     port: int = 25
     username: str | None = None
@@ -48,6 +55,8 @@ class CustomerSettings(BaseSettings):
 
 
 class Schedule(BaseSettings):
+    """A scheduled job: a cron expression and what to run (pipeline or report)."""
+
     name: str
     cron: str
     # one of: "pipeline", "report"
@@ -55,9 +64,56 @@ class Schedule(BaseSettings):
     args: dict[str, str] = Field(default_factory=dict)
 
 
+class MonitorSettings(BaseModel):
+    """``carsight monitor run``: what each check alerts on, who is told, and when it runs.
+
+    docs/monitoring.md says where each threshold comes from and how it was checked on public data.
+    """
+
+    # Daily at 07:00 by default (the scheduler adds it to ``schedules``); "" turns it off.
+    cron: str = "0 7 * * *"
+    recipients: list[str] = Field(default_factory=list)  # e-mail addresses that get new alerts
+    lang: Literal["ko", "en"] | None = None  # of the e-mails (default: settings.lang)
+    mail_min_severity: Literal["info", "warning", "critical"] = "warning"
+    # data.freshness: stale when the newest row is older than `freshness_factor` × the table's usual
+    # gap between dates (95th percentile over its last year), and at least `freshness_min_days`.
+    freshness_factor: float = 3.0
+    freshness_min_days: int = 7
+    freshness_max_days: dict[str, int] = Field(default_factory=dict)  # per table, overrides the rule
+    # data.rejections: loads of the last `rejection_lookback_days` that quarantined rows; critical
+    # from this share of a file's rows.
+    rejection_lookback_days: int = 30
+    rejection_warning_share: float = 0.005
+    rejection_critical_share: float = 0.05
+    # data.drift: rows since the models' reference date against the year before it.
+    drift_psi: float = 0.25  # a column has shifted (the usual PSI reading)
+    drift_auroc: float = 0.70  # the rows as a whole have (carsight.registry.drift.MATERIAL_AUROC)
+    drift_min_rows: int = 300  # on each side; below, PSI over 10 bins is noise
+    # models.propensity: realised against the holdout's, once the outcomes are in.
+    auroc_drop_z: float = 2.0  # standard errors (Hanley-McNeil) the realised AUROC is below the holdout's
+    auroc_min_drop: float = 0.03
+    calibration_z: float = 3.0  # predicted vs observed responders (Poisson-binomial z)
+    calibration_min_ratio: float = 1.25  # and off by at least this factor either way
+    # models.forecast: median over series of (error of the arrived months / backtest error).
+    forecast_error_ratio: float = 2.0
+    forecast_min_series: int = 10
+    # business.sales_interval: arrived months outside the forecast's interval, for these levels.
+    sales_interval_level: int = 95
+    sales_levels: list[str] = Field(default_factory=lambda: ["total", "brand", "market"])
+    # business.vip_share: the share of "Very Strong" RFM customers falls month on month.
+    vip_drop_z: float = 3.0
+    vip_min_drop_pct: float = 10.0
+    # business.voc_rising: significant rising keywords (voc_rising) at least this much up.
+    voc_min_ratio: float = 2.0
+    voc_min_count: int = 10
+
+
 class Settings(BaseSettings):
-    """carsight settings. Environment: ``CARSIGHT_WAREHOUSE``, ``CARSIGHT_LANG``, nested with ``__``
-    (``CARSIGHT_SMTP__HOST``)."""
+    """carsight settings.
+
+    Environment: ``CARSIGHT_WAREHOUSE``, ``CARSIGHT_LANG``, nested with ``__``
+    (``CARSIGHT_SMTP__HOST``).
+    """
 
     model_config = SettingsConfigDict(env_prefix="CARSIGHT_", env_nested_delimiter="__", extra="ignore")
 
@@ -83,6 +139,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     schedules: list[Schedule] = Field(default_factory=list)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     debug: bool = False
 
     @classmethod
@@ -94,6 +151,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read settings from init arguments, then the environment, then ``carsight.toml``."""
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _config_file()
         if path.is_file():
@@ -102,6 +160,7 @@ class Settings(BaseSettings):
 
     @property
     def warehouse_url(self) -> str:
+        """The warehouse as an Ibis URL (a plain path becomes ``duckdb://``)."""
         return warehouse_url(self.warehouse)
 
 
@@ -113,17 +172,43 @@ def warehouse_url(location: str | os.PathLike) -> str:
     return f"duckdb://{Path(text).expanduser().resolve()}"
 
 
+def _load(**overrides) -> Settings:
+    """Settings from the environment and file.
+
+    An invalid value is one :class:`InputError` that names the setting, never a validation
+    traceback.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "__".join(str(part) for part in problem["loc"])
+        path = _config_file()
+        raise InputError(
+            f"setting '{name}' is invalid: {problem['msg']}",
+            file=str(path) if path.is_file() else None,
+            column=f"CARSIGHT_{name.upper()}",
+        ) from None
+
+
 @lru_cache(maxsize=1)
 def _cached() -> Settings:
-    return Settings()
+    return _load()
 
 
 def get_settings(**overrides) -> Settings:
-    """The process-wide settings; overrides (from CLI flags) give a new object."""
+    """The process-wide settings; overrides (from CLI flags) give a new object.
+
+    Raises
+    ------
+    InputError
+        When a setting (environment, carsight.toml or override) has an invalid value.
+    """
     if overrides:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return _load(**{k: v for k, v in overrides.items() if v is not None})
     return _cached()
 
 
 def reset_settings_cache() -> None:
+    """Forget the cached settings (tests and long-running processes that change the environment)."""
     _cached.cache_clear()

@@ -1,5 +1,8 @@
-"""User-facing failure kinds. Edges (CLI, API, dashboard) turn these into one clear line,
-a 4xx response or a message beside a form field; anything else is a bug."""
+"""User-facing failure kinds.
+
+Edges (CLI, API, dashboard) turn these into one clear line, a 4xx response or a message beside a
+form field; anything else is a bug.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +24,11 @@ class InputError(CarsightError):
     expected: str | None = None
 
     def __post_init__(self) -> None:
+        """Make the exception's message the formatted text."""
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        """The message with where it happened and what was expected."""
         where = []
         if self.file:
             where.append(str(self.file))

@@ -1,51 +1,140 @@
-"""The pipeline: every analytic step that turns warehouse source tables into result tables, in
-dependency order. Each step is ``run(wh, settings) -> dict`` in its domain package; the CLI, the
-scheduler and ``make demo`` call :func:`run_pipeline`."""
+"""The pipeline: every analytic step that turns warehouse source tables into result tables, in dependency order.
+
+Each step is ``run(wh, settings) -> dict`` in its domain package; the CLI, the scheduler and ``make
+demo`` call :func:`run_pipeline`.
+
+A run records where each step stands in the ``pipeline_status`` table, and while it holds a DuckDB
+file it publishes a reading copy after every change (:mod:`carsight.warehouse.sharing`), so the
+dashboard opens during a run and its pages say which results are still being computed.
+"""
 
 from __future__ import annotations
 
-import importlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
+
 from carsight.config import Settings
-from carsight.warehouse import Warehouse
+from carsight.customers import pipeline as customers_pipeline
+from carsight.customers import trigger_pipeline, value_pipeline
+from carsight.errors import InputError
+from carsight.market import driver_pipeline
+from carsight.market import pipeline as market_pipeline
+from carsight.voc import pipeline as voc_pipeline
+from carsight.warehouse import Warehouse, results_customers, results_market, results_value, results_voc
+from carsight.warehouse import schema as S
+from carsight.warehouse.connection import duckdb_file
+from carsight.warehouse.results_insights import DRIVER_SEGMENTS, TRIGGER_FEATURES, TRIGGER_RULES
+from carsight.warehouse.sharing import publish_reading_copy, withdraw_reading_copy
+from carsight.warehouse.tables import Table
 
 
 @dataclass(frozen=True)
 class Step:
-    name: str
-    target: str  # "module:function"
-    description: str
+    """One pipeline step.
 
-    def load(self) -> Callable | None:
-        module_name, func = self.target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                return None  # this step's package is not part of this build
-            raise
-        return getattr(module, func, None)
+    Its name (what ``--step`` takes), what it runs, what it computes, and the result tables it
+    writes (pages whose tables are not written yet say they are being computed).
+    """
+
+    name: str
+    run: Callable[[Warehouse, Settings], dict | None]
+    description: str
+    tables: tuple[Table, ...]
 
 
 STEPS: tuple[Step, ...] = (
-    Step("customers", "carsight.customers.pipeline:run", "RFM grades, segments, recommendations"),
-    Step("propensity", "carsight.customers.value_pipeline:run", "Repurchase/response propensity, reasons, CLV"),
-    Step("market", "carsight.market.pipeline:run", "Market analytics, backtested forecasts"),
-    Step("voc", "carsight.voc.pipeline:run", "Mask, classify and aggregate consultations"),
-    Step("triggers", "carsight.customers.trigger_pipeline:run", "Repurchase trigger conditions (association rules)"),
-    Step("drivers", "carsight.market.driver_pipeline:run", "What drove the change in sales and purchases"),
+    Step("customers", customers_pipeline.run, "RFM grades, segments, recommendations", results_customers.TABLES),
+    Step("propensity", value_pipeline.run, "Repurchase/response propensity, reasons, CLV", results_value.TABLES),
+    Step("market", market_pipeline.run, "Market analytics, backtested forecasts", results_market.TABLES),
+    Step("voc", voc_pipeline.run, "Mask, classify and aggregate consultations", results_voc.TABLES),
+    Step(
+        "triggers",
+        trigger_pipeline.run,
+        "Repurchase trigger conditions (association rules)",
+        (TRIGGER_RULES, TRIGGER_FEATURES),
+    ),
+    Step("drivers", driver_pipeline.run, "What drove the change in sales and purchases", (DRIVER_SEGMENTS,)),
 )
 
 
 @dataclass
 class StepResult:
+    """What one step did: ``done`` with its summary and run time."""
+
     name: str
-    status: str  # done | skipped | failed
+    status: str
     seconds: float
     summary: dict
+
+
+def select_steps(names: list[str] | None) -> list[Step]:
+    """The steps called ``names`` in pipeline order (all steps for None).
+
+    Raises
+    ------
+    InputError
+        For a name that is no step, listing the known ones.
+    """
+    if names is None:
+        return list(STEPS)
+    known = [s.name for s in STEPS]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown step '{unknown[0]}'", expected="one of " + ", ".join(known))
+    return [s for s in STEPS if s.name in names]
+
+
+class _Status:
+    """The run's rows of ``pipeline_status``.
+
+    Written after every change and, for a DuckDB file, published in the reading copy the dashboard
+    reads while the run holds the file.
+    """
+
+    def __init__(self, wh: Warehouse, steps: list[Step]):
+        self.wh = wh
+        self.file = duckdb_file(wh.url)
+        self.rows = pd.DataFrame(
+            {
+                "run_id": uuid.uuid4().hex[:12],
+                "position": range(1, len(steps) + 1),
+                "step": [s.name for s in steps],
+                "status": S.PENDING,
+                "tables": [",".join(t.name for t in s.tables) for s in steps],
+                "started_at": pd.NaT,
+                "finished_at": pd.NaT,
+                "seconds": float("nan"),
+                "message": None,
+            }
+        ).set_index("step", drop=False)
+        self._write()
+
+    def start(self, step: Step) -> None:
+        self.rows.loc[step.name, ["status", "started_at"]] = [S.RUNNING, pd.Timestamp.now()]
+        self._write()
+
+    def end(self, step: Step, seconds: float, error: BaseException | None = None) -> None:
+        status, message = (S.DONE, None) if error is None else (S.FAILED, f"{type(error).__name__}: {error}")
+        self.rows.loc[step.name, ["status", "finished_at", "seconds", "message"]] = [
+            status,
+            pd.Timestamp.now(),
+            seconds,
+            message,
+        ]
+        self._write()
+
+    def _write(self) -> None:
+        self.wh.replace(S.PIPELINE_STATUS, self.rows.reset_index(drop=True))
+        if self.file is not None:
+            publish_reading_copy(self.wh, self.file)
+
+    def close(self) -> None:
+        if self.file is not None:
+            withdraw_reading_copy(self.file)
 
 
 def run_pipeline(
@@ -54,17 +143,46 @@ def run_pipeline(
     steps: list[str] | None = None,
     on_step: Callable[[Step], None] | None = None,
 ) -> list[StepResult]:
-    """Run the selected steps (all by default) in order; a failing step stops the run."""
-    selected = [s for s in STEPS if steps is None or s.name in steps]
+    """Run the selected steps (all by default) in pipeline order; a failing step stops the run.
+
+    Parameters
+    ----------
+    wh : Warehouse
+        The warehouse to read source tables from and write result tables to.
+    settings : Settings
+        The settings every step reads its options from.
+    steps : list of str, optional
+        Names of the steps to run; None runs all of :data:`STEPS`.
+    on_step : callable, optional
+        Called with each step before it runs (progress display).
+
+    Returns
+    -------
+    list of StepResult
+        One result per step run, in order.
+
+    Raises
+    ------
+    InputError
+        For a step name that is not in :data:`STEPS`, before anything runs.
+    """
+    selected = select_steps(steps)
+    status = _Status(wh, selected)
     results = []
-    for step in selected:
-        if on_step:
-            on_step(step)
-        func = step.load()
-        if func is None:
-            results.append(StepResult(step.name, "skipped", 0.0, {}))
-            continue
-        start = time.perf_counter()
-        summary = func(wh, settings) or {}
-        results.append(StepResult(step.name, "done", time.perf_counter() - start, summary))
+    try:
+        for step in selected:
+            if on_step:
+                on_step(step)
+            status.start(step)
+            start = time.perf_counter()
+            try:
+                summary = step.run(wh, settings) or {}
+            except BaseException as exc:  # recorded for the pages, then raised as it was
+                status.end(step, time.perf_counter() - start, exc)
+                raise
+            seconds = time.perf_counter() - start
+            status.end(step, seconds)
+            results.append(StepResult(step.name, S.DONE, seconds, summary))
+    finally:
+        status.close()
     return results

@@ -1,10 +1,13 @@
-"""Cron-style schedules from the configuration (``settings.schedules``): which slot is due, running
-it at most once per slot (recorded in ``schedule_runs`` before it starts, so a restart never runs
-a slot twice), and the loop behind ``carsight schedule run``.
+"""Cron-style schedules from the configuration (``settings.schedules``).
 
-Actions: ``pipeline`` (the whole analytics pipeline) and ``report`` (args ``kind``, ``period``
+Which slot is due, running it at most once per slot (recorded in ``schedule_runs`` before it starts,
+so a restart never runs a slot twice), and the loop behind ``carsight schedule run``.
+
+Actions: ``pipeline`` (the whole analytics pipeline), ``report`` (args ``kind``, ``period``
 = ``previous-month`` | ``current-month`` | ``YYYY-MM``, ``format``, ``lang``, ``to`` = comma-separated
-e-mail addresses that receive the report as an attachment).
+e-mail addresses that receive the report as an attachment) and ``monitor`` (``carsight monitor run``).
+Monitoring runs daily by default: ``settings.monitor.cron`` adds a schedule named ``monitor`` unless
+one of the configured schedules already monitors, or the cron is empty.
 
 Only the latest slot of each schedule is considered: a scheduler that was down for three days runs
 a daily job once when it comes back, not three times.
@@ -26,16 +29,31 @@ from carsight.errors import CarsightError, InputError
 from carsight.warehouse import Warehouse
 from carsight.warehouse.results_delivery import SCHEDULE_RUNS
 
-ACTIONS = ("pipeline", "report")
+ACTIONS = ("pipeline", "report", "monitor")
+MONITOR = "monitor"
 RUNNING, DONE, FAILED = "running", "done", "failed"
 
 
 @dataclass
 class JobResult:
+    """What one scheduled job did."""
+
     schedule: str
     slot: dt.datetime
     status: str
     message: str
+
+
+def effective(settings: Settings) -> list[Schedule]:
+    """The configured schedules, plus the daily monitoring one (``settings.monitor.cron``).
+
+    Unless a configured schedule already monitors, or the cron is empty.
+    """
+    schedules = list(settings.schedules)
+    cron = settings.monitor.cron.strip()
+    if cron and not any(s.action == MONITOR for s in schedules):
+        schedules.append(Schedule(name=MONITOR, cron=cron, action=MONITOR))
+    return schedules
 
 
 def validate(schedules: list[Schedule]) -> None:
@@ -71,6 +89,7 @@ def latest_slot(schedule: Schedule, now: dt.datetime) -> dt.datetime:
 
 
 def next_runs(schedule: Schedule, now: dt.datetime, count: int = 3) -> list[dt.datetime]:
+    """The next ``count`` slots of a schedule after ``now``."""
     it = croniter(schedule.cron, now)
     return [it.get_next(dt.datetime) for _ in range(count)]
 
@@ -91,6 +110,7 @@ def resolve_period(period: str, slot: dt.datetime) -> str:
 
 
 def history(wh: Warehouse) -> pd.DataFrame:
+    """Every scheduled run, latest first."""
     if not wh.has_table(SCHEDULE_RUNS.name):
         return pd.DataFrame(columns=SCHEDULE_RUNS.column_names)
     t = wh.table(SCHEDULE_RUNS.name)
@@ -135,6 +155,11 @@ def due(wh: Warehouse, schedules: list[Schedule], now: dt.datetime) -> list[tupl
 
 def run_action(wh: Warehouse, settings: Settings, schedule: Schedule, slot: dt.datetime) -> str:
     """Run one job; returns a one-line summary."""
+    if schedule.action == MONITOR:
+        from carsight.monitor import run_monitor
+
+        summary = run_monitor(wh, settings).summary()
+        return ", ".join(f"{k} {v}" for k, v in summary.items() if v is not None)
     if schedule.action == "pipeline":
         from carsight.pipeline import run_pipeline
 
@@ -183,12 +208,15 @@ def run_due(
     now: dt.datetime,
     on_job: Callable[[Schedule, dt.datetime], None] | None = None,
 ) -> list[JobResult]:
-    """Run every due job once. A slot is claimed (``running``) before its job starts: if the process
-    dies mid-job the slot stays claimed and is not re-run (at most once per slot); the row shows it
-    never finished."""
-    validate(settings.schedules)
+    """Run every due job once.
+
+    A slot is claimed (``running``) before its job starts: if the process dies mid-job the slot
+    stays claimed and is not re-run (at most once per slot); the row shows it never finished.
+    """
+    schedules = effective(settings)
+    validate(schedules)
     results = []
-    for schedule, slot in due(wh, settings.schedules, now):
+    for schedule, slot in due(wh, schedules, now):
         if on_job:
             on_job(schedule, slot)
         started = pd.Timestamp.now()
@@ -206,6 +234,7 @@ def run_due(
 
 
 def seconds_until_next(schedules: list[Schedule], now: dt.datetime) -> float:
+    """Seconds until the next slot of any schedule (at least one)."""
     upcoming = [next_runs(s, now, 1)[0] for s in schedules]
     return max(1.0, (min(upcoming) - now).total_seconds()) if upcoming else 60.0
 
@@ -218,9 +247,13 @@ def run_forever(
     on_result: Callable[[JobResult], None] | None = None,
     max_cycles: int | None = None,
 ) -> None:
-    """Wake at each next slot and run what is due. The warehouse is opened per cycle so that the
-    scheduler does not hold DuckDB's write lock while it sleeps."""
-    validate(settings.schedules)
+    """Wake at each next slot and run what is due.
+
+    The warehouse is opened per cycle so that the scheduler does not hold DuckDB's write lock while
+    it sleeps.
+    """
+    schedules = effective(settings)
+    validate(schedules)
     cycles = 0
     while max_cycles is None or cycles < max_cycles:
         with open_warehouse() as wh:
@@ -231,4 +264,4 @@ def run_forever(
         if max_cycles is not None and cycles >= max_cycles:
             break
         # Cap the sleep so a changed system clock is noticed within a minute.
-        sleep(min(60.0, seconds_until_next(settings.schedules, clock())))
+        sleep(min(60.0, seconds_until_next(schedules, clock())))

@@ -188,7 +188,8 @@ def _results(ids: list[str]) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="session")
 def api_env(tmp_path_factory):
     """(warehouse path, model dir) with data and fitted models; read-only for tests."""
-    from carsight.customers.segments import CustomerSegmenter, segment_frame
+    from carsight.customers.segments import CustomerSegmenter
+    from carsight.customers.segments_features import segment_frame
     from carsight.registry import save_model
     from carsight.voc.classify import MODEL_KIND, TopicClassifier
     from carsight.warehouse import connect

@@ -23,6 +23,7 @@ PATHS = {
     "/forecasts": "/forecasts",
     "/insights/triggers": "/insights/triggers",
     "/insights/drivers": "/insights/drivers",
+    "/alerts": "/alerts",
 }
 
 

@@ -194,6 +194,29 @@ def test_default_columns_follow_the_backtest():
     assert set(choose(backtest.iloc[0:0], ["bgnbd", "past_rate"]).values()) == {"bgnbd"}
 
 
+def test_the_ranking_does_not_flip_on_a_gap_within_noise():
+    backtest = pd.DataFrame(
+        {
+            "model": ["bgnbd", "hurdle", "past_rate", "ensemble"],
+            "auroc": [0.7506, 0.7542, 0.7567, 0.7560],
+            "auroc_se": [0.0030, 0.0032, 0.0, 0.0015],
+            "mae_purchases": [0.37, 0.40, 0.86, 0.50],
+            "mae_value": [14.2, 15.7, 31.6, 18.0],
+        }
+    )
+    fitted = ["bgnbd", "hurdle", "past_rate", "ensemble"]
+    # The past rate leads by less than one standard error of the gap: the richest model within it, the
+    # ensemble, ranks.
+    assert choose(backtest, fitted)["p_any_purchase"] == "ensemble"
+    # Without the ensemble the hurdle model is the richest within one standard error.
+    assert choose(backtest, fitted[:3])["p_any_purchase"] == "hurdle"
+    # A lead larger than the noise decides.
+    clear = backtest.assign(auroc_se=[0.0030, 0.0010, 0.0, 0.0005])
+    assert choose(clear, fitted)["p_any_purchase"] == "past_rate"
+    # Counts and value still go to the lowest error.
+    assert choose(backtest, fitted)["expected_purchases"] == "bgnbd"
+
+
 def test_backtest_is_inside_the_calibration_period_and_stored():
     tx = _transactions(500, seed=2)
     end = pd.Timestamp("2024-06-30")
@@ -209,7 +232,13 @@ def test_backtest_is_inside_the_calibration_period_and_stored():
     a, b = customer_value(tx, end, 120), customer_value(noisy, end, 120)
     pd.testing.assert_frame_equal(a.backtest, b.backtest)
     pd.testing.assert_frame_equal(a.table, b.table)
-    assert set(a.backtest.model) == {"bgnbd", "hurdle", "past_rate"} and (a.backtest.status == "ok").all()
+    assert set(a.backtest.model) == {"bgnbd", "hurdle", "past_rate", "ensemble"} and (a.backtest.status == "ok").all()
+    # The ensemble is the mean of the three models, in the backtest and in the output.
+    models = a.table[["bgnbd_p_any", "hurdle_p_any", "past_rate_p_any"]]
+    np.testing.assert_allclose(a.table.ensemble_p_any, models.mean(axis=1))
+    # Every model's AUROC gap to the best one carries its standard error (0 for the best itself).
+    best = a.backtest.loc[a.backtest.auroc.idxmax()]
+    assert best.auroc_se == 0 and (a.backtest.drop(index=best.name).auroc_se > 0).all()
     assert a.backtest.window_days.iloc[0] == 120 and "scored on the 120 days" in a.backtest_description
 
 
@@ -239,7 +268,7 @@ def test_clv_command_on_a_plain_log(tmp_path):
     before = tx[tx.date <= "2024-07-01"].customer_id.nunique()
     assert len(result) == before and result.customer_id.is_unique
     backtest = pd.read_csv(tmp_path / "clv_backtest.csv", encoding="utf-8-sig")
-    assert set(backtest.model) == {"bgnbd", "hurdle", "past_rate"} and backtest.chosen_for.notna().any()
+    assert set(backtest.model) == {"bgnbd", "hurdle", "past_rate", "ensemble"} and backtest.chosen_for.notna().any()
 
 
 def test_clv_help_says_the_calibration_end_is_inclusive():

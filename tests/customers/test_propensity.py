@@ -266,14 +266,88 @@ def test_without_drift_lightgbm_is_kept():
     X, y, _ = _synthetic(8_000, 1)
     Xv, yv, _ = _synthetic(4_000, 2)
     model = PropensityModel().fit(X, y, eval_set=(Xv, yv))
-    assert model.champion_ == "lightgbm"
+    # Known answer on these seeds: LightGBM wins the late slice, and the candidates within one paired
+    # standard error of it are averaged: the champion is that ensemble, LightGBM in it, the logistic
+    # baseline (clearly behind) not.
+    assert model.champion_ == "ensemble" and model.ensemble_members_[0] == "lightgbm"
+    assert "logistic_baseline" not in model.ensemble_members_ and len(model.ensemble_members_) > 1
     fresh, _, _ = _synthetic(3_000, 5)
     choice = model.choose_model(fresh)
-    assert choice.status == "stable" and choice.model == "lightgbm"
+    assert choice.status == "stable" and choice.model == "ensemble"
     assert choice.drift.adversarial_auroc < 0.6 and not choice.drift.material
     # Too few rows for a drift check: the champion, and the output says it was not checked.
     small = model.choose_model(fresh.head(50))
-    assert small.status == "unchecked" and small.model == "lightgbm" and small.drift is None
+    assert small.status == "unchecked" and small.model == "ensemble" and small.drift is None
+    # The ensemble's score is the mean of its members' standardised log-odds, and its reasons add up to
+    # that score (up to one constant): explanations stay exact.
+    Xt = model.transform_features(fresh)
+    members = [(model.ranking_score(fresh, model=m) - mu) / sd for m, (mu, sd) in model.ensemble_scale_.items()]
+    raw = model.ranking_score(fresh, model="ensemble")
+    np.testing.assert_allclose(raw, np.mean(members, axis=0))
+    gap = raw - model.contributions(fresh, model="ensemble").sum(axis=1).to_numpy()
+    assert np.ptp(gap) < 1e-6 and len(Xt) == len(fresh)
+
+
+def test_one_clear_winner_is_the_champion_alone():
+    X, y, _ = _synthetic(8_000, 1)
+    Xv, yv, _ = _synthetic(4_000, 2)
+    # Known answer: LightGBM leads the logistic baseline on the late slice by 0.014 AUROC, more than
+    # twice the paired standard error (0.006): it is the champion alone, no ensemble.
+    model = PropensityModel(candidates=("lightgbm", "logistic_baseline")).fit(X, y, eval_set=(Xv, yv))
+    late = model.validation_.set_index("model").auroc
+    se = D.auroc_difference_se(yv, model.ranking_score(Xv, model="lightgbm"), model.ranking_score(Xv))
+    assert late["lightgbm"] - late["logistic_baseline"] > 2 * se
+    assert model.champion_ == "lightgbm" and model.ensemble_members_ == ["lightgbm"]
+    assert "ensemble" not in model.available_
+
+
+def test_auroc_difference_standard_error_matches_a_bootstrap():
+    rng = np.random.default_rng(0)
+    n = 3_000
+    y = rng.random(n) < 0.2
+    a = y + rng.normal(0, 1, n)
+    b = np.round(0.8 * y + rng.normal(0, 1, n) + 0.5 * a, 1)  # correlated with a, and tied
+    draws = []
+    for _ in range(400):
+        i = rng.integers(0, n, n)
+        draws.append(D.auroc_with_ci(y[i], a[i])[0] - D.auroc_with_ci(y[i], b[i])[0])
+    assert D.auroc_difference_se(y, a, b) == pytest.approx(np.std(draws), rel=0.15)
+    # Identical rankings differ by nothing; one class alone has no AUROC.
+    assert D.auroc_difference_se(y, a, a) == 0
+    assert np.isnan(D.auroc_difference_se(np.ones(10), a[:10], b[:10]))
+
+
+def test_reference_lightgbm_runs_300_trees_and_refit_on_late_keeps_calibration():
+    X, y, _ = _synthetic(4_000, 1)
+    Xv, yv, _ = _synthetic(2_000, 2)
+    plain = PropensityModel().fit(X, y, eval_set=(Xv, yv))
+    assert plain.best_iterations_["lightgbm_reference"] == 300 and not plain.refitted_on_late_
+    refit = PropensityModel(refit_on_late=True).fit(X, y, eval_set=(Xv, yv))
+    assert refit.refitted_on_late_
+    # The late slice chose, calibrated and graded before the refit: all of that is the same …
+    assert refit.champion_ == plain.champion_ and refit.drift_model_ == plain.drift_model_
+    for name in plain.grade_edges_:
+        np.testing.assert_array_equal(refit.grade_edges_[name], plain.grade_edges_[name])
+    # … and the members learned from the late rows too, with the number of trees found before.
+    for name, trees in plain.best_iterations_.items():
+        assert refit.members_[name].n_estimators == trees
+    assert not np.allclose(refit.ranking_score(Xv, model="lightgbm"), plain.ranking_score(Xv, model="lightgbm"))
+
+
+def test_logistic_baseline_extrapolates_one_standard_deviation_and_no_further():
+    from carsight.customers.baseline import EXTRAPOLATION_SDS, LogisticBaseline
+
+    rng = np.random.default_rng(4)
+    x = rng.uniform(13, 72, 3_000)  # e.g. tenure in months, training customers all older than a year
+    y = (rng.random(3_000) < 1 / (1 + np.exp(0.06 * (x - 30)))).astype(int)
+    model = LogisticBaseline().fit(pd.DataFrame({"tenure": x}), y)
+    lo, hi, _, _, sd = model.stats_["tenure"]
+    new = pd.DataFrame({"tenure": [lo, lo - 0.5 * sd, lo - EXTRAPOLATION_SDS * sd, lo - 10 * sd]})
+    score = model.decision_function(new)
+    # A newer customer a little beyond the training range still ranks by the trend …
+    assert score[0] < score[1] < score[2]
+    # … but far beyond it the trend stops at one standard deviation.
+    assert score[3] == pytest.approx(score[2])
 
 
 def test_grades_need_cut_points_learned_in_fit():

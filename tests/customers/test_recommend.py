@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from carsight.customers import VehicleRecommender
-from carsight.customers.recommend import RecData, evaluate_recommenders, holdout_cutoff
+from carsight.customers.recommend_data import RecData
+from carsight.customers.recommend_eval import evaluate_recommenders, holdout_cutoff
 from carsight.errors import DataTooThinError, InputError
 
 MODELS = pd.DataFrame(

@@ -17,8 +17,8 @@ from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import RobustScaler
 
-from carsight.customers import CustomerSegmenter, assign_segment, segments
-from carsight.customers.segments import BlockScaler, segment_frame
+from carsight.customers import CustomerSegmenter, assign_segment, segments_desk, segments_one_row
+from carsight.customers.segments_features import BlockScaler, segment_frame
 from carsight.errors import DataTooThinError, InputError
 
 VEHICLES = pd.DataFrame(
@@ -210,7 +210,7 @@ def _assert_fast_path_matches_full(model, n: int, seed: int) -> None:
     for _ in range(n):
         fields, lang = _random_profile(rng), rng.choice(["ko", "en"])
         fast = assign_segment(model, fields, lang=lang)
-        full = segments._assign(model, fields, lang, fast=False)
+        full = segments_desk._assign(model, fields, lang, fast=False)
         assert fast == full, fields
 
 
@@ -235,7 +235,7 @@ def test_one_row_encoding_is_bit_identical_to_column_transformer(business, rare_
         mask = np.random.default_rng(1).random(frame.shape) < 0.3
         holed = frame.mask(mask)
         full = model._encode(model._check(holed))
-        fast = np.array([segments._encode_one(model.one_row_, row) for row in holed.to_dict("records")])
+        fast = np.array([segments_one_row.encode_one(model.one_row_, row) for row in holed.to_dict("records")])
         assert np.array_equal(full, fast)
 
 
@@ -253,7 +253,7 @@ def test_old_saved_model_without_one_row_state_still_assigns(business):
     del old.one_row_
     fields = {"age": 58, "budget": 8e7, "payment_type": "cash", "region": "서울"}
     assert assign_segment(old, fields) == assign_segment(model, fields)
-    assert segments._ONE_ROW_CACHE[old] is not None  # built once on first use, then reused
+    assert segments_one_row._ONE_ROW_CACHE[old] is not None  # built once on first use, then reused
     _assert_fast_path_matches_full(old, n=20, seed=2)
 
 
@@ -262,11 +262,24 @@ def test_unknown_preprocessing_step_falls_back_to_full_path(business):
     odd = copy.deepcopy(model)
     age = dict((name, step) for name, step, _ in odd.preprocessor_.transformers_)["age"]
     age.steps[-1] = ("robustscaler", RobustScaler().fit(frame[["age"]].fillna(50).to_numpy()))
-    assert segments._one_row_state(odd) is None
+    assert segments_one_row.one_row_state(odd) is None
     odd.one_row_ = None
     fields = {"age": 33, "interest_model": "Volt"}
-    assert assign_segment(odd, fields) == segments._assign(odd, fields, "ko", fast=False)
+    assert assign_segment(odd, fields) == segments_desk._assign(odd, fields, "ko", fast=False)
 
 
 # Recovery of the demo's planted types (ARI ≥ 0.8) is asserted on the pipeline step's output in
 # test_customers_cli.py, so the demo is segmented once per test session.
+
+
+def test_segmenters_saved_before_the_split_still_load():
+    """Pickles name ``carsight.customers.segments.BlockScaler``: that name must keep resolving."""
+    import pickle
+
+    from carsight.customers import segments, segments_features
+
+    old_path = pickle.dumps(segments_features.BlockScaler(["age__age"]), protocol=0).replace(
+        b"carsight.customers.segments_features", b"carsight.customers.segments"
+    )
+    assert segments.BlockScaler is segments_features.BlockScaler
+    assert isinstance(pickle.loads(old_path), segments_features.BlockScaler)

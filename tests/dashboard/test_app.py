@@ -5,9 +5,6 @@ pipeline has not run or the warehouse is busy."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import duckdb
 import pytest
@@ -199,29 +196,91 @@ def test_pages_before_the_pipeline_say_to_run_it(app_for, small_wh_path):
     assert at.get("plotly_chart"), "market charts come from source tables and need no pipeline"
 
 
-def test_busy_warehouse_shows_a_notice_not_an_error(app_for, small_wh_path, tmp_path):
+def test_busy_warehouse_shows_a_notice_not_an_error(app_for, small_wh_path, tmp_path, holding):
     path = tmp_path / "busy.duckdb"
     shutil.copy(small_wh_path, path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import duckdb, sys, time
-            con = duckdb.connect({str(path)!r})
-            print("locked", flush=True)
-            sys.stdin.read()
-        """),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with holding(path):
         at = app_for(path).run()
         _no_failures(at)
         assert t("dash.notice.busy", "ko") in [w.value for w in at.warning]
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
+
+
+def _storage_names() -> set[str]:
+    """Every column name of every table, and the per-language variants the pages read."""
+    names = {c.name for table in S.all_tables().values() for c in table.columns}
+    return names | {"reason_ko", "reason_en", "profile_ko", "profile_en", "as_of"}
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_pages_show_catalogue_headings_and_dates_without_times(app_for, pipeline_wh_path, lang):
+    """No storage column name (``target``, ``as_of``, ``reason1_ko``) heads a table on any page, and
+    no date shows a midnight time."""
+    storage = _storage_names()
+    at = app_for(pipeline_wh_path, lang=lang).run()
+    at.switch_page("pages/desk.py").run()  # the desk first: it shows the most stored columns
+    for page in ("desk", *PAGES):
+        at.switch_page(f"pages/{page}.py").run()
+        _no_failures(at)
+        for table in at.dataframe:
+            frame = table.value
+            headings = [str(c) for c in frame.columns]
+            raw = [h for h in headings if h in storage]
+            assert not raw, (page, raw)
+            for column in frame.columns:
+                values = frame[column].dropna()
+                assert not values.astype(str).str.endswith("00:00:00").any(), (page, column)
+        texts = [e.value for kind in ("caption", "markdown", "info", "subheader") for e in at.get(kind)]
+        assert not [x for x in texts if str(x).startswith("dash.")], page  # a message missing from the catalogue
+
+
+def test_internals_only_in_debug_mode(app_for, pipeline_wh_path, monkeypatch):
+    """No users and roles yet: the warehouse location and model files show only with settings.debug."""
+    from carsight.config import reset_settings_cache
+
+    def shown(debug: str) -> str:
+        at = app_for(pipeline_wh_path)
+        monkeypatch.setenv("CARSIGHT_DEBUG", debug)
+        reset_settings_cache()
+        at.run()
+        at.switch_page("pages/models.py").run()
+        _no_failures(at)
+        texts = [c.value for c in at.caption] + [str(d.value.to_dict()) for d in at.dataframe]
+        return "\n".join(texts)
+
+    folder = str(pipeline_wh_path.parent)
+    assert folder not in shown("0")
+    assert folder in shown("1")
+
+
+def test_a_page_says_its_results_are_being_computed_while_the_pipeline_runs(app_for, small_wh_path, tmp_path):
+    """A run in progress: customers running, propensity still to come. Their pages say so, and the
+    sidebar says how far the run is."""
+    import pandas as pd
+
+    from carsight.pipeline import STEPS
+    from carsight.warehouse import connect
+
+    path = tmp_path / "running.duckdb"
+    shutil.copy(small_wh_path, path)
+    steps = [s for s in STEPS if s.name in ("customers", "propensity")]
+    status = pd.DataFrame(
+        {
+            "run_id": "r1",
+            "position": [1, 2],
+            "step": [s.name for s in steps],
+            "status": [S.RUNNING, S.PENDING],
+            "tables": [",".join(t.name for t in s.tables) for s in steps],
+            "started_at": [pd.Timestamp("2026-01-01 09:00"), pd.NaT],
+        }
+    )
+    with connect(str(path), init=True) as wh:
+        wh.replace(S.PIPELINE_STATUS, status)
+    at = app_for(path).run()
+    running = t("dash.app.pipeline_running", "ko", done=0, total=2, step=t("dash.step.customers", "ko"))
+    assert running in [i.value for i in at.sidebar.info]
+    for page, step in (("customers", "customers"), ("campaigns", "propensity")):
+        at.switch_page(f"pages/{page}.py").run()
+        _no_failures(at)
+        notices = [i.value for i in at.info]
+        assert t("dash.notice.computing", "ko", step=t(f"dash.step.{step}", "ko")) in notices, (page, notices)
+        assert not [n for n in notices if "carsight pipeline run" in n]

@@ -1,7 +1,8 @@
 """End to end: ``carsight serve dashboard`` on a copy of the pipeline warehouse, driven by Debian's
 chromium through Playwright. Opens every page, uses a filter, submits the new-customer form, checks
-that the served Korean font is what the browser uses, and saves the screenshots in docs/screenshots/
-(shown in the README)."""
+that the served Korean font is what the browser uses and that no page shows a file path, and saves
+screenshots: in the test's temporary folder, or in ``$CARSIGHT_SCREENSHOTS_DIR`` when set (the
+README's pictures: ``CARSIGHT_SCREENSHOTS_DIR=docs/screenshots``, see docs/dashboard.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ import pytest
 from carsight.i18n import t
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PAGES = ("overview", "customers", "desk", "campaigns", "market", "forecast", "voc", "models")
 CHART_PAGES = tuple(
     n
@@ -60,7 +60,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
 
 
 def serve(warehouse: Path, model_dir: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, CARSIGHT_WAREHOUSE=str(warehouse), CARSIGHT_MODEL_DIR=str(model_dir), CARSIGHT_LANG="ko")
+    env = dict(
+        os.environ,
+        CARSIGHT_WAREHOUSE=str(warehouse),
+        CARSIGHT_MODEL_DIR=str(model_dir),
+        CARSIGHT_LANG="ko",
+        CARSIGHT_DEBUG="0",  # what every user sees: no internals
+    )
     carsight = Path(sys.executable).with_name("carsight")
     return subprocess.Popen(
         [str(carsight), "serve", "dashboard", "--port", str(port), "--host", "127.0.0.1"],
@@ -86,12 +92,13 @@ def _settle(page, title: str, chart: bool) -> None:
     page.wait_for_timeout(500)
 
 
-def drive(base: str, out_dir: Path) -> dict:
-    """Open every page and do what a user would; returns what was observed."""
+def drive(base: str, out_dir: Path, paths: tuple[str, ...] = ()) -> dict:
+    """Open every page and do what a user would; returns what was observed (``paths_shown``: the
+    pages whose text contains one of ``paths``)."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    seen: dict = {"pages": {}}
+    seen: dict = {"pages": {}, "paths_shown": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
@@ -106,6 +113,8 @@ def drive(base: str, out_dir: Path) -> dict:
                     raise
                 errors = page.locator('[data-testid="stException"]').count()
                 seen["pages"][name] = {"exceptions": errors}
+                text = page.locator("body").inner_text()
+                seen["paths_shown"] += [(name, path) for path in paths if path in text]
                 page.screenshot(path=str(out_dir / f"{name}.png"), full_page=True)
 
             # The served web font is the one in use (a fresh machine has no Korean font).
@@ -170,7 +179,8 @@ def test_dashboard_in_chromium(pipeline_wh_path, tmp_path):
         # The font is served by Streamlit's static file serving.
         with urllib.request.urlopen(f"{base}/app/static/NanumGothic-subset.woff2", timeout=10) as resp:
             assert resp.status == 200 and len(resp.read()) > 100_000
-        seen = drive(base, SCREENSHOTS)
+        screenshots = Path(os.environ.get("CARSIGHT_SCREENSHOTS_DIR") or tmp_path / "screenshots")
+        seen = drive(base, screenshots, paths=(str(tmp_path), str(models)))
     finally:
         proc.terminate()
         try:
@@ -181,5 +191,6 @@ def test_dashboard_in_chromium(pipeline_wh_path, tmp_path):
     assert seen["font_loaded"], "the browser did not load the served NanumGothic font"
     assert seen["segment_shown"], "the new-customer form returned no segment"
     assert seen["market_choice"] in seen["market_heading"]
+    assert seen["paths_shown"] == [], "internals (file paths) are shown only with settings.debug"
     for name in PAGES:
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+        assert (screenshots / f"{name}.png").stat().st_size > 10_000

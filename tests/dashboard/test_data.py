@@ -25,6 +25,24 @@ def test_version_stamp_changes_when_the_warehouse_is_written(small_wh_path, tmp_
     assert data.version_stamp(str(path)) != before
 
 
+def test_reader_reads_the_reading_copy_only_while_a_writer_holds_the_file(small_wh_path, tmp_path, holding):
+    """During a pipeline run the page reads the copy the run published; a copy left behind by a run
+    that was killed is never read, because the file itself is free then."""
+    import shutil
+
+    from carsight.warehouse.sharing import publish_reading_copy
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(small_wh_path, path)
+    with Warehouse(str(path)) as wh:
+        publish_reading_copy(wh, path)  # the copy has 40 customers
+        wh.upsert(S.CUSTOMERS, forms.as_frame({"customer_id": "X9", "name": "나중 고객", "marketing_opt_in": False}))
+    with holding(path), data.Reader(str(path)) as reader:
+        assert reader.wh.count(S.CUSTOMERS.name) == 40  # the published copy
+    with data.Reader(str(path)) as reader:
+        assert reader.wh.count(S.CUSTOMERS.name) == 41  # the file itself, the stale copy ignored
+
+
 def test_reader_releases_the_file_so_a_writer_can_open_it(small_wh_path, tmp_path):
     import shutil
 

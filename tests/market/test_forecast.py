@@ -179,10 +179,22 @@ def test_unstable_ces_is_not_rolled_forward():
     assert ces_stable(Fitted(1.2, 1.0))
 
 
-def test_a_discontinued_model_is_forecast_near_zero(fitted):
-    # 50 months of sales, then 12 of none: not a rate to keep forecasting.
-    assert fitted.choice().set_index("unique_id").loc["stopped", "cls"] == "intermittent"
-    assert _fc(fitted, "stopped")["yhat"].max() < 3  # it sold about 30 a month before it stopped
+def test_a_discontinued_model_is_forecast_zero(fitted):
+    # 50 months of about 30 sales, then 12 of none (its longest run of zeros ever): not a rate or a
+    # season to keep forecasting.
+    choice = fitted.choice().set_index("unique_id").loc["stopped"]
+    assert choice["cls"] == "stopped" and choice["model_name"] == "Naive"
+    fc = _fc(fitted, "stopped")
+    assert (fc["yhat"] == 0).all() and (fc["yhat_lo_95"] == 0).all()
+
+
+def test_a_series_with_longer_gaps_before_is_intermittent_not_stopped():
+    from carsight.market.series import regularise
+
+    # Sells in bursts with 8-month gaps: 6 zero months at the end are no longer than its usual gap.
+    y = np.tile(np.r_[np.full(4, 5.0), np.zeros(8)], 5)[:-2]
+    _, infos = regularise(_frame("bursty", y))
+    assert infos["bursty"].stopped == 0 and any(k == "stopped" for k, _ in infos["bursty"].warnings)
 
 
 def test_log_model_gives_no_forecast_for_a_series_that_was_negative():

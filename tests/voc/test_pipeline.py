@@ -32,12 +32,12 @@ pytestmark = pytest.mark.slow
 def test_nothing_unmasked_stays_in_the_warehouse(voc_wh):
     wh, result, _ = voc_wh
     assert result.status == "done" and result.summary["texts_masked"] > 0
-    for table, column in (("consultations", "text"), (R.VOC_CONSULTATIONS, "text_masked")):
+    for table, column in (("consultations", "text"), (R.VOC_CONSULTATIONS.name, "text_masked")):
         texts = wh.table(table).select(column).to_pandas()[column].dropna()
         assert not texts.str.contains(r"01[016789][-. ]?\d{3,4}[-. ]?\d{4}").any()
         assert not texts.str.contains(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}").any()
         assert not texts.str.contains(r"(?<!\d)\d{2,3}[가-힣]\d{4}(?!\d)").any()
-    masked = wh.table(R.VOC_CONSULTATIONS).to_pandas()
+    masked = wh.table(R.VOC_CONSULTATIONS.name).to_pandas()
     assert masked["text_masked"].str.contains(r"\[전화번호\]").any()
     assert masked["text_masked"].str.contains(r"\[이름\]").any()
     assert set(masked["lang"]) <= {"ko", "en", "und"} and (masked["lang"] == "en").any()
@@ -45,13 +45,13 @@ def test_nothing_unmasked_stays_in_the_warehouse(voc_wh):
 
 def test_classifier_beats_baseline_on_demo(voc_wh):
     wh, result, root = voc_wh
-    metrics = wh.table(R.VOC_MODEL_METRICS).to_pandas().set_index(["model_name", "metric"])["value"]
+    metrics = wh.table(R.VOC_MODEL_METRICS.name).to_pandas().set_index(["model_name", "metric"])["value"]
     assert metrics[("topic_classifier", "macro_f1")] > metrics[("baseline", "macro_f1")]
     assert (root / "models" / "voc_topic" / "meta.json").is_file()
-    confusion = wh.table(R.VOC_CONFUSION).to_pandas()
-    n_test = int(wh.table(R.VOC_MODEL_METRICS).to_pandas()["n_test"].iloc[0])
+    confusion = wh.table(R.VOC_CONFUSION.name).to_pandas()
+    n_test = int(wh.table(R.VOC_MODEL_METRICS.name).to_pandas()["n_test"].iloc[0])
     assert confusion.groupby("model_name")["count"].sum().eq(n_test).all()
-    consultations = wh.table(R.VOC_CONSULTATIONS).to_pandas()
+    consultations = wh.table(R.VOC_CONSULTATIONS.name).to_pandas()
     assert consultations["topic"].notna().all()
     assert consultations["needs_review"].eq(consultations["confidence"] < 0.5).all()
 
@@ -82,9 +82,9 @@ def test_top_keywords_equal_a_raw_scan(voc_wh, tokenizer, filters):
 
 def test_daily_aggregates_add_up(voc_wh):
     wh, _, _ = voc_wh
-    topics = wh.table(R.VOC_TOPIC_DAILY).to_pandas()
+    topics = wh.table(R.VOC_TOPIC_DAILY.name).to_pandas()
     assert topics["count"].sum() == wh.count("consultations")
-    rising = wh.table(R.VOC_RISING).to_pandas()
+    rising = wh.table(R.VOC_RISING.name).to_pandas()
     assert {"period", "keyword", "p_value", "q_value"} <= set(rising.columns)
     assert (rising["q_value"] >= rising["p_value"] - 1e-12).all()
 

@@ -1,7 +1,9 @@
-"""The scoring API (FastAPI). ``create_app`` is the factory uvicorn runs
-(``uvicorn.run("carsight.api.app:create_app", factory=True)``): it refuses to start without an API
-token unless explicitly insecure, loads the result tables and models once at startup (lifespan),
-and serves them from memory."""
+"""The scoring API (FastAPI).
+
+``create_app`` is the factory uvicorn runs (``uvicorn.run("carsight.api.app:create_app",
+factory=True)``): it refuses to start without an API token unless explicitly insecure, loads the
+result tables and models once at startup (lifespan), and serves them from memory.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +31,13 @@ class ApiConfigError(CarsightError):
 
 
 def create_app(settings: Settings | None = None, *, insecure: bool | None = None) -> FastAPI:
-    """Build the API. ``insecure=True`` (or ``settings.api_insecure``) allows running without a token,
-    for local use on loopback only; otherwise a missing or short token stops start-up."""
+    """Build the API.
+
+    ``insecure=True`` (or ``settings.api_insecure``) allows running without a token, for local use
+    on loopback only; otherwise a missing or short token stops start-up.
+    """
     from carsight.api import errors
-    from carsight.api.routes import customers, forecasts, health, insights, recommendations, segments, voc
+    from carsight.api.routes import alerts, customers, forecasts, health, insights, recommendations, segments, voc
     from carsight.api.store import Store
 
     settings = settings or get_settings()
@@ -62,7 +67,7 @@ def create_app(settings: Settings | None = None, *, insecure: bool | None = None
     app.state.token = token.encode("utf-8") if token else None
     app.state.insecure = insecure
     errors.install(app)
-    for module in (health, customers, segments, recommendations, voc, forecasts, insights):
+    for module in (health, customers, segments, recommendations, voc, forecasts, insights, alerts):
         app.include_router(module.router)
     app.add_middleware(errors.RequestGuard, max_body=settings.api_max_body_bytes)
     return app

@@ -1,5 +1,8 @@
-"""Typed dependencies: the bearer-token check and the current data snapshot, so each route says
-what it needs in its signature."""
+"""Typed dependencies.
+
+The bearer-token check and the current data snapshot, so each route says what it needs in its
+signature.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ _bearer = HTTPBearer(auto_error=False, description="The token from CARSIGHT_API_
 async def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
+    """Refuse a request without the configured bearer token (401), unless started with ``--insecure``."""
     expected: bytes | None = request.app.state.token
     if expected is None:  # started with --insecure for local use
         return
@@ -37,12 +41,14 @@ async def require_token(
 
 
 async def current_snapshot(request: Request) -> Snapshot:
+    """The snapshot the API serves now (reloaded in the background when the warehouse changes)."""
     return request.app.state.store.current()
 
 
 async def language(
     request: Request, lang: Annotated[Lang | None, Query(description="ko or en (default: settings.lang)")] = None
 ) -> str:
+    """The answer's language: the ``lang`` query parameter, else ``settings.lang``."""
     return lang or request.app.state.settings.lang
 
 

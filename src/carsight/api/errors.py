@@ -1,6 +1,9 @@
-"""No stack trace ever reaches a client: carsight's error kinds map to 4xx/503 with one readable
-message, anything else to a generic 500 that carries a request id to find the traceback in the
-server log. Also the request-size limit (413), applied before a body is read into memory."""
+"""No stack trace ever reaches a client.
+
+Carsight's error kinds map to 4xx/503 with one readable message, anything else to a generic 500 that
+carries a request id to find the traceback in the server log. Also the request-size limit (413),
+applied before a body is read into memory.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def request_id(request: Request) -> str | None:
+    """The id of this request (``X-Request-ID``), echoed in every error body."""
     return request.scope.get("state", {}).get("request_id")
 
 
@@ -47,6 +51,8 @@ def _body(
 
 
 def install(app: FastAPI) -> None:
+    """Turn every failure into one JSON error body with the right status code."""
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         return _body(
@@ -97,23 +103,30 @@ def install(app: FastAPI) -> None:
 
 
 class _TooLarge(StarletteHTTPException):
-    """Raised from ``receive``: FastAPI re-raises HTTPExceptions from body parsing, so this becomes a
-    413 through the handler above instead of a generic "error parsing the body"."""
+    """Raised from ``receive``.
+
+    FastAPI re-raises HTTPExceptions from body parsing, so this becomes a 413 through the handler
+    above instead of a generic "error parsing the body".
+    """
 
     def __init__(self, limit: int):
         super().__init__(413, f"request body over {limit} bytes")
 
 
 class RequestGuard:
-    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on every request): gives each request
-    an id (echoed as ``X-Request-ID``) and refuses bodies over ``max_body`` bytes with 413, by the
-    declared Content-Length and by counting what actually arrives (chunked uploads)."""
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on every request).
+
+    Gives each request an id (echoed as ``X-Request-ID``) and refuses bodies over ``max_body`` bytes
+    with 413, by the declared Content-Length and by counting what actually arrives (chunked
+    uploads).
+    """
 
     def __init__(self, app, max_body: int):
         self.app = app
         self.max_body = max_body
 
     async def __call__(self, scope, receive, send):
+        """Give the request its id and refuse a body over the limit."""
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         incoming = dict(scope.get("headers") or ())

@@ -1,5 +1,8 @@
-"""Request and response models of the scoring API (kept apart from the warehouse tables, so the
-storage can change without breaking clients). Examples show up in the OpenAPI docs."""
+"""Request and response models of the scoring API.
+
+Kept apart from the warehouse tables, so the storage can change without breaking clients. Examples
+show up in the OpenAPI docs.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ MAX_TEXT_CHARS = 5_000
 
 
 class ErrorBody(BaseModel):
+    """What went wrong: the kind, a message, the field at fault and the request id."""
+
     kind: str = Field(examples=["not_found"])
     message: str = Field(examples=["customer C999 is not in the warehouse"])
     field: str | None = Field(default=None, examples=["customer.age"])
@@ -28,6 +33,8 @@ class ErrorBody(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
     error: ErrorBody
 
 
@@ -64,6 +71,8 @@ class NewCustomer(BaseModel):
 
 
 class BlockPull(BaseModel):
+    """How much one feature block decided the segment."""
+
     feature: str
     label: str
     pull: float = Field(
@@ -73,6 +82,8 @@ class BlockPull(BaseModel):
 
 
 class SegmentAssignment(BaseModel):
+    """The segment of a new customer, with the feature blocks that decided it."""
+
     segment_id: int = Field(examples=[3])
     profile: str = Field(examples=["40대 SUV 가족 고객, 할부 구매 비중이 높음"])
     runner_up: int = Field(examples=[1])
@@ -84,21 +95,29 @@ class SegmentAssignment(BaseModel):
 
 
 class AssignBatchRequest(BaseModel):
+    """Several new customers to assign at once."""
+
     model_config = ConfigDict(extra="forbid")
     customers: list[NewCustomer] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class AssignBatchResponse(BaseModel):
+    """The segments of several new customers, in the order asked."""
+
     results: list[SegmentAssignment]
 
 
 # ---- existing customers ---------------------------------------------------------------------
 class SegmentInfo(BaseModel):
+    """A customer's segment and its plain-language profile."""
+
     segment_id: int
     profile: str | None = None
 
 
 class RfmInfo(BaseModel):
+    """A customer's RFM score, grade, segment and group."""
+
     score: float = Field(description="RFM score 0–100", examples=[91.5])
     grade: str = Field(examples=["Very Strong"])
     group: str = Field(examples=["VIP"])
@@ -110,6 +129,8 @@ class RfmInfo(BaseModel):
 
 
 class PropensityInfo(BaseModel):
+    """A customer's propensity for one target, with the grade and the top reasons."""
+
     target: str = Field(examples=["repurchase"])
     score: float = Field(ge=0, le=1, description="Calibrated probability")
     grade: int = Field(ge=1, le=10, description="1 = most likely")
@@ -120,6 +141,8 @@ class PropensityInfo(BaseModel):
 
 
 class ClvInfo(BaseModel):
+    """A customer's lifetime value over the CLV horizon."""
+
     horizon_days: int
     expected_value: float | None = Field(description="Expected spend in the horizon, KRW")
     expected_purchases: float
@@ -128,6 +151,8 @@ class ClvInfo(BaseModel):
 
 
 class RecommendationItem(BaseModel):
+    """One recommended model with its rank, score and reason."""
+
     rank: int
     model: str = Field(examples=["Palisade"])
     score: float
@@ -135,6 +160,8 @@ class RecommendationItem(BaseModel):
 
 
 class CustomerScores(BaseModel):
+    """Everything the pipeline knows about one customer."""
+
     customer_id: str = Field(examples=["C000123"])
     segment: SegmentInfo | None = None
     rfm: RfmInfo | None = None
@@ -144,6 +171,8 @@ class CustomerScores(BaseModel):
 
 
 class CustomerBatchRequest(BaseModel):
+    """Customer ids to look up at once."""
+
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"customer_ids": ["C000123", "C000456"]}]}
     )
@@ -151,6 +180,8 @@ class CustomerBatchRequest(BaseModel):
 
 
 class CustomerBatchResponse(BaseModel):
+    """The customers found, and the ids that are not in the warehouse."""
+
     customers: list[CustomerScores]
     missing: list[str] = Field(description="Ids not in the warehouse")
 
@@ -177,6 +208,8 @@ class RecommendationRequest(BaseModel):
 
 
 class RecommendationResponse(BaseModel):
+    """Recommended models: the stored ones of a customer, or scored now for a new one."""
+
     customer_id: str | None = None
     source: Literal["stored", "model"] = Field(
         description="stored: computed by the last pipeline run; model: scored now"
@@ -186,6 +219,8 @@ class RecommendationResponse(BaseModel):
 
 # ---- voice of the customer ------------------------------------------------------------------
 class VocClassifyRequest(BaseModel):
+    """Texts to mask and classify."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"texts": ["계기판에 경고등이 켜졌어요. 010-1234-5678로 연락 주세요"]}]},
@@ -201,6 +236,8 @@ class VocClassifyRequest(BaseModel):
 
 
 class VocResult(BaseModel):
+    """One text masked, with its topic, confidence and keywords."""
+
     masked_text: str = Field(examples=["계기판에 경고등이 켜졌어요. [전화번호]로 연락 주세요"])
     topic: str | None = Field(examples=["경고등"])
     confidence: float | None = Field(ge=0, le=1)
@@ -209,11 +246,15 @@ class VocResult(BaseModel):
 
 
 class VocClassifyResponse(BaseModel):
+    """The results of the texts, in the order asked."""
+
     results: list[VocResult]
 
 
 # ---- forecasts ------------------------------------------------------------------------------
 class ForecastPoint(BaseModel):
+    """One month of a forecast with its 80% and 95% intervals."""
+
     ds: dt.date
     mean: float
     lo_80: float | None = None
@@ -223,6 +264,8 @@ class ForecastPoint(BaseModel):
 
 
 class ForecastResponse(BaseModel):
+    """One series' forecast, with the chosen method and its backtest beside the baseline."""
+
     series_id: str = Field(examples=["Hyundai/Tucson/Korea"])
     level: str | None = Field(default=None, examples=["brand/model/market"])
     model: str | None = Field(default=None, description="The method chosen by backtest", examples=["AutoETS"])
@@ -234,16 +277,22 @@ class ForecastResponse(BaseModel):
 
 
 class ForecastSeries(BaseModel):
+    """A forecast series and its level."""
+
     series_id: str
     level: str | None = None
 
 
 class ForecastList(BaseModel):
+    """Every forecast series."""
+
     series: list[ForecastSeries]
 
 
 # ---- insights -------------------------------------------------------------------------------
 class TriggerRule(BaseModel):
+    """One trigger rule with its coverage, confidence, lift and profit efficiency."""
+
     rank: int = Field(ge=1)
     conditions: str = Field(examples=["leads_90d>=3 & vehicle_age_days>1825"])
     coverage: float = Field(description="Customers meeting the conditions ÷ all customers")
@@ -259,6 +308,8 @@ class TriggerRule(BaseModel):
 
 
 class TriggerResponse(BaseModel):
+    """The repurchase trigger rules, best first, with the numbers they were mined on."""
+
     target: str = Field(examples=["repurchase"])
     reference_date: dt.date = Field(description="Features use events before it; the outcome is counted after it")
     horizon_days: int
@@ -270,6 +321,8 @@ class TriggerResponse(BaseModel):
 
 
 class DriverSegment(BaseModel):
+    """One segment that drove a change, with its share of the change."""
+
     rank: int = Field(ge=1)
     segment: str = Field(examples=["model=Tucson & market=USA"])
     dimensions: dict[str, str] = Field(description="The fixed dimension values (the others are 'all')")
@@ -283,6 +336,8 @@ class DriverSegment(BaseModel):
 
 
 class DriverResponse(BaseModel):
+    """The segments that explain the change between two periods."""
+
     analysis: Literal["sales", "purchases"]
     comparison: Literal["year", "quarter"]
     base_start: dt.date
@@ -297,8 +352,33 @@ class DriverResponse(BaseModel):
 
 # ---- health ---------------------------------------------------------------------------------
 class Health(BaseModel):
+    """Whether the API has data and models behind it."""
+
     status: Literal["ok", "degraded"]
     version: str
     loaded_at: dt.datetime | None
     customers: int
     available: dict[str, bool] = Field(description="Which parts of the API have data or a model behind them")
+
+
+# ---- alerts ---------------------------------------------------------------------------------
+class Alert(BaseModel):
+    """One monitoring alert: what is wrong, how badly, and since when (docs/monitoring.md)."""
+
+    alert_id: str
+    check: str = Field(description="data.freshness, data.drift, models.forecast, business.sales_interval, …")
+    subject: str = Field(description="The table, model, series or keyword concerned")
+    severity: Literal["info", "warning", "critical"]
+    status: Literal["open", "closed"]
+    message: str = Field(description="In the requested language")
+    value: float | None = None
+    threshold: float | None = Field(default=None, description="From carsight.toml [monitor]")
+    opened_at: dt.datetime
+    last_seen_at: dt.datetime
+    closed_at: dt.datetime | None = None
+
+
+class AlertList(BaseModel):
+    """Alerts of the monitoring checks, most severe and newest first."""
+
+    alerts: list[Alert]

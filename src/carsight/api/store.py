@@ -1,14 +1,15 @@
-"""What the API serves, loaded once: the pipeline's result tables as in-memory dictionaries keyed
-by customer (so a lookup is a dict access, not a query) and the fitted models. The warehouse is
-opened read-only only while loading and closed again, so the API never blocks a pipeline run.
-When the warehouse file changes (a pipeline run finished) the next request after ``check_every``
-seconds starts a reload in the background and the new snapshot replaces the old one atomically.
+"""What the API serves, loaded once.
+
+The pipeline's result tables as in-memory dictionaries keyed by customer (so a lookup is a dict
+access, not a query) and the fitted models. The warehouse is opened read-only only while loading and
+closed again, so the API never blocks a pipeline run. When the warehouse file changes (a pipeline
+run finished) the next request after ``check_every`` seconds starts a reload in the background and
+the new snapshot replaces the old one atomically.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import threading
 import time
@@ -21,24 +22,23 @@ import pandas as pd
 
 from carsight.config import Settings
 from carsight.errors import CarsightError, ModelError, NotFoundError
+from carsight.monitor.alerts import read_alerts
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
+from carsight.warehouse.results_customers import CUSTOMER_RFM, CUSTOMER_SEGMENTS, RECOMMENDATIONS, SEGMENT_PROFILES
+from carsight.warehouse.results_insights import DRIVER_DIMENSIONS, DRIVER_SEGMENTS, TRIGGER_RULES
+from carsight.warehouse.results_market import FORECAST_CHOICE, FORECASTS
+from carsight.warehouse.results_value import CUSTOMER_CLV, PROPENSITY_SCORES
+from carsight.warehouse.tables import Table
 
 log = logging.getLogger("carsight.api")
 
 
-def _result(module: str, constant: str) -> str | None:
-    try:
-        value = getattr(importlib.import_module(f"carsight.warehouse.{module}"), constant)
-    except (ImportError, AttributeError):
+def _frame(wh: Warehouse, table: Table) -> pd.DataFrame | None:
+    """The whole result table, or None while the pipeline has not filled it."""
+    if not wh.has_table(table.name):
         return None
-    return value if isinstance(value, str) else value.name
-
-
-def _frame(wh: Warehouse, name: str | None) -> pd.DataFrame | None:
-    if not name or not wh.has_table(name):
-        return None
-    frame = wh.table(name).to_pandas()
+    frame = wh.table(table.name).to_pandas()
     return frame if len(frame) else None
 
 
@@ -76,6 +76,7 @@ class Snapshot:
     forecasts: dict[str, dict] = field(default_factory=dict)
     triggers: dict | None = None
     drivers: dict[tuple[str, str], dict] = field(default_factory=dict)
+    alerts: list[dict] = field(default_factory=list)  # monitoring alerts, open and closed
     segmenter: Any = None
     recommender: Any = None
     rec_data: Any = None
@@ -85,6 +86,7 @@ class Snapshot:
 
     # ---- lookups ---------------------------------------------------------------------------
     def customer(self, customer_id: str, lang: str) -> dict:
+        """Everything about one customer, in ``lang``."""
         if customer_id not in self.customer_ids:
             raise NotFoundError(f"customer {customer_id} is not in the warehouse")
         seg = self.segment.get(customer_id)
@@ -105,6 +107,7 @@ class Snapshot:
 
     @property
     def available(self) -> dict[str, bool]:
+        """Which parts of the API have data or a model behind them."""
         return {
             "customers": bool(self.customer_ids),
             "segments": bool(self.segment),
@@ -121,6 +124,7 @@ class Snapshot:
         }
 
     def need(self, attribute: str, what: str):
+        """The attribute, or a ModelError saying to run the pipeline when it is missing."""
         value = getattr(self, attribute)
         if value is None:
             raise ModelError(
@@ -159,7 +163,7 @@ def load_snapshot(settings: Settings) -> Snapshot:
 def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
     if wh.has_table(S.CUSTOMERS.name):
         snap.customer_ids = set(wh.table(S.CUSTOMERS.name).customer_id.to_pandas().astype(str))
-    rfm = _frame(wh, _result("results_customers", "CUSTOMER_RFM"))
+    rfm = _frame(wh, CUSTOMER_RFM)
     if rfm is not None:
         for r in rfm.itertuples(index=False):
             snap.rfm[r.customer_id] = {
@@ -172,13 +176,13 @@ def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
                 "monetary_total": float(r.monetary_total),
                 "as_of": _date(r.as_of),
             }
-    seg = _frame(wh, _result("results_customers", "CUSTOMER_SEGMENTS"))
+    seg = _frame(wh, CUSTOMER_SEGMENTS)
     if seg is not None:
         snap.segment = dict(zip(seg.customer_id.astype(str), seg.segment_id.astype(int), strict=True))
-    prof = _frame(wh, _result("results_customers", "SEGMENT_PROFILES"))
+    prof = _frame(wh, SEGMENT_PROFILES)
     if prof is not None:
         snap.profiles = {int(r.segment_id): {"ko": r.profile_ko, "en": r.profile_en} for r in prof.itertuples()}
-    reco = _frame(wh, _result("results_customers", "RECOMMENDATIONS"))
+    reco = _frame(wh, RECOMMENDATIONS)
     if reco is not None:
         for r in reco.sort_values(["customer_id", "rank"]).itertuples(index=False):
             snap.recommendations[r.customer_id].append(
@@ -190,7 +194,7 @@ def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
                     "reason_en": r.reason_en,
                 }
             )
-    scores = _frame(wh, _result("results_value", "PROPENSITY_SCORES"))
+    scores = _frame(wh, PROPENSITY_SCORES)
     if scores is not None:
         for r in scores.sort_values(["customer_id", "target"]).itertuples(index=False):
             snap.propensity[r.customer_id].append(
@@ -205,7 +209,7 @@ def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
                     "reasons_en": [x for x in (r.reason1_en, r.reason2_en, r.reason3_en) if _none(x)],
                 }
             )
-    clv = _frame(wh, _result("results_value", "CUSTOMER_CLV"))
+    clv = _frame(wh, CUSTOMER_CLV)
     if clv is not None:
         for r in clv.itertuples(index=False):
             snap.clv[r.customer_id] = {
@@ -217,16 +221,17 @@ def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
             }
     _load_forecasts(wh, snap)
     _load_insights(wh, snap)
+    snap.alerts = read_alerts(wh, status=None).to_dict(orient="records")
     # Customers who only exist in result tables (a warehouse loaded from several sources) count too.
     snap.customer_ids |= set(snap.rfm) | set(snap.segment)
 
 
 def _load_forecasts(wh: Warehouse, snap: Snapshot) -> None:
     """The market area's reconciled forecasts with the chosen method's backtest beside the baseline."""
-    frame = _frame(wh, _result("results_market", "FORECASTS"))
+    frame = _frame(wh, FORECASTS)
     if frame is None:
         return
-    choice = _frame(wh, _result("results_market", "FORECAST_CHOICE"))
+    choice = _frame(wh, FORECAST_CHOICE)
     backtest: dict[str, dict] = {}
     if choice is not None:
         keep = (
@@ -265,7 +270,7 @@ def _load_forecasts(wh: Warehouse, snap: Snapshot) -> None:
 
 def _load_insights(wh: Warehouse, snap: Snapshot) -> None:
     """Trigger rules and driver segments (the insights steps), shaped as the routes answer."""
-    rules = _frame(wh, _result("results_insights", "TRIGGER_RULES"))
+    rules = _frame(wh, TRIGGER_RULES)
     if rules is not None:
         rules = rules.sort_values("rank")
         first = rules.iloc[0]
@@ -287,11 +292,9 @@ def _load_insights(wh: Warehouse, snap: Snapshot) -> None:
                 for row in rules.to_dict(orient="records")
             ],
         }
-    segments = _frame(wh, _result("results_insights", "DRIVER_SEGMENTS"))
+    segments = _frame(wh, DRIVER_SEGMENTS)
     if segments is None:
         return
-    from carsight.warehouse.results_insights import DRIVER_DIMENSIONS
-
     for (analysis, comparison), rows in segments.sort_values("rank").groupby(["analysis", "comparison"]):
         first = rows.iloc[0]
         change = float(first.current_total) - float(first.base_total)
@@ -335,7 +338,7 @@ def _load_models(wh: Warehouse, settings: Settings, snap: Snapshot) -> None:
         setattr(snap, attribute, estimator)
     if snap.recommender is not None:
         try:
-            from carsight.customers.recommend import RecData
+            from carsight.customers.recommend_data import RecData
 
             segments = pd.Series(snap.segment, dtype="Int64") if snap.segment else None
             snap.rec_data = RecData.from_warehouse(wh, segments=segments)
@@ -362,6 +365,7 @@ class Store:
         self._reloading = False
 
     def load(self) -> Snapshot:
+        """Load a snapshot now, logging what is missing."""
         self.snapshot = load_snapshot(self.settings)
         self._checked = time.monotonic()
         for problem in self.snapshot.problems:
@@ -369,6 +373,7 @@ class Store:
         return self.snapshot
 
     def current(self) -> Snapshot:
+        """The current snapshot; starts a background reload when the warehouse changed."""
         now = time.monotonic()
         if now - self._checked >= self.check_every:
             self._checked = now

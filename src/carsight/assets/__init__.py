@@ -12,6 +12,7 @@ KOREAN_FONT_FAMILY = "NanumGothic"
 
 
 def korean_font_path(bold: bool = False) -> Path:
+    """The bundled NanumGothic TTF (regular or bold)."""
     return KOREAN_FONT_BOLD if bold else KOREAN_FONT
 
 

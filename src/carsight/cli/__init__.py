@@ -1,22 +1,19 @@
-"""The ``carsight`` command line. Each area registers its commands from its own module
-(``cli/<area>.py`` defines ``register(app)``); this module wires them and turns user-facing
-errors into one clear line and a non-zero exit code."""
+"""The ``carsight`` command line.
+
+Each area registers its commands from its own module (``cli/<area>.py`` defines ``register(app)``);
+this module wires them and turns user-facing errors into one clear line and a non-zero exit code.
+"""
 
 from __future__ import annotations
 
-import importlib
-import os
 import sys
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import ClickException  # typer (pinned) vendors click
 from typer.exceptions import Abort, Exit
 
-try:  # typer >= 0.20 vendors click
-    from typer._click.exceptions import ClickException
-except ImportError:  # pragma: no cover
-    from click import ClickException
-
+from carsight.cli import core, customers, delivery, demo, ingest, insights, market, monitor, propensity, serve, voc
 from carsight.cli.common import err_console, state
 from carsight.errors import CarsightError
 
@@ -30,7 +27,7 @@ app = typer.Typer(
 )
 
 # Order here is the order in `carsight --help`.
-_AREAS = ("core", "ingest", "demo", "customers", "propensity", "market", "insights", "voc", "serve", "delivery")
+_AREAS = (core, ingest, demo, customers, propensity, market, monitor, insights, voc, serve, delivery)
 
 
 @app.callback()
@@ -46,24 +43,25 @@ def _global(
     state.overrides = {k: v for k, v in {"warehouse": warehouse, "lang": lang}.items() if v is not None}
 
 
-def _register_areas() -> None:
-    for area in _AREAS:
-        name = f"carsight.cli.{area}"
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # area not built yet
-            raise
-        module.register(app)
+for _area in _AREAS:
+    _area.register(app)
 
 
-_register_areas()
+def _debug() -> bool:
+    """Whether a failure shows its traceback.
+
+    ``settings.debug`` (``CARSIGHT_DEBUG`` or ``debug`` in carsight.toml), the one switch the
+    dashboard reads too. Settings that cannot be read are the error being reported, so they show no
+    traceback.
+    """
+    try:
+        return state.settings.debug
+    except CarsightError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: errors a user can act on become one line on stderr, never a traceback."""
-    debug = os.environ.get("CARSIGHT_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="carsight", standalone_mode=False)
     except ClickException as exc:
@@ -75,14 +73,14 @@ def main(argv: list[str] | None = None) -> None:
     except Exit as exc:
         sys.exit(exc.exit_code)
     except CarsightError as exc:
-        if debug:
+        if _debug():
             raise
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # a bug: still one line, with a way to see the traceback
-        if debug:
+        if _debug():
             raise
         err_console.print(
             f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc} (set CARSIGHT_DEBUG=1 for details)",

@@ -1,5 +1,8 @@
-"""What every CLI command shares: the settings chosen by global flags, the warehouse, consoles,
-progress bars and ``KEY=VALUE`` parsing."""
+"""What every CLI command shares.
+
+The settings chosen by global flags, the warehouse, consoles, progress bars and ``KEY=VALUE``
+parsing.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ state = _State()
 
 
 def settings() -> Settings:
+    """The settings of this command (global flags over the environment and file)."""
     return state.settings
 
 

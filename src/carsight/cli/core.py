@@ -59,29 +59,22 @@ def _fmt(value) -> str:
 def pipeline_run(
     step: Annotated[list[str] | None, typer.Option("--step", "-s", help="Run only this step (repeatable)")] = None,
 ) -> None:
-    from carsight.pipeline import STEPS, run_pipeline
+    from carsight.pipeline import run_pipeline, select_steps
 
-    known = {s.name for s in STEPS}
-    for name in step or []:
-        if name not in known:
-            raise typer.BadParameter(f"unknown step '{name}' (known: {', '.join(sorted(known))})", param_hint="--step")
+    names = [s.name for s in select_steps(step or None)]  # a misspelt step fails before anything runs
     lang = settings().lang
     with warehouse() as wh, console.status("pipeline") as spinner:
         results = run_pipeline(
-            wh, settings(), steps=step, on_step=lambda s: spinner.update(f"{s.name}: {s.description}…")
+            wh, settings(), steps=names, on_step=lambda s: spinner.update(f"{s.name}: {s.description}…")
         )
     for result in results:
-        if result.status == "skipped":
-            console.print(t("pipeline.skipped", lang, step=result.name))
-        else:
-            console.print(t("pipeline.done", lang, step=result.name, seconds=result.seconds))
-            for key, value in result.summary.items():
-                console.print(f"    {key}: {value}")
+        console.print(t("pipeline.done", lang, step=result.name, seconds=result.seconds))
+        for key, value in result.summary.items():
+            console.print(f"    {key}: {value}")
 
 
 def pipeline_list() -> None:
     from carsight.pipeline import STEPS
 
     for s in STEPS:
-        available = "available" if s.load() is not None else "not built"
-        console.print(f"{s.name:12s} {s.description} [{available}]")
+        console.print(f"{s.name:12s} {s.description}")

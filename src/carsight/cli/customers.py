@@ -1,6 +1,8 @@
-"""Customer commands that work on files, no warehouse needed: ``rfm``, ``segment fit|assign`` and
-``recommend``. Files are read through ``carsight.ingest.read_table``, so cleaning and ``--map`` work
-exactly as in ``carsight ingest``."""
+"""Customer commands that work on files, no warehouse needed: ``rfm``, ``segment fit|assign`` and ``recommend``.
+
+Files are read through ``carsight.ingest.read_table``, so cleaning and ``--map`` work exactly as in
+``carsight ingest``.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +47,9 @@ def _guard(func: Callable[[], None]) -> None:
 
 def _read(path: Path | None, table: str, mapping: dict[str, str], used: set[str], relaxed: list[str] | None = None):
     """Read one input file into ``table``'s columns; ``--map`` pairs apply to files with that header.
-    ``relaxed``: columns the schema requires that this command does not need."""
+
+    ``relaxed``: columns the schema requires that this command does not need.
+    """
     if path is None:
         return None
     from carsight.ingest import read_table
@@ -153,7 +157,8 @@ def segment_fit(
     def work() -> None:
         import ibis
 
-        from carsight.customers.segments import CustomerSegmenter, segment_frame
+        from carsight.customers.segments import CustomerSegmenter
+        from carsight.customers.segments_features import segment_frame
         from carsight.i18n import t
         from carsight.registry import load_model, save_model
 
@@ -225,7 +230,7 @@ def segment_assign(
     ] = None,
 ) -> None:
     def work() -> None:
-        from carsight.customers.segments import SEGMENT_FIELDS, assign_segment
+        from carsight.customers.segments_desk import SEGMENT_FIELDS, assign_segment
         from carsight.errors import InputError
         from carsight.registry import load_model
 
@@ -265,8 +270,11 @@ def recommend(
         import ibis
         import pandas as pd
 
-        from carsight.customers.recommend import RecData, VehicleRecommender, evaluate_recommenders, holdout_cutoff
-        from carsight.customers.segments import CustomerSegmenter, segment_frame
+        from carsight.customers.recommend import VehicleRecommender
+        from carsight.customers.recommend_data import RecData
+        from carsight.customers.recommend_eval import evaluate_recommenders, holdout_cutoff
+        from carsight.customers.segments import CustomerSegmenter
+        from carsight.customers.segments_features import segment_frame
         from carsight.errors import DataTooThinError, InputError
         from carsight.i18n import t
 

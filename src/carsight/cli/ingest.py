@@ -70,7 +70,7 @@ def _ingest(table, file, map_, set_, sheet, encoding, year, wide, dry_run) -> No
     path = resolve_path(table if every else file)
     big = path.stat().st_size >= _PROGRESS_BYTES
     options = dict(sheet=sheet, encoding=encoding, year=year, dry_run=dry_run, wide=wide)
-    with warehouse() as wh, (progress() if big else _nothing()) as bar:
+    with warehouse() as wh, progress() if big else _nothing() as bar:
         tasks: dict[str, int] = {}
 
         def on_progress(stage: str, done: int, total: int) -> None:

@@ -1,6 +1,9 @@
-"""Insight commands from a file to a file: ``carsight triggers`` (association rules that lead to an
-outcome, ranked by profit efficiency or lift) and ``carsight drivers`` (the segments that explain the
-change in a total between two periods). Heavy imports stay inside the commands."""
+"""Insight commands from a file to a file.
+
+``carsight triggers`` (association rules that lead to an outcome, ranked by profit efficiency or
+lift) and ``carsight drivers`` (the segments that explain the change in a total between two
+periods). Heavy imports stay inside the commands.
+"""
 
 from __future__ import annotations
 

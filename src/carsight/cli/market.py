@@ -239,10 +239,19 @@ def forecast(
     report: Annotated[
         bool, typer.Option("--report", help="Print backtest accuracy beside seasonal naive and Prophet")
     ] = False,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events",
+            help="Events file (name, start, end, kind: launch/incentive/tax/shock/other; optional market, "
+            "model, brand): effects learnt from past occurrences, applied to coming ones",
+        ),
+    ] = None,
     year: Annotated[int | None, typer.Option("--year", help="Year of a wide file's month columns")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding")] = None,
     sheet: Annotated[str | None, typer.Option("--sheet")] = None,
 ) -> None:
+    from carsight.market.events import SCOPE, check_events, read_events
     from carsight.market.forecast import Forecaster
     from carsight.market.hierarchy import aggregate, reconcile, season_groups
     from carsight.market.series import ID, read_long_file
@@ -274,11 +283,16 @@ def forecast(
         raise InputError(
             "every series has fewer than 3 months", file=input.name, expected="at least 3 months per series"
         )
-    S, groups = None, None
+    S, groups, meta = None, None, None
     if keys:
         groupings = [("total", [])] + [("/".join(keys[: i + 1]), keys[: i + 1]) for i in range(len(keys) - 1)]
         frame, S, meta = aggregate(frame, keys, groupings)
         groups = season_groups(meta, season_group) if season_group else None
+    elif id_col in SCOPE:  # a file of one model (or market) per series: the id is that scope
+        meta = frame[[ID]].drop_duplicates().assign(**{id_col: lambda d: d[ID]})
+    checked = None
+    if events is not None:
+        checked = check_events(read_events(events, encoding=encoding), meta, file=events.name)
     lang = settings().lang
     forecaster = Forecaster(
         horizon=horizon, levels=level_list, n_windows=windows, models=models, select=select, fill=fill, n_jobs=jobs
@@ -289,7 +303,7 @@ def forecast(
         def step(done: int, total: int, what: str) -> None:
             bar.update(task, completed=done, total=total, description=what)
 
-        forecaster.fit(frame, progress=step, season_groups=groups)
+        forecaster.fit(frame, progress=step, season_groups=groups, events=checked, keys=meta)
     result = forecaster.predict()
     method = None
     if S is not None:
@@ -304,6 +318,8 @@ def forecast(
     if method:
         console.print(f"reconciliation: {method}")
     _selection(forecaster, lang)
+    if checked is not None:
+        _events(forecaster, lang)
     for row in choice[choice["warning"] != ""].itertuples():
         err_console.print(f"[yellow]{getattr(row, ID)}[/]: {row.warning}", highlight=False)
     if report:
@@ -334,6 +350,40 @@ def _selection(forecaster, lang: str) -> None:
             ),
             highlight=False,
         )
+
+
+def _events(forecaster, lang: str) -> None:
+    """The events report: each event's learnt (or applied) effect with its 95% interval."""
+    from rich.table import Table as RichTable
+
+    table = forecaster.events()
+    if table.empty or not (table["series_covered"] > 0).any():
+        err_console.print(t("market.events.none_in_data", lang))
+        return
+    out = RichTable(title=t("market.events.title", lang))
+    for key in ("name", "kind", "months", "scope", "effect", "interval", "status", "series"):
+        out.add_column(t(f"market.events.{key}", lang), justify="right" if key in ("effect", "series") else "left")
+    for row in table[table["series_covered"] > 0].itertuples(index=False):
+        scope = ", ".join(str(getattr(row, c)) for c in ("market", "model", "brand") if getattr(row, c) != "(all)")
+        months = row.start if row.start == row.end else f"{row.start}–{row.end}"
+        known = row.effect_pct == row.effect_pct
+        status = t(f"market.events.{row.status.replace(' ', '_')}", lang)
+        if row.status == "applied":
+            status += f" ({t(f'market.events.source_{row.source}', lang)})"
+        out.add_row(
+            row.name,
+            row.kind,
+            months,
+            scope or "—",
+            f"{row.effect_pct:+.1f}" if known else "—",
+            f"{row.lo_pct:+.1f} … {row.hi_pct:+.1f}" if known else "—",
+            status,
+            f"{row.series_covered:,}",
+        )
+    console.print(out)
+    shocks = int(forecaster.residuals_["weight"].eq(0).sum()) if "weight" in forecaster.residuals_ else 0
+    if shocks:
+        console.print(t("market.events.shock_weight", lang, n=shocks))
 
 
 def _report(forecaster, windows: int, lang: str) -> None:

@@ -1,5 +1,8 @@
-"""``carsight voc …``: voice-of-the-customer commands, file in and file out (train, classify, keywords,
-wordcloud, topics) and one warehouse query (top)."""
+"""``carsight voc …``.
+
+Voice-of-the-customer commands, file in and file out (train, classify, keywords, wordcloud, topics)
+and one warehouse query (top).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Customer analytics: RFM grades, customer-type segments with readable profiles, the segment of a
-new customer at the desk, learned vehicle recommendations, propensity models with lift tables and
-reasons, and lifetime value.
+"""Customer analytics.
+
+RFM grades, customer-type segments with readable profiles, the segment of a new customer at the
+desk, learned vehicle recommendations, propensity models with lift tables and reasons, and lifetime
+value.
 
 Heavier modules (scikit-learn, LightGBM) load on first use, so importing RFM stays cheap.
 """
@@ -23,7 +25,7 @@ __all__ = [
     "best_grade",
     "build_features",
     "build_labels",
-    "clv_bgnbd",
+    "customer_value",
     "decile_table",
     "profit_table",
     "rfm_table",
@@ -33,11 +35,11 @@ __all__ = [
 
 _LAZY = {
     "CustomerSegmenter": "carsight.customers.segments",
-    "assign_segment": "carsight.customers.segments",
+    "assign_segment": "carsight.customers.segments_desk",
     "VehicleRecommender": "carsight.customers.recommend",
     "PropensityModel": "carsight.customers.propensity",
-    "train_on_table": "carsight.customers.propensity",
-    "score_table": "carsight.customers.propensity",
+    "train_on_table": "carsight.customers.propensity_table",
+    "score_table": "carsight.customers.propensity_table",
     "build_features": "carsight.customers.features",
     "build_labels": "carsight.customers.targets",
     "decile_table": "carsight.customers.deciles",
@@ -45,8 +47,8 @@ _LAZY = {
     "best_grade": "carsight.customers.deciles",
     "BetaGeoModel": "carsight.customers.clv",
     "GammaGammaModel": "carsight.customers.clv",
-    "HurdleCLV": "carsight.customers.clv",
-    "clv_bgnbd": "carsight.customers.clv",
+    "HurdleCLV": "carsight.customers.clv_hurdle",
+    "customer_value": "carsight.customers.clv_select",
 }
 
 

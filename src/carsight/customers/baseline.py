@@ -1,6 +1,11 @@
 """The named baseline every propensity model is compared with: logistic regression on a hand-built
 design matrix (clipped, standardised numbers with missing indicators, one-hot categories), so that each
-coefficient maps back to its feature and reasons can be exact linear SHAP values."""
+coefficient maps back to its feature and reasons can be exact linear SHAP values.
+
+How far it extrapolates: it learns on numbers clipped to the training's 1st–99th percentiles, and scores
+numbers clipped one standard deviation beyond them. A linear trend is trusted a short way past the rows it
+came from (a new cohort one year younger than any training customer keeps the tenure effect), never
+indefinitely (a gift of 10,000 where training gifts ended at 300 does not dominate the score)."""
 
 from __future__ import annotations
 
@@ -8,12 +13,17 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+# How far past the training's 1st–99th percentile range a number to score still moves the score, in
+# standard deviations of the (clipped) training values.
+EXTRAPOLATION_SDS = 1.0
+
 
 class LogisticBaseline(BaseEstimator):
     """Logistic regression on clipped (1st–99th percentile), standardised numbers (+ missing indicators)
-    and one-hot categories: the named baseline every propensity model is compared with. Clipping to the
-    training range also means it does not extrapolate a trend past the rows it saw. ``X`` is the
-    output of :class:`carsight.customers.encoding.TableEncoder` (numbers and pandas categoricals).
+    and one-hot categories: the named baseline every propensity model is compared with. Rows to score
+    are clipped :data:`EXTRAPOLATION_SDS` standard deviations beyond that range: the linear trend
+    carries a short way past the training rows, not indefinitely. ``X`` is the output of
+    :class:`carsight.customers.encoding.TableEncoder` (numbers and pandas categoricals).
 
     Parameters
     ----------
@@ -24,12 +34,13 @@ class LogisticBaseline(BaseEstimator):
     def __init__(self, C: float = 1.0):
         self.C = C
 
-    def _design(self, X: pd.DataFrame) -> np.ndarray:
+    def _design(self, X: pd.DataFrame, *, fitting: bool = False) -> np.ndarray:
         blocks = []
+        reach = 0.0 if fitting else EXTRAPOLATION_SDS
         for name in self.numeric_:
             v = X[name].to_numpy(dtype="float64")
             lo, hi, med, mu, sd = self.stats_[name]
-            filled = np.where(np.isnan(v), med, np.clip(v, lo, hi))
+            filled = np.where(np.isnan(v), med, np.clip(v, lo - reach * sd, hi + reach * sd))
             blocks.append(((filled - mu) / sd)[:, None])
             if name in self.with_missing_:
                 blocks.append(np.isnan(v).astype("float64")[:, None])
@@ -69,7 +80,7 @@ class LogisticBaseline(BaseEstimator):
         for name in self.categorical_:
             owners.extend([name] * len(X[name].cat.categories))
         self.owners_ = np.array(owners)
-        design = self._design(X)
+        design = self._design(X, fitting=True)
         self.design_mean_ = design.mean(axis=0)
         # One BLAS thread: this problem is small, and threads fight on a shared machine.
         with threadpool_limits(1):

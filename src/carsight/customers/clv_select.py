@@ -6,9 +6,13 @@ scored on what customers did in it: AUROC of "buys again", MAE of purchase occas
 The stretch is the horizon itself when the calibration period is long enough; otherwise it is shorter
 (a third of the history, so that the hurdle model still has windows to learn from) and said so.
 
-Each default output column comes from the model that backtested best on its metric: ``p_any_purchase``
-from the best ranker (AUROC), ``expected_purchases`` from the lowest MAE of purchases,
-``expected_value`` from the lowest MAE of value. A model that had to learn from windows shorter than
+Besides the three models, the **ensemble** (the mean of their predictions) is scored in the same
+backtest. Each default output column comes from the model that backtested best on its metric:
+``p_any_purchase`` from the ranking (AUROC), ``expected_purchases`` from the lowest MAE of purchases,
+``expected_value`` from the lowest MAE of value. For the ranking a difference the backtest cannot
+resolve does not decide: the richest model (ensemble, hurdle, BG/NBD, past rate, in that order) is kept
+unless the best one beats it by more than one standard error of the AUROC difference (DeLong's paired
+variance over customers). A model that had to learn from windows shorter than
 the horizon (the hurdle model on a short calibration period) scales its counts up, which a backtest at
 its own shorter stretch cannot check, so it competes for ``p_any_purchase`` only (a ranking survives
 the scaling). Every customer with a purchase on or before the
@@ -25,12 +29,17 @@ from sklearn.metrics import roc_auc_score
 
 from carsight.customers.clv import BGNBDCLV, DAYS_PER_WEEK, holdout_outcomes, summarise_transactions
 from carsight.customers.clv_hurdle import MIN_HISTORY_DAYS, HurdleCLV, PastRateCLV
+from carsight.customers.deciles import auroc_difference_se
 from carsight.errors import DataTooThinError, InputError
 
 CANDIDATES = ("bgnbd", "hurdle", "past_rate")
+# The mean of the fitted candidates' predictions, scored like a model of its own.
+ENSEMBLE = "ensemble"
 # Without a backtest to go by: the textbook model, then the plain rate (the hurdle model cannot have
 # trained either when there is no room for a backtest).
 FALLBACK_ORDER = ("bgnbd", "hurdle", "past_rate")
+# For the ranking, kept unless a simpler model wins the backtest by more than its standard error.
+RICHEST_FIRST = (ENSEMBLE, "hurdle", "bgnbd", "past_rate")
 # Output column → (backtest metric, larger is better).
 CHOICE = {
     "p_any_purchase": ("auroc", True),
@@ -93,6 +102,21 @@ class CLVResult:
     notes: list[str] = field(default_factory=list)
 
 
+def ensemble_prediction(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The mean of the models' ``p_any_purchase``, ``expected_purchases`` and ``expected_value`` per
+    customer, over the models with a number (value stays empty where every model's is)."""
+    frames = [p.set_index("customer_id") for p in predictions.values()]
+    index = frames[0].index
+    out = pd.DataFrame(index=index)
+    for column in PER_MODEL:
+        stacked = np.column_stack([f[column].reindex(index).to_numpy(dtype="float64") for f in frames])
+        known = (~np.isnan(stacked)).sum(axis=1)
+        total = np.nansum(stacked, axis=1)
+        out[column] = np.where(known > 0, total / np.maximum(known, 1), np.nan)
+    out["value_note"] = frames[0]["value_note"].reindex(index)
+    return out.rename_axis("customer_id").reset_index()
+
+
 def _score(prediction: pd.DataFrame, actual: pd.DataFrame) -> dict:
     frame = prediction.merge(actual, on="customer_id", how="left")
     frame[["actual_purchases", "actual_value"]] = frame[["actual_purchases", "actual_value"]].fillna(0)
@@ -120,13 +144,24 @@ def run_backtest(
     models=CANDIDATES,
     random_state: int = 0,
 ) -> tuple[pd.DataFrame, str]:
-    """Fit every candidate on the history before the held-out stretch and score it on the stretch.
-    Returns one row per model (``model, auroc, mae_purchases, mae_value, customers, buyers, …,
-    status``) and a sentence saying which stretch was held out."""
+    """Fit every candidate on the history before the held-out stretch and score it, and the ensemble of
+    those fitted, on the stretch. Returns one row per model (``model, auroc, auroc_se, mae_purchases,
+    mae_value, customers, buyers, …, status``; ``auroc_se`` is the standard error of the model's AUROC
+    gap to the best one) and a sentence saying which stretch was held out."""
     end = pd.Timestamp(calibration_end).normalize()
     first = pd.to_datetime(transactions["date"]).min()
     window = backtest_window_days(first, end, horizon_days)
-    columns = ["model", "auroc", "mae_purchases", "mae_value", "customers", "buyers", "window_days", "status"]
+    columns = [
+        "model",
+        "auroc",
+        "auroc_se",
+        "mae_purchases",
+        "mae_value",
+        "customers",
+        "buyers",
+        "window_days",
+        "status",
+    ]
     if window is None:
         text = (
             f"no backtest: the calibration period ({(end - first.normalize()).days} days) is too short to hold "
@@ -135,36 +170,66 @@ def run_backtest(
         return pd.DataFrame(columns=columns), text
     cut = end - pd.Timedelta(days=window)
     actual = holdout_outcomes(transactions, cut, window)
-    rows = []
+    rows, predictions = [], {}
     for name in models:
         row = {"model": name, "window_days": window}
         try:
             model = make_candidate(name, window, random_state).fit(transactions, calibration_end=cut)
-            row.update(_score(model.predict(transactions), actual))
+            predictions[name] = model.predict(transactions)
+            row.update(_score(predictions[name], actual))
             row["status"] = "ok"
         except DataTooThinError as exc:
             row["status"] = f"not fitted: {exc}"
         rows.append(row)
+    if len(predictions) > 1:
+        predictions[ENSEMBLE] = ensemble_prediction(predictions)
+        rows.append({"model": ENSEMBLE, "window_days": window, **_score(predictions[ENSEMBLE], actual), "status": "ok"})
+    _add_auroc_se(rows, predictions, actual)
     text = f"backtest: fitted on purchases to {cut.date()}, scored on the {window} days after it (to {end.date()})"
     if window < horizon_days:
         text += f"; the calibration period is too short to hold out {horizon_days} days, so the stretch is shorter"
     return pd.DataFrame(rows).reindex(columns=columns + ["predicted_purchases", "actual_purchases"]), text
 
 
+def _add_auroc_se(rows: list[dict], predictions: dict[str, pd.DataFrame], actual: pd.DataFrame) -> None:
+    """Each scored row's ``auroc_se``: the standard error of its AUROC gap to the best model's."""
+    scored = [r for r in rows if r["model"] in predictions and np.isfinite(r.get("auroc", np.nan))]
+    if not scored:
+        return
+    best = max(scored, key=lambda r: r["auroc"])["model"]
+    bought = actual.set_index("customer_id")["actual_purchases"]
+    ids = predictions[best]["customer_id"]
+    y = (bought.reindex(ids).fillna(0).to_numpy() > 0).astype(int)
+    reference = predictions[best]["p_any_purchase"].to_numpy()
+    for row in scored:
+        other = predictions[row["model"]].set_index("customer_id")["p_any_purchase"].reindex(ids).to_numpy()
+        row["auroc_se"] = 0.0 if row["model"] == best else auroc_difference_se(y, reference, other)
+
+
 def choose(backtest: pd.DataFrame, fitted: list[str], scaled: tuple[str, ...] = ()) -> dict[str, str]:
     """For each default column, the fitted model with the best backtest on that column's metric; the
-    fallback order when no model could be scored. Models in ``scaled`` learned from windows shorter than
-    the horizon and scale their counts up: the backtest (at its own, shorter window) cannot check that
-    scaling, so they compete for ``p_any_purchase`` only (a ranking survives the scaling)."""
+    fallback order when no model could be scored. For ``p_any_purchase`` a gap within noise does not
+    decide: the first model of :data:`RICHEST_FIRST` whose AUROC is within its ``auroc_se`` (standard
+    error of the gap to the best) of the best is kept. Models in ``scaled`` learned from windows shorter
+    than the horizon and scale their counts up: the backtest (at its own, shorter window) cannot check
+    that scaling, so they compete for ``p_any_purchase`` only (a ranking survives the scaling)."""
     chosen = {}
     for column, (metric, larger) in CHOICE.items():
         eligible = [m for m in fitted if column == "p_any_purchase" or m not in scaled]
         scored = backtest[backtest["model"].isin(eligible) & backtest[metric].notna()] if len(backtest) else backtest
-        if len(scored):
-            best = scored.sort_values(metric, ascending=not larger, kind="stable").iloc[0]
-            chosen[column] = str(best["model"])
-        else:
+        if not len(scored):
             chosen[column] = next(m for m in FALLBACK_ORDER if m in eligible)
+            continue
+        best = scored.sort_values(metric, ascending=not larger, kind="stable").iloc[0]
+        chosen[column] = str(best["model"])
+        if column == "p_any_purchase":
+            se = scored.set_index("model")["auroc_se"] if "auroc_se" in scored else pd.Series(dtype="float64")
+            auroc = scored.set_index("model")["auroc"]
+            for name in (m for m in RICHEST_FIRST if m in auroc.index):
+                gap_se = float(se.get(name, 0.0)) if np.isfinite(se.get(name, np.nan)) else 0.0
+                if auroc[name] >= best["auroc"] - gap_se:
+                    chosen[column] = name
+                    break
     return chosen
 
 
@@ -226,14 +291,15 @@ def customer_value(
     table["frequency"] = summary["frequency"].astype("int64")
     table["recency_days"] = summary["recency"] * DAYS_PER_WEEK
     table["tenure_days"] = summary["T"] * DAYS_PER_WEEK
-    fitted, scaled, params = [], [], {}
+    fitted, scaled, params, predictions = [], [], {}, {}
     for name in models:
         try:
             model = make_candidate(name, int(horizon_days), random_state).fit(tx, calibration_end=end)
         except DataTooThinError as exc:
             notes.append(f"{name} not fitted: {exc}")
             continue
-        prediction = model.predict(tx).set_index("customer_id").reindex(table["customer_id"])
+        predictions[name] = model.predict(tx)
+        prediction = predictions[name].set_index("customer_id").reindex(table["customer_id"])
         if prediction["p_any_purchase"].isna().any():
             raise AssertionError(f"{name} left customers without a prediction")  # a bug, not bad input
         for column in PER_MODEL:
@@ -248,6 +314,14 @@ def customer_value(
             scaled.append(name)
     if not fitted:
         raise DataTooThinError("no CLV model could be fitted: " + "; ".join(notes))
+    if len(fitted) > 1:
+        prediction = ensemble_prediction(predictions).set_index("customer_id").reindex(table["customer_id"])
+        for column in PER_MODEL:
+            table[model_column(ENSEMBLE, column)] = prediction[column].to_numpy()
+        params[ENSEMBLE] = {"members": list(fitted)}
+        if scaled:
+            scaled.append(ENSEMBLE)
+        fitted.append(ENSEMBLE)
     chosen = choose(backtest, fitted, tuple(scaled))
     for column, name in chosen.items():
         table[column] = table[model_column(name, column)]

@@ -1,9 +1,11 @@
-"""Readable yes/no conditions on the columns of a table, for trigger rules: one condition is
-``col=v``, ``col!=v``, ``col<=x``, ``col<x``, ``col>=x``, ``col>x``, ``a<col<=b`` or ``col in [a, b)``
-with cut points written exactly as used, so a rule read back from a file or the warehouse selects the
-same rows (:func:`rule_mask` on a frame, :func:`rule_predicate` as an Ibis filter). :class:`Discretiser`
-turns a table into such conditions: quantile bins or the user's cut points for numbers, values for
-categories."""
+"""Readable yes/no conditions on the columns of a table, for trigger rules.
+
+One condition is ``col=v``, ``col!=v``, ``col<=x``, ``col<x``, ``col>=x``, ``col>x``, ``a<col<=b``
+or ``col in [a, b)`` with cut points written exactly as used, so a rule read back from a file or the
+warehouse selects the same rows (:func:`rule_mask` on a frame, :func:`rule_predicate` as an Ibis
+filter). :class:`Discretiser` turns a table into such conditions: quantile bins or the user's cut
+points for numbers, values for categories.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +28,11 @@ ID_LIKE_SHARE = 0.5
 # Conditions: one readable test on one column
 # ---------------------------------------------------------------------------------------------
 def format_number(value: float) -> str:
-    """A cut point as written in a condition: whole numbers without ``.0``, others in the shortest form
-    that reads back to the same float (so a condition can be re-applied exactly)."""
+    """A cut point as written in a condition.
+
+    Whole numbers without ``.0``, others in the shortest form that reads back to the same float (so
+    a condition can be re-applied exactly).
+    """
     value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -36,8 +41,11 @@ def format_number(value: float) -> str:
 
 @dataclass(frozen=True)
 class Condition:
-    """``column op value``. ``op`` is one of ``= != <= < >= >`` or ``(]`` / ``[)`` for an interval
-    ``low<col<=high`` / ``col in [low, high)`` (then ``value`` is the pair)."""
+    """``column op value``.
+
+    ``op`` is one of ``= != <= < >= >`` or ``(]`` / ``[)`` for an interval ``low<col<=high`` / ``col
+    in [low, high)`` (then ``value`` is the pair).
+    """
 
     column: str
     op: str
@@ -45,10 +53,12 @@ class Condition:
 
     @property
     def numeric(self) -> bool:
+        """Whether the condition compares numbers (not ``=``/``!=`` on a category)."""
         return self.op not in ("=", "!=")
 
     @property
     def text(self) -> str:
+        """The condition as text (``a<col<=b``, ``col in [a, b)``, ``col=v``)."""
         c, v = self.column, self.value
         if self.op == "(]":
             return f"{format_number(v[0])}<{c}<={format_number(v[1])}"
@@ -58,8 +68,11 @@ class Condition:
         return f"{c}{self.op}{shown}"
 
     def mask(self, values: pd.Series | np.ndarray) -> np.ndarray:
-        """True where the row meets the condition (``values``: floats for numeric conditions, text
-        for categorical ones; missing values never meet a condition)."""
+        """True where the row meets the condition (``values``.
+
+        Floats for numeric conditions, text for categorical ones; missing values never meet a
+        condition).
+        """
         if self.op == "=":
             return np.asarray(pd.Series(values).eq(self.value).fillna(False), dtype=bool)
         if self.op == "!=":
@@ -174,9 +187,11 @@ def rule_predicate(table, conditions: str):
 # Discretisation
 # ---------------------------------------------------------------------------------------------
 def _quantile_edges(values: np.ndarray, bins: int, closed: str) -> list[float]:
-    """Inner cut points at the quantiles, each an observed value (so it reads as one). Right-closed
-    bins cut at the quantile value itself (``x<=v``); left-closed bins at the next observed value
-    above it (``x>=w``), so a count column that is mostly zero cuts at 0 / at 1."""
+    """Inner cut points at the quantiles, each an observed value (so it reads as one).
+
+    Right-closed bins cut at the quantile value itself (``x<=v``); left-closed bins at the next
+    observed value above it (``x>=w``), so a count column that is mostly zero cuts at 0 / at 1.
+    """
     uniq = np.unique(values)
     if len(uniq) < 2:
         return []
@@ -238,6 +253,7 @@ class Discretiser:
         self.max_categories = max_categories
 
     def fit(self, frame: pd.DataFrame) -> Discretiser:
+        """Learn the cut points of every column of ``frame``."""
         closures = self.closed if isinstance(self.closed, dict) else {}
         default = "auto" if isinstance(self.closed, dict) else self.closed
         for value in [default, *closures.values()]:
@@ -307,6 +323,7 @@ class Discretiser:
 
     @property
     def condition_texts_(self) -> list[str]:
+        """The learned conditions as text, in column order."""
         return [c.text for c in self.conditions_]
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:

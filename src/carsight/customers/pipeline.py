@@ -1,12 +1,16 @@
-"""The "customers" pipeline step: RFM grades, customer-type segments and vehicle recommendations
-computed over the warehouse, stored in the result tables of ``warehouse/results_customers.py``,
-with the segmenter and recommender saved under ``settings.model_dir``."""
+"""The "customers" pipeline step.
+
+RFM grades, customer-type segments and vehicle recommendations computed over the warehouse, stored
+in the result tables of ``warehouse/results_customers.py``, with the segmenter and recommender saved
+under ``settings.model_dir``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,8 +59,12 @@ def _previous_segmenter(path: Path):
 def run(
     wh: Warehouse, settings: Settings, *, as_of: dt.date | None = None, k_range: tuple[int, int] | None = None
 ) -> dict:
-    from carsight.customers.recommend import RecData, VehicleRecommender, evaluate_recommenders, holdout_cutoff
-    from carsight.customers.segments import CustomerSegmenter, segment_frame
+    """Run the customers step: RFM, segments and recommendations, stored and saved; returns a summary."""
+    from carsight.customers.recommend import VehicleRecommender
+    from carsight.customers.recommend_data import RecData
+    from carsight.customers.recommend_eval import evaluate_recommenders, holdout_cutoff
+    from carsight.customers.segments import CustomerSegmenter
+    from carsight.customers.segments_features import segment_frame
     from carsight.registry import save_model
 
     as_of = as_of or _option(settings, "as_of", None) or default_as_of(wh)
@@ -104,22 +112,39 @@ def run(
     segments_now = assignments.set_index("customer_id")["segment_id"]
     # Only what was known on as_of: a back-dated run must not learn from purchases after it.
     data = RecData.from_warehouse(wh, segments=segments_now).before(as_of)
-    eval_rows = []
-    try:
-        cutoff = holdout_cutoff(data.purchases)
-        # Segments for the evaluation are fitted on data before the cutoff only.
-        past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
+
+    def evaluate(cutoff: dt.date, past: pd.DataFrame) -> pd.DataFrame:
+        # No warehouse access here: it runs beside the final fit (see below).
         past_seg = CustomerSegmenter(k_range=(segmenter.k_, segmenter.k_)).fit(past)
         eval_data = replace(data, segments=pd.Series(past_seg.predict(past), index=past.index))
-        table, _ = evaluate_recommenders(eval_data, cutoff=cutoff)
-        eval_rows = table.to_dict(orient="records")
+        return evaluate_recommenders(eval_data, cutoff=cutoff)[0]
+
+    # The evaluation and the final fit are independent and each single-threaded (LightGBM with one
+    # thread, which releases the GIL), so they run side by side: on two cores the step takes the
+    # longer of the two instead of their sum, with the same results.
+    thin: DataTooThinError | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            cutoff = holdout_cutoff(data.purchases)
+            # Segments for the evaluation are fitted on data before the cutoff only.
+            past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
+            evaluation = pool.submit(evaluate, cutoff, past)
+        except DataTooThinError as exc:
+            thin = exc
+        recommender = VehicleRecommender().fit(data)
+        recs = recommender.recommend(data, as_of=as_of, k=5)
+        if thin is None:
+            try:
+                table = evaluation.result()
+            except DataTooThinError as exc:
+                thin = exc
+    eval_rows = [] if thin else table.to_dict(orient="records")
+    if thin is None:
         wh.replace(R.RECOMMENDATION_EVAL, table)
         summary["recommendation_hit_at_3"] = {r["method"]: round(r["hit_at_3"], 3) for r in eval_rows}
-    except DataTooThinError as exc:
+    else:
         wh.replace(R.RECOMMENDATION_EVAL, pd.DataFrame(columns=R.RECOMMENDATION_EVAL.column_names))
-        summary["recommendation_eval"] = f"skipped: {exc}"
-    recommender = VehicleRecommender().fit(data)
-    recs = recommender.recommend(data, as_of=as_of, k=5)
+        summary["recommendation_eval"] = f"skipped: {thin}"
     summary["recommendations"] = wh.replace(R.RECOMMENDATIONS, recs)
     save_model(
         model_root / RECOMMENDER_DIR,

@@ -4,12 +4,14 @@ or a column in a user's own file), built to hold up when the data moves.
 :class:`PropensityModel` fits several candidates on the same rows: LightGBM (early stopping), the
 logistic baseline, an additive LightGBM (one-split trees: no interactions, so it extrapolates like a
 linear model but bends where the data bends), a deep LightGBM (the library's defaults, for strong
-interactions) and a blend of LightGBM and the logistic baseline. Each is
-calibrated and compared on the *late slice* (``eval_set``: rows later than the training rows when the
-data has an order). The best there is the **champion**. The **drift model** is the simplest candidate
-whose late-slice AUROC is within one standard error of the best (the one-standard-error rule; simplest
-first: logistic, additive, LightGBM, deep LightGBM, blend): what to trust when new rows leave the
-training data. At
+interactions, early stopping), the reference LightGBM (300 trees, learning rate 0.05: the peer the
+benchmarks name) and a blend of LightGBM and the logistic baseline. Each is calibrated and compared on
+the *late slice* (``eval_set``: rows later than the training rows when the data has an order). The
+**champion** is the best there, or, when other candidates are within one paired standard error of it
+(DeLong), the **ensemble** of those tied candidates: picking one of them would pick noise. The **drift
+model** is the simplest candidate whose late-slice AUROC is within one standard error of the best (the
+one-standard-error rule; simplest first: logistic, additive, LightGBM, reference, deep LightGBM,
+blend): what to trust when new rows leave the training data. At
 scoring, :meth:`PropensityModel.choose_model` runs the drift check of :mod:`carsight.registry.drift`
 on the new rows and answers with the drift model when the drift is material, else with the champion.
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from carsight.customers import deciles as D
 from carsight.customers.baseline import LogisticBaseline
@@ -45,9 +47,20 @@ MIN_ROWS_FOR_DRIFT = 200
 LATE_SHARE = 0.2
 # Training rows kept (encoded) for the adversarial drift check at scoring time.
 REFERENCE_ROWS = 5000
-CANDIDATES = ("lightgbm", "logistic_baseline", "lightgbm_additive", "lightgbm_deep", "blend")
+CANDIDATES = ("lightgbm", "logistic_baseline", "lightgbm_additive", "lightgbm_deep", "lightgbm_reference", "blend")
 # Simplest first, for the one-standard-error rule that picks the drift model.
-SIMPLEST_FIRST = ("logistic_baseline", "lightgbm_additive", "lightgbm", "lightgbm_deep", "blend")
+SIMPLEST_FIRST = (
+    "logistic_baseline",
+    "lightgbm_additive",
+    "lightgbm",
+    "lightgbm_reference",
+    "lightgbm_deep",
+    "blend",
+)
+# The peer every benchmark names ("LightGBM, 300 trees, learning rate 0.05", the library's other
+# defaults), fitted as it is usually fitted: a fixed number of trees, no early stopping.
+REFERENCE_TREES = 300
+REFERENCE_LEARNING_RATE = 0.05
 
 
 @dataclass
@@ -74,7 +87,8 @@ class ModelChoice:
 
 
 class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
-    """Calibrated propensity with a champion and a drift model chosen on the late slice.
+    """Calibrated propensity with a champion (one candidate, or the ensemble of those the late slice
+    cannot tell apart) and a drift model, chosen on the late slice.
 
     ``fit(X, y, eval_set=(X_late, y_late))``: every candidate learns from ``X``; LightGBM stops early on
     the late slice, and every candidate is calibrated there (isotonic with ≥ 1000 rows and ≥ 100
@@ -98,6 +112,11 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         Categories kept per column by the encoder.
     reference_col : str, optional
         A date column to measure the age of other dates from (see ``TableEncoder``).
+    refit_on_late : bool
+        After the late slice has stopped, calibrated, graded and chosen, fit every candidate again on
+        the training rows *and* the late slice (LightGBM with the number of trees found there), keeping
+        the calibration maps and grade cut-points: the model then also learns from the rows nearest to
+        the ones it will score. Off by default; ``carsight propensity train`` turns it on.
     n_jobs : int
         LightGBM threads. One is fastest below a few hundred thousand rows and on a busy machine.
     random_state : int
@@ -120,6 +139,7 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         descriptions: dict[str, str] | None = None,
         max_categories: int = MAX_CATEGORIES,
         reference_col: str | None = None,
+        refit_on_late: bool = False,
         n_jobs: int = 1,
         random_state: int = 0,
     ):
@@ -137,6 +157,7 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         self.descriptions = descriptions
         self.max_categories = max_categories
         self.reference_col = reference_col
+        self.refit_on_late = refit_on_late
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -181,7 +202,7 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         if self.thin_ is None:
             if "lightgbm" in self.candidates or "blend" in self.candidates:
                 self._fit_lightgbm("lightgbm", Xt, y, Xv, y_valid)
-            for name in ("lightgbm_additive", "lightgbm_deep"):
+            for name in ("lightgbm_additive", "lightgbm_deep", "lightgbm_reference"):
                 if name in self.candidates:
                     self._fit_lightgbm(name, Xt, y, Xv, y_valid)
         self.available_ = [
@@ -201,10 +222,27 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
             lift = float(D.decile_table(y_valid, raw).lift.iloc[0]) if len(raw) >= 10 else np.nan
             rows.append({"model": name, "auroc": auc, "top_decile_lift": lift})
         self.validation_ = pd.DataFrame(rows)
-        self.validation_["n"], self.validation_["positives"] = len(y_valid), int(y_valid.sum())
         ranked = self.validation_.assign(key=self.validation_.auroc.fillna(-1)).sort_values("key", ascending=False)
-        self.champion_ = str(ranked.model.iloc[0])
         self.drift_model_ = self._simplest_within_one_se(ranked, late_raw, y_valid)
+        self.ensemble_members_ = self._tied_with_best(ranked, late_raw, y_valid)
+        if len(self.ensemble_members_) > 1:
+            # The late slice cannot tell these apart: their average ranks more steadily than the one that
+            # won by noise (each standardised on the late slice, so that no member's scale dominates).
+            self.ensemble_scale_ = {
+                name: (float(np.mean(late_raw[name])), float(np.std(late_raw[name])) or 1.0)
+                for name in self.ensemble_members_
+            }
+            self.available_.append("ensemble")
+            raw = late_raw["ensemble"] = self._raw(Xv, "ensemble")
+            self.calibration_methods_["ensemble"], self.calibrators_["ensemble"] = _fit_calibrator(raw, y_valid)
+            self.grade_edges_["ensemble"] = np.sort(np.quantile(raw, np.linspace(0.9, 0.1, 9)))[::-1]
+            lift = float(D.decile_table(y_valid, raw).lift.iloc[0]) if len(raw) >= 10 else np.nan
+            ensemble_row = {"model": "ensemble", "auroc": D.auroc_with_ci(y_valid, raw)[0], "top_decile_lift": lift}
+            self.validation_ = pd.concat([self.validation_, pd.DataFrame([ensemble_row])], ignore_index=True)
+            self.champion_ = "ensemble"
+        else:
+            self.champion_ = str(ranked.model.iloc[0])
+        self.validation_["n"], self.validation_["positives"] = len(y_valid), int(y_valid.sum())
         self.validation_["champion"] = self.validation_.model == self.champion_
         self.validation_["drift_model"] = self.validation_.model == self.drift_model_
         # What the drift check at scoring compares against: a sample of the encoded training rows, the
@@ -217,7 +255,33 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
             if min(len(Xt), len(Xv)) >= 20
             else np.nan
         )
+        self.refitted_on_late_ = bool(self.refit_on_late) and len(Xv) > 0
+        if self.refitted_on_late_:
+            self._refit_members(pd.concat([Xt, Xv]), np.r_[y, y_valid])
         return self
+
+    def _refit_members(self, Xt: pd.DataFrame, y: np.ndarray) -> None:
+        """Every member again on ``Xt`` (training rows + late slice) with the settings and number of
+        trees chosen before; the calibration maps and grade cut-points stay those of the late slice."""
+        self.members_["logistic_baseline"] = LogisticBaseline().fit(Xt, y)
+        for name, model in list(self.members_.items()):
+            if name == "logistic_baseline":
+                continue
+            trees = self.best_iterations_[name]
+            self.members_[name] = clone(model).set_params(n_estimators=trees).fit(Xt, y)
+
+    def _tied_with_best(self, ranked: pd.DataFrame, late_raw: dict, y_valid: np.ndarray) -> list[str]:
+        """The candidates whose late-slice AUROC is within one paired standard error (DeLong) of the
+        best one's, the best first: the ones the late slice cannot tell apart from it."""
+        best = ranked.iloc[0]
+        if not np.isfinite(best.auroc):
+            return [str(best.model)]
+        tied = [str(best.model)]
+        for row in ranked.iloc[1:].itertuples():
+            se = D.auroc_difference_se(y_valid, late_raw[best.model], late_raw[row.model])
+            if np.isfinite(row.auroc) and np.isfinite(se) and row.auroc >= best.auroc - se:
+                tied.append(str(row.model))
+        return tied
 
     def _simplest_within_one_se(self, ranked: pd.DataFrame, late_raw: dict, y_valid: np.ndarray) -> str:
         """The simplest candidate whose late-slice AUROC is within one standard error (Hanley–McNeil)
@@ -225,14 +289,14 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         trusted on rows unlike the training rows."""
         best = ranked.iloc[0]
         if not np.isfinite(best.auroc):
-            return self.champion_
+            return str(best.model)
         # The lower end of a ±1 SE interval (68.27%) around the best AUROC.
         _, floor, _ = D.auroc_with_ci(y_valid, late_raw[best.model], level=0.6827)
         for name in SIMPLEST_FIRST:
             row = ranked[ranked.model == name]
             if len(row) and row.auroc.iloc[0] >= floor:
                 return name
-        return self.champion_
+        return str(best.model)
 
     def _fit_lightgbm(self, name: str, Xt, y, Xv, y_valid) -> None:
         import lightgbm as lgb
@@ -245,7 +309,18 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
             "colsample_bytree": self.colsample_bytree,
             "reg_lambda": self.reg_lambda,
         }
-        if name == "lightgbm_additive":
+        fixed = name == "lightgbm_reference"
+        if fixed:
+            # The benchmarks' named peer, as it is usually run: the library's defaults, 300 trees.
+            settings.update(
+                learning_rate=REFERENCE_LEARNING_RATE,
+                num_leaves=31,
+                min_child_samples=20,
+                subsample=1.0,
+                colsample_bytree=1.0,
+                reg_lambda=0.0,
+            )
+        elif name == "lightgbm_additive":
             # One split per tree: an additive model, no interactions, stronger shrinkage.
             settings.update(
                 learning_rate=0.05, num_leaves=2, min_child_samples=max(self.min_child_samples, 100), reg_lambda=5.0
@@ -257,23 +332,26 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
             )
             settings["reg_lambda"] = 0.0
         model = lgb.LGBMClassifier(
-            n_estimators=self.n_estimators,
+            n_estimators=REFERENCE_TREES if fixed else self.n_estimators,
             subsample_freq=1,
             random_state=self.random_state,
             n_jobs=self.n_jobs,
             verbose=-1,
             **settings,
         )
-        model.fit(
-            Xt,
-            y,
-            eval_X=(Xv,),
-            eval_y=(y_valid,),
-            eval_metric="binary_logloss",
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )
+        if fixed:
+            model.fit(Xt, y)
+        else:
+            model.fit(
+                Xt,
+                y,
+                eval_X=(Xv,),
+                eval_y=(y_valid,),
+                eval_metric="binary_logloss",
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
         self.members_[name] = model
-        self.best_iterations_[name] = int(model.best_iteration_ or self.n_estimators)
+        self.best_iterations_[name] = int(model.best_iteration_ or model.n_estimators)
 
     # ---- predicting ---------------------------------------------------------------------------
     @property
@@ -288,6 +366,11 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         return name
 
     def _raw(self, Xt: pd.DataFrame, name: str) -> np.ndarray:
+        if name == "ensemble":
+            return np.mean(
+                [(self._raw(Xt, m) - mu) / sd for m, (mu, sd) in self.ensemble_scale_.items()],
+                axis=0,
+            )
         if name == "blend":
             return 0.5 * (self._raw(Xt, "lightgbm") + self._raw(Xt, "logistic_baseline"))
         if name == "logistic_baseline":
@@ -335,6 +418,9 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         return pd.DataFrame(values, columns=self.features_, index=X.index)
 
     def _contributions(self, Xt: pd.DataFrame, name: str) -> np.ndarray:
+        if name == "ensemble":
+            scale = self.ensemble_scale_
+            return np.mean([self._contributions(Xt, m) / sd for m, (_, sd) in scale.items()], axis=0)
         if name == "blend":
             return 0.5 * (self._contributions(Xt, "lightgbm") + self._contributions(Xt, "logistic_baseline"))
         if name == "logistic_baseline":

@@ -5,8 +5,9 @@ rows exported in time order without a date) the oldest 60% train, the next 20% a
 (early stopping, calibration, choice of champion and drift model) and the latest 20% the holdout.
 With neither, the last 20% of the rows are still the late slice (a late slice when the file is in time
 order, a random one when it is not) and the rest is split 3:1 at random, stratified, into training
-rows and holdout. After the holdout is scored, the model is fitted again on training + holdout rows
-(the late slice stays out: it calibrates), so the saved model learned from 80% of the rows.
+rows and holdout. After the holdout is scored, the model is fitted again on training + holdout rows;
+the late slice stops, calibrates, grades and chooses, and then the candidates learn from it too
+(``refit_on_late``), so the saved model learned from all rows.
 
 Scoring checks the file for drift against the training data and scores with the champion, or with the
 drift model when the drift is material; the output says which.
@@ -168,15 +169,21 @@ def train_on_table(
         data = data.drop(columns=[time_col])
     split = split_rows(y, time, ordered=ordered)
     late = (data.iloc[split.valid], y[split.valid])
+    # The late slice chooses, calibrates and grades; then the members learn from it too (it holds the rows
+    # nearest to the ones to score when the file has an order, and a fifth of the data when it has not).
+    params.setdefault("refit_on_late", True)
     trial = PropensityModel(**params).fit(data.iloc[split.train], y[split.train], eval_set=late)
     evaluation = trial.evaluate(data.iloc[split.test], y[split.test], margin=margin, contact_cost=contact_cost)
     refit = np.sort(np.r_[split.train, split.test])
     model = clone(trial).fit(data.iloc[refit], y[refit], eval_set=late)
     importance = model.importance(data.iloc[split.test])
     notes = list(evaluation.notes)
+    late_rows = len(split.valid) if model.refitted_on_late_ else 0
     notes.append(
-        f"holdout metrics come from the candidates fitted on the {len(split.train)} training rows; the saved model "
-        f"was then fitted again on training + holdout rows ({len(refit)}), the late slice kept out for calibration"
+        f"holdout metrics come from the candidates fitted on the {len(split.train) + late_rows} training rows"
+        + (" (late slice included after it chose, calibrated and graded)" if late_rows else "")
+        + f"; the saved model was then fitted again the same way on training + holdout rows "
+        f"({len(refit) + late_rows})"
     )
     if dropped_rows:
         notes.append(f"{dropped_rows} rows without a target value (or time) were left out")

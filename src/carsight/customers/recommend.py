@@ -1,6 +1,8 @@
-"""Vehicle recommendation learned from purchase history: a LightGBM ranker over customer ×
-candidate-model pairs, evaluated on each customer's latest purchase held out in time against
-two named baselines (global popularity and the per-segment most-popular list).
+"""Vehicle recommendation learned from purchase history.
+
+A LightGBM ranker over customer × candidate-model pairs, evaluated on each customer's latest
+purchase held out in time against two named baselines (global popularity and the per-segment
+most-popular list).
 
 Every feature of a purchase event is computed from data strictly before it: the customer's profile,
 their previous car (same model/body/powertrain/brand, price step up or down), their leads on the
@@ -15,41 +17,19 @@ it would leak the purchase being predicted. Segments are used for the per-segmen
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from carsight.customers.recommend_data import RecData, profile_field
+from carsight.customers.recommend_features import candidate_pairs, purchase_events
 from carsight.errors import DataTooThinError, InputError, ModelError
 from carsight.i18n import t
 
 # Fewer training purchases than this and the learned model is not trusted (popularity is used).
 MIN_TRAIN_EVENTS = 200
-_NUMERIC = (
-    "cand_logprice",
-    "cand_age_months",
-    "cust_age",
-    "n_prev",
-    "months_since_prev",
-    "prev_same_model",
-    "prev_same_body",
-    "prev_same_power",
-    "prev_same_brand",
-    "price_step",
-    "lead_count",
-    "lead_days_since",
-    "lead_test_drive",
-    "leads_any",
-    "pop_recent",
-    "pop_all",
-    "pop_age",
-    "pop_gender",
-    "pop_region",
-    "pop_after_prev",
-)
-_CATEGORICAL = ("cand_body", "cand_power", "cand_brand", "cust_gender", "cust_channel", "prev_payment")
-FEATURES = _NUMERIC + _CATEGORICAL
 # Which reason a feature speaks for. A recommendation's reason is a true fact about it (a recent
 # lead on that model, the same body type as the last car, a top model in the region), and when
 # several hold, the one whose features the trained model leans on most (total split gain) wins.
@@ -67,97 +47,6 @@ _REASON_GROUP = {
     "pop_gender": "similar",
     "pop_region": "region",
 }
-
-
-@dataclass
-class RecData:
-    """The tables a recommender reads, as pandas frames (only ``purchases`` is required).
-
-    purchases: customer_id, purchase_date, model, amount (payment_type optional).
-    vehicles: model, brand, body_type, powertrain, base_price, launch_month, discontinued_month.
-    customers: customer_id, birth_year, gender, region, channel.
-    leads: customer_id, lead_date, lead_type, model.
-    segments: customer_id → segment_id (as of the date the recommendations are for).
-    """
-
-    purchases: pd.DataFrame
-    vehicles: pd.DataFrame | None = None
-    customers: pd.DataFrame | None = None
-    leads: pd.DataFrame | None = None
-    segments: pd.Series | None = None
-
-    def __post_init__(self) -> None:
-        p = self.purchases
-        missing = [c for c in ("customer_id", "purchase_date", "model", "amount") if c not in p.columns]
-        if missing:
-            raise InputError(
-                f"transactions lack column(s) {', '.join(missing)}",
-                expected="customer_id, purchase_date, model, amount",
-            )
-        p = p.loc[(p["amount"].astype(float) > 0) & p["model"].notna()].copy()
-        p["customer_id"] = p["customer_id"].astype(str)
-        p["purchase_date"] = pd.to_datetime(p["purchase_date"]).astype("datetime64[ns]")
-        p["model"] = p["model"].astype(str)
-        self.purchases = p.sort_values(["purchase_date", "customer_id"], kind="stable").reset_index(drop=True)
-        if self.customers is not None:
-            c = self.customers.copy()
-            if "customer_id" not in c.columns:  # already indexed by customer (dataclasses.replace)
-                c = c.reset_index()
-            c["customer_id"] = c["customer_id"].astype(str)
-            self.customers = c.drop_duplicates("customer_id").set_index("customer_id")
-        if self.leads is not None:
-            leads = self.leads.dropna(subset=["customer_id", "model"]).copy()
-            leads["customer_id"] = leads["customer_id"].astype(str)
-            leads["lead_date"] = pd.to_datetime(leads["lead_date"]).astype("datetime64[ns]")
-            self.leads = leads
-        if self.segments is not None:
-            self.segments = self.segments.copy()
-            self.segments.index = self.segments.index.astype(str)
-
-    def before(self, as_of: dt.date) -> RecData:
-        """The same data as it stood on ``as_of``: purchases and leads from that day on left out, so a
-        back-dated run learns nothing from its own future."""
-        cut = pd.Timestamp(as_of)
-        leads = None if self.leads is None else self.leads[self.leads["lead_date"] < cut]
-        return replace(self, purchases=self.purchases[self.purchases["purchase_date"] < cut], leads=leads)
-
-    @classmethod
-    def from_warehouse(cls, wh, segments: pd.Series | None = None) -> RecData:
-        from carsight.warehouse import schema as S
-
-        def frame(table, columns):
-            if not wh.has_table(table.name):
-                return None
-            t_ = wh.table(table.name)
-            if int(t_.count().to_pyarrow().as_py()) == 0:
-                return None
-            return t_.select(*[c for c in columns if c in t_.columns]).to_pandas()
-
-        purchases = frame(S.PURCHASES, ["customer_id", "purchase_date", "model", "amount", "payment_type"])
-        if purchases is None:
-            raise DataTooThinError("there are no purchases in the warehouse to learn recommendations from")
-        return cls(
-            purchases=purchases,
-            vehicles=frame(S.VEHICLES, S.VEHICLES.column_names),
-            customers=frame(S.CUSTOMERS, ["customer_id", "birth_year", "gender", "region", "channel"]),
-            leads=frame(S.LEADS, ["customer_id", "lead_date", "lead_type", "model"]),
-            segments=segments,
-        )
-
-
-def _profile(ev: pd.DataFrame, customers: pd.DataFrame | None, name: str) -> pd.Series:
-    """A profile field per event: typed in on the event (a new customer) or from the customers table."""
-    values = pd.Series(np.nan, index=ev.index, dtype=object)
-    if customers is not None and name in customers:
-        values = ev["customer_id"].map(customers[name]).astype(object)
-    if name in ev:
-        values = ev[name].astype(object).where(ev[name].notna(), values)
-    return values.where(values.notna(), None)
-
-
-def _month(values) -> np.ndarray:
-    ts = pd.DatetimeIndex(pd.to_datetime(values))
-    return (ts.year * 12 + ts.month - 1).to_numpy()
 
 
 class VehicleRecommender(BaseEstimator):
@@ -200,14 +89,14 @@ class VehicleRecommender(BaseEstimator):
             raise DataTooThinError("no purchases to learn recommendations from")
         self.cutoff_ = pd.Timestamp(cutoff).date() if cutoff is not None else None
         self._learn_catalogue(data, p)
-        events = self._events(p, data)
+        events = purchase_events(p, data)
         self.n_train_events_ = len(events)
         self.popularity_ = p["model"].value_counts()
         self.ranker_ = None
         if len(events) < MIN_TRAIN_EVENTS:
             self.note_ = f"only {len(events)} purchases to learn from (< {MIN_TRAIN_EVENTS}): ranked by popularity"
             return self
-        X, y, groups = self._pairs(events, data, p, with_labels=True)
+        X, y, groups = candidate_pairs(self, events, data, p, with_labels=True)
         from lightgbm import LGBMRanker
 
         self.ranker_ = LGBMRanker(
@@ -275,266 +164,22 @@ class VehicleRecommender(BaseEstimator):
             else []
         )
 
-    # -- events and pairs ---------------------------------------------------------------------
-    @staticmethod
-    def _events(p: pd.DataFrame, data: RecData) -> pd.DataFrame:
-        """One row per purchase with the customer's state just before it."""
-        ev = p[["customer_id", "purchase_date", "model", "amount"]].copy()
-        if "payment_type" in p.columns:
-            ev["payment_type"] = p["payment_type"]
-        ev["date"] = ev["purchase_date"]
-        ev = ev.reset_index(drop=True)
-        return ev
-
-    def _prev_state(self, ev: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
-        """The customer's latest purchase strictly before each event date, and how many before it."""
-        h = history[["customer_id", "purchase_date", "model", "amount"]].copy()
-        if "payment_type" in history.columns:
-            h["payment_type"] = history["payment_type"]
-        else:
-            h["payment_type"] = np.nan
-        h = h.sort_values("purchase_date", kind="stable")
-        h["n_prev"] = h.groupby("customer_id").cumcount() + 1
-        h = h.rename(
-            columns={
-                "purchase_date": "prev_date",
-                "model": "prev_model",
-                "amount": "prev_amount",
-                "payment_type": "prev_payment",
-            }
-        )
-        left = ev[["customer_id", "date"]].reset_index().sort_values("date", kind="stable")
-        merged = pd.merge_asof(
-            left,
-            h,
-            left_on="date",
-            right_on="prev_date",
-            by="customer_id",
-            allow_exact_matches=False,
-            direction="backward",
-        )
-        return merged.set_index("index").sort_index()
-
-    def _popularity(self, history: pd.DataFrame, data: RecData, months_end: int):
-        """Cumulative purchase counts per month and model (and per age band/gender/region/previous
-        model), so an event in month m sees only months before m."""
-        m_index = {m: i for i, m in enumerate(self.models_)}
-        h = history[history["model"].isin(m_index)]
-        model_idx = h["model"].map(m_index).to_numpy()
-        month = _month(h["purchase_date"])
-        month0 = int(month.min()) if len(month) else months_end
-        n_months = max(months_end - month0 + 2, 2)
-        mon = np.clip(month - month0, 0, n_months - 2)
-        M = len(self.models_)
-
-        def cumulative(keys: np.ndarray, n_keys: int) -> np.ndarray:
-            counts = np.zeros((n_keys, n_months, M))
-            ok = keys >= 0
-            np.add.at(counts, (keys[ok], mon[ok] + 1, model_idx[ok]), 1.0)
-            return counts.cumsum(axis=1)  # [key, m] = purchases in months before m
-
-        pops = {"month0": month0, "all": cumulative(np.zeros(len(h), dtype=int), 1)}
-        cust = data.customers
-        if cust is not None and "birth_year" in cust:
-            by = h["customer_id"].map(cust["birth_year"]).astype(float).to_numpy()
-            age = pd.DatetimeIndex(h["purchase_date"]).year.to_numpy() - by
-            band = np.where(np.isnan(age), -1, np.clip(age // 10, 1, 8) - 1).astype(int)
-            pops["age"] = cumulative(band, 8)
-        if cust is not None and "gender" in cust:
-            g = h["customer_id"].map(cust["gender"]).astype("string")
-            genders = self.categories_["cust_gender"]
-            pops["gender"] = cumulative(
-                np.array([genders.index(x) if isinstance(x, str) and x in genders else -1 for x in g]),
-                max(len(genders), 1),
-            )
-        if cust is not None and "region" in cust:
-            r = h["customer_id"].map(cust["region"]).astype("string")
-            pops["region"] = cumulative(
-                np.array([self.regions_.index(x) if isinstance(x, str) and x in self.regions_ else -1 for x in r]),
-                max(len(self.regions_), 1),
-            )
-        # Transitions: previous model → this model, for customers with a previous purchase.
-        hs = h.sort_values("purchase_date", kind="stable")
-        prev = hs.groupby("customer_id")["model"].shift(1)
-        keys = prev.map(m_index).fillna(-1).astype(int).reindex(h.index).to_numpy()
-        pops["after_prev"] = cumulative(keys, M)
-        return pops
-
-    def _share(
-        self, pops: dict, name: str, keys: np.ndarray, months: np.ndarray, window: int | None = None
-    ) -> np.ndarray:
-        """Share of each model among purchases with this key before this month (smoothed towards
-        the overall share, so a thin key does not swing to 0 or 1)."""
-        table = pops[name]
-        months = np.clip(months - pops["month0"], 0, table.shape[1] - 1)
-        ok = keys >= 0
-        k = np.where(ok, keys, 0)
-        counts = table[k, months]
-        if window:
-            counts = counts - table[k, np.clip(months - window, 0, None)]
-        counts = np.where(ok[:, None], counts, 0.0)
-        total = counts.sum(axis=1, keepdims=True)
-        overall = pops["all"][0, months]
-        overall = (overall + 1) / (overall.sum(axis=1, keepdims=True) + len(self.models_))
-        return (counts + 5 * overall) / (total + 5)
-
-    def _pairs(self, ev: pd.DataFrame, data: RecData, history: pd.DataFrame, *, with_labels: bool, pops=None):
-        """Candidate rows (event × models on sale at the event date) with features."""
-        months = _month(ev["date"])
-        if pops is None:
-            pops = self._popularity(history, data, int(months.max()))
-        E = len(ev)
-        v = self.vehicle_
-        launch = v["launch"].to_numpy(dtype="datetime64[ns]")
-        end = v["end"].to_numpy(dtype="datetime64[ns]")
-        dates = ev["date"].to_numpy(dtype="datetime64[ns]")
-        on_sale = (np.isnat(launch)[None, :] | (launch[None, :] <= dates[:, None])) & (
-            np.isnat(end)[None, :] | (end[None, :] >= dates[:, None] - np.timedelta64(31, "D"))
-        )
-        if with_labels:
-            # the bought model is always a candidate (it was on sale, whatever the catalogue says)
-            bought = pd.Index(self.models_).get_indexer(ev["model"])
-            on_sale[np.arange(E)[bought >= 0], bought[bought >= 0]] = True
-        e_idx, m_idx = np.nonzero(on_sale)
-        prev = self._prev_state(ev, history)
-        cust = data.customers
-        f: dict[str, np.ndarray] = {}
-        f["cand_logprice"] = np.log(v["price"].to_numpy(dtype=float))[m_idx]
-        launch_m = _month(v["launch"].fillna(pd.Timestamp("1900-01-01")))
-        f["cand_age_months"] = np.where(v["launch"].isna().to_numpy()[m_idx], np.nan, (months[e_idx] - launch_m[m_idx]))
-        cid = ev["customer_id"]
-        age = np.full(E, np.nan)
-        if cust is not None and "birth_year" in cust:
-            age = pd.DatetimeIndex(ev["date"]).year.to_numpy() - cid.map(cust["birth_year"]).astype(float).to_numpy()
-        if "age" in ev:  # typed in for a new customer
-            age = np.where(ev["age"].notna(), ev["age"].astype(float), age)
-        gender, region, channel = (_profile(ev, cust, name) for name in ("gender", "region", "channel"))
-        f["cust_age"] = age[e_idx]
-        f["n_prev"] = prev["n_prev"].fillna(0).to_numpy(dtype=float)[e_idx]
-        f["months_since_prev"] = ((ev["date"] - prev["prev_date"]).dt.days / 30.4).to_numpy(dtype=float)[e_idx]
-        prev_model = prev["prev_model"].to_numpy(dtype=object)
-        has_prev = pd.notna(prev_model)
-        pm = pd.Index(self.models_).get_indexer(pd.Series(prev_model).fillna("\0"))
-        cand = v.reset_index(drop=True)
-        for name, col in (
-            ("prev_same_body", "body_type"),
-            ("prev_same_power", "powertrain"),
-            ("prev_same_brand", "brand"),
-        ):
-            values = cand[col].astype(object).to_numpy()
-            pv = np.where(pm >= 0, values[np.clip(pm, 0, None)], None)
-            same = (pv[e_idx] == values[m_idx]) & pd.notna(values[m_idx])
-            f[name] = np.where(has_prev[e_idx], same.astype(float), np.nan)
-        f["prev_same_model"] = np.where(has_prev[e_idx], (pm[e_idx] == m_idx).astype(float), np.nan)
-        prev_amount = prev["prev_amount"].to_numpy(dtype=float)
-        if "budget" in ev:
-            prev_amount = np.where(np.isnan(prev_amount), ev["budget"].astype(float).to_numpy(), prev_amount)
-        f["price_step"] = f["cand_logprice"] - np.log(prev_amount)[e_idx]
-        f.update(self._lead_features(ev, data, e_idx, m_idx))
-        f["pop_recent"] = self._share(pops, "all", np.zeros(E, dtype=int), months, window=12)[e_idx, m_idx]
-        f["pop_all"] = self._share(pops, "all", np.zeros(E, dtype=int), months)[e_idx, m_idx]
-        if "age" in pops:
-            band = np.where(np.isnan(age), -1, np.clip(np.nan_to_num(age) // 10, 1, 8) - 1).astype(int)
-            f["pop_age"] = self._share(pops, "age", band, months)[e_idx, m_idx]
-        if "gender" in pops:
-            genders = self.categories_["cust_gender"]
-            gk = np.array([genders.index(x) if isinstance(x, str) and x in genders else -1 for x in gender])
-            f["pop_gender"] = self._share(pops, "gender", gk, months)[e_idx, m_idx]
-        if "region" in pops:
-            rk = np.array([self.regions_.index(x) if isinstance(x, str) and x in self.regions_ else -1 for x in region])
-            f["pop_region"] = self._share(pops, "region", rk, months)[e_idx, m_idx]
-        f["pop_after_prev"] = np.where(
-            has_prev[e_idx], self._share(pops, "after_prev", pm, months)[e_idx, m_idx], np.nan
-        )
-
-        X = pd.DataFrame({name: f.get(name, np.full(len(e_idx), np.nan)) for name in _NUMERIC})
-        cat_values = {
-            "cand_body": cand["body_type"].astype(object).to_numpy()[m_idx],
-            "cand_power": cand["powertrain"].astype(object).to_numpy()[m_idx],
-            "cand_brand": cand["brand"].astype(object).to_numpy()[m_idx],
-            "cust_gender": gender.to_numpy(dtype=object)[e_idx],
-            "cust_channel": channel.to_numpy(dtype=object)[e_idx],
-            "prev_payment": prev["prev_payment"].to_numpy(dtype=object)[e_idx],
-        }
-        for name in _CATEGORICAL:
-            X[name] = pd.Categorical(cat_values[name], categories=self.categories_[name])
-        if not with_labels:
-            return X, e_idx, m_idx, f.get("_lead_type")
-        y = (pd.Index(self.models_).get_indexer(ev["model"])[e_idx] == m_idx).astype(int)
-        groups = np.bincount(e_idx, minlength=E)
-        keep = groups > 0
-        if not keep.all():  # events with no candidate cannot be learned from
-            X = X[keep[e_idx]].reset_index(drop=True)
-            y = y[keep[e_idx]]
-            groups = groups[keep]
-        return X, y, groups
-
-    def _lead_features(self, ev: pd.DataFrame, data: RecData, e_idx: np.ndarray, m_idx: np.ndarray) -> dict:
-        n = len(e_idx)
-        out = {
-            "lead_count": np.zeros(n),
-            "lead_days_since": np.full(n, np.nan),
-            "lead_test_drive": np.zeros(n),
-            "leads_any": np.zeros(n),
-        }
-        leads = data.leads
-        extra = ev[["interest_model"]].dropna() if "interest_model" in ev else None
-        if (leads is None or leads.empty) and extra is None:
-            return out
-        window = pd.Timedelta(days=self.lead_window_days)
-        frames = []
-        if leads is not None and not leads.empty:
-            left = ev[["customer_id", "date"]].reset_index().rename(columns={"index": "event"})
-            j = left.merge(leads, on="customer_id", how="inner")
-            j = j[(j["lead_date"] < j["date"]) & (j["lead_date"] >= j["date"] - window)]
-            frames.append(j[["event", "model", "lead_date", "lead_type", "date"]])
-        if extra is not None and len(extra):
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "event": extra.index,
-                        "model": extra["interest_model"].astype(str).to_numpy(),
-                        "lead_date": ev.loc[extra.index, "date"].to_numpy(),
-                        "lead_type": "interest",
-                        "date": ev.loc[extra.index, "date"].to_numpy(),
-                    }
-                )
-            )
-        if not frames:
-            return out
-        j = pd.concat(frames, ignore_index=True)
-        if j.empty:
-            return out
-        j["m"] = pd.Index(self.models_).get_indexer(j["model"].astype(str))
-        j["days"] = (j["date"] - j["lead_date"]).dt.days
-        j["td"] = (j["lead_type"] == "test_drive").astype(float)
-        any_per_event = j.groupby("event").size()
-        j = j[j["m"] >= 0]
-        agg = j.groupby(["event", "m"]).agg(count=("days", "size"), days=("days", "min"), td=("td", "max"))
-        key = pd.MultiIndex.from_arrays([e_idx, m_idx])
-        agg = agg.reindex(key)
-        out["lead_count"] = agg["count"].fillna(0).to_numpy()
-        out["lead_days_since"] = agg["days"].to_numpy(dtype=float)
-        out["lead_test_drive"] = agg["td"].fillna(0).to_numpy()
-        out["leads_any"] = any_per_event.reindex(e_idx).fillna(0).to_numpy(dtype=float)
-        # kept for reasons: the latest lead type per (event, model)
-        latest = j.sort_values("days").drop_duplicates(["event", "m"]).set_index(["event", "m"])["lead_type"]
-        out["_lead_type"] = latest.reindex(key).to_numpy(dtype=object)
-        return out
-
     # -- scoring ------------------------------------------------------------------------------
     def _check(self) -> None:
         if not hasattr(self, "models_"):
             raise ModelError("the recommender is not fitted")
 
     def score_events(self, ev: pd.DataFrame, data: RecData, history: pd.DataFrame | None = None):
-        """Scores of every candidate for each event (rows of ``ev``: customer_id, date); returns
-        (frame of event, model index, score, popularity and region ranks, lead type; the features)."""
+        """Scores of every candidate for each event (rows of ``ev``.
+
+        Customer_id, date); returns (frame of event, model index, score, popularity and region
+        ranks, lead type; the features).
+        """
         self._check()
         history = data.purchases if history is None else history
         if self.cutoff_ is not None:
             history = history[history["purchase_date"] < pd.Timestamp(self.cutoff_)]
-        X, e_idx, m_idx, lead_type = self._pairs(ev, data, history, with_labels=False)
+        X, e_idx, m_idx, lead_type = candidate_pairs(self, ev, data, history, with_labels=False)
         out = pd.DataFrame({"event": e_idx, "m": m_idx})
         if self.ranker_ is not None:
             out["score"] = self.ranker_.predict(X)
@@ -555,8 +200,10 @@ class VehicleRecommender(BaseEstimator):
         k: int = 5,
         exclude_last: bool = False,
     ) -> pd.DataFrame:
-        """Top ``k`` models for existing customers (default: everyone in ``data.purchases``, plus
-        customers without purchases). Columns: customer_id, rank, model, score, reason_ko, reason_en."""
+        """Top ``k`` models for existing customers (default: everyone in ``data.purchases``, plus customers without purchases).
+
+        Columns: customer_id, rank, model, score, reason_ko, reason_en.
+        """
         self._check()
         if k < 1:
             raise InputError(f"k={k} must be at least 1", column="k", expected="a positive whole number")
@@ -576,9 +223,11 @@ class VehicleRecommender(BaseEstimator):
     def recommend_profile(
         self, data: RecData, fields: dict, *, k: int = 5, as_of: dt.date | None = None, segment: int | None = None
     ) -> pd.DataFrame:
-        """Top ``k`` models for a brand-new customer (profile only). ``fields``: age, gender,
-        region, channel, interest_model (treated as a lead today), budget (stands in for the
-        price of a previous car)."""
+        """Top ``k`` models for a brand-new customer (profile only).
+
+        ``fields``: age, gender, region, channel, interest_model (treated as a lead today), budget
+        (stands in for the price of a previous car).
+        """
         self._check()
         p = data.purchases
         if as_of is None:
@@ -629,7 +278,7 @@ class VehicleRecommender(BaseEstimator):
         top["customer_id"] = ev["customer_id"].to_numpy()[top["event"].to_numpy()]
         top["model"] = self.models_[top["m"].to_numpy()]
         shares = segment_shares(history, data.segments) if data.segments is not None else None
-        top["region"] = _profile(ev, data.customers, "region").to_numpy(dtype=object)[top["event"].to_numpy()]
+        top["region"] = profile_field(ev, data.customers, "region").to_numpy(dtype=object)[top["event"].to_numpy()]
         reasons = [self._reason(r, data, shares) for r in top.itertuples()]
         top["reason_ko"] = [r[0] for r in reasons]
         top["reason_en"] = [r[1] for r in reasons]
@@ -687,86 +336,3 @@ def segment_shares(purchases: pd.DataFrame, segments: pd.Series) -> dict:
     counts = frame.groupby(["segment", "model"]).size()
     totals = counts.groupby(level=0).transform("sum")
     return {(int(s), m): float(v) for (s, m), v in (counts / totals).items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluation against baselines
-# ---------------------------------------------------------------------------------------------
-def holdout_cutoff(purchases: pd.DataFrame, test_share: float = 0.2) -> dt.date:
-    """The date from which the latest purchases of the last ``test_share`` of customers (by the
-    date of their latest purchase) are held out."""
-    last = pd.to_datetime(purchases.groupby("customer_id")["purchase_date"].max())
-    if len(last) < 50:
-        raise DataTooThinError(f"{len(last)} buyers are too few to hold purchases out for evaluation")
-    return pd.Timestamp(last.quantile(1 - test_share)).normalize().date()
-
-
-def _metrics(ranks: np.ndarray) -> dict:
-    """ranks: 1-based rank of the bought model in each list (inf when absent)."""
-    ranks = np.asarray(ranks, dtype=float)
-    return {
-        "hit_at_3": float(np.mean(ranks <= 3)),
-        "ndcg_at_5": float(np.mean(np.where(ranks <= 5, 1.0 / np.log2(ranks + 1), 0.0))),
-        "n": int(len(ranks)),
-    }
-
-
-def evaluate_recommenders(
-    data: RecData,
-    *,
-    cutoff: dt.date | None = None,
-    test_share: float = 0.2,
-    estimator: VehicleRecommender | None = None,
-) -> tuple[pd.DataFrame, VehicleRecommender]:
-    """hit@3 and NDCG@5 of the learned ranker and the two baselines on the same split: each
-    customer's latest purchase on/after ``cutoff`` is held out; everything learns from purchases
-    before ``cutoff`` only. ``data.segments`` must be segments computed from data before the cutoff
-    (used by the per-segment baseline). Returns (table, the fitted estimator)."""
-    p = data.purchases
-    cutoff = cutoff or holdout_cutoff(p, test_share)
-    cut = pd.Timestamp(cutoff)
-    latest = p.sort_values("purchase_date", kind="stable").groupby("customer_id").tail(1)
-    test = latest[latest["purchase_date"] >= cut].reset_index(drop=True)
-    train = p[p["purchase_date"] < cut]
-    if len(test) < 20:
-        raise DataTooThinError(f"only {len(test)} held-out purchases after {cutoff}: too few to evaluate")
-    model = (estimator or VehicleRecommender()).fit(data, cutoff=cutoff)
-    ev = pd.DataFrame({"customer_id": test["customer_id"], "date": test["purchase_date"]})
-    scored, _ = model.score_events(ev, data, train)
-    truth = pd.Index(model.models_).get_indexer(test["model"])
-
-    def ranks_from(score_col: str, frame: pd.DataFrame) -> np.ndarray:
-        frame = frame.sort_values(["event", score_col, "m"], ascending=[True, False, True], kind="stable")
-        frame = frame.assign(rank=frame.groupby("event").cumcount() + 1)
-        hit = frame[frame["m"].to_numpy() == truth[frame["event"].to_numpy()]]
-        r = np.full(len(test), np.inf)
-        r[hit["event"].to_numpy()] = hit["rank"].to_numpy()
-        return r
-
-    # Baseline 1: most purchased models in the 12 months before the cutoff (among models on sale).
-    recent = train[train["purchase_date"] >= cut - pd.DateOffset(months=12)]
-    pop = recent["model"].value_counts() + 1e-6 * train["model"].value_counts().reindex(
-        recent["model"].unique()
-    ).fillna(0)
-    pop = pop.reindex(model.models_).fillna(0).to_numpy()
-    scored["pop"] = pop[scored["m"].to_numpy()]
-    # Baseline 2: most purchased models in the customer's segment (segments as of the cutoff).
-    rows = []
-    if data.segments is not None:
-        seg_of = train["customer_id"].map(data.segments)
-        seg_counts = pd.DataFrame({"s": seg_of, "model": train["model"]}).dropna().groupby(["s", "model"]).size()
-        event_seg = test["customer_id"].map(data.segments).to_numpy()
-        lookup = {(int(s), m): c for (s, m), c in seg_counts.items()}
-        seg_score = np.array(
-            [
-                lookup.get((int(event_seg[e]), model.models_[m]), 0.0) if event_seg[e] == event_seg[e] else 0.0
-                for e, m in zip(scored["event"].to_numpy(), scored["m"].to_numpy(), strict=True)
-            ]
-        )
-        scored["seg"] = seg_score + 1e-6 * scored["pop"]  # ties and unknown segments fall back to popularity
-        rows.append({"method": "segment_popularity", **_metrics(ranks_from("seg", scored))})
-    rows.insert(0, {"method": "popularity", **_metrics(ranks_from("pop", scored))})
-    rows.insert(0, {"method": "learned", **_metrics(ranks_from("score", scored))})
-    table = pd.DataFrame(rows)
-    table.attrs.update(cutoff=str(cutoff), n_train_events=int(model.n_train_events_), n_test=int(len(test)))
-    return table, model

@@ -41,7 +41,8 @@ NAMED_SEGMENTS = (
     "Hibernating",
     "Lost",
 )
-GROUPS = ("VIP", "Regular", "New", "Churn risk")
+VIP, REGULAR, NEW, CHURN_RISK = "VIP", "Regular", "New", "Churn risk"
+GROUPS = (VIP, REGULAR, NEW, CHURN_RISK)
 RFM_COLUMNS = (
     "customer_id",
     "recency_days",
@@ -67,6 +68,7 @@ class GradeCutoffs:
     normal: float = 40.0
 
     def __post_init__(self) -> None:
+        """Check that the cut-offs are in order between 0 and 100."""
         if not (100 >= self.very_strong > self.strong > self.normal >= 0):
             raise InputError(
                 f"grade cut-offs {self.very_strong}/{self.strong}/{self.normal} are not in order",
@@ -112,7 +114,8 @@ def rfm_table(
         monetary: ``"total"`` (net spend) or ``"average"`` (spend per purchase) drives the M score.
         cutoffs: grade cut-offs on the 0–100 score (default 90 / 70 / 40).
 
-    Returns:
+    Returns
+    -------
         An unexecuted Ibis table, one row per customer, columns :data:`RFM_COLUMNS`.
     """
     if monetary not in ("total", "average"):
@@ -176,9 +179,9 @@ def rfm_table(
     )
     s = s.mutate(grade=grade, named_segment=named)
     group = ibis.cases(
-        (s.grade == GRADES[0], "VIP"),
-        (s.named_segment == "New", "New"),
-        (s.r_score <= 2, "Churn risk"),
-        else_="Regular",
+        (s.grade == GRADES[0], VIP),
+        (s.named_segment == "New", NEW),
+        (s.r_score <= 2, CHURN_RISK),
+        else_=REGULAR,
     )
     return s.mutate(group=group).select(*RFM_COLUMNS)

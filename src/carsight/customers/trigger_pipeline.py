@@ -1,9 +1,12 @@
-"""The "triggers" pipeline step: trigger conditions for repurchase from leads, service visits, campaign
-contacts and consultations. Features are the point-in-time features of ``customers.features`` at a
-reference date one outcome horizon before the data ends (events strictly before it); the outcome is a
-purchase in the horizon after it, so nothing a rule uses comes from its own future. The rules go to
-``trigger_rules``; the same features as of today go to ``trigger_features``, so a rule becomes a
-target list (dashboard Campaigns page)."""
+"""The "triggers" pipeline step.
+
+Trigger conditions for repurchase from leads, service visits, campaign contacts and consultations.
+Features are the point-in-time features of ``customers.features`` at a reference date one outcome
+horizon before the data ends (events strictly before it); the outcome is a purchase in the horizon
+after it, so nothing a rule uses comes from its own future. The rules go to ``trigger_rules``; the
+same features as of today go to ``trigger_features``, so a rule becomes a target list (dashboard
+Campaigns page).
+"""
 
 from __future__ import annotations
 
@@ -50,16 +53,22 @@ CLOSED = {name: ("right" if name.startswith("days_since") or name == "vehicle_ag
 
 
 def reference_date(as_of: dt.date, horizon_days: int = HORIZON_DAYS) -> dt.date:
-    """The latest first-of-month whose outcome window ends before ``as_of`` (the same choice as the
-    propensity step's holdout cutoff)."""
+    """The reference date the rules are mined at.
+
+    The latest first-of-month whose outcome window ends before ``as_of`` (the same choice as the
+    propensity step's holdout cutoff).
+    """
     from carsight.customers.value_pipeline import TargetSpec, plan_cutoffs
 
     return plan_cutoffs(as_of, dt.date.min, TargetSpec(TARGET, horizon_days))["test"]
 
 
 def trigger_frames(wh: Warehouse, reference: dt.date, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(features with the outcome at the reference date, features as of today) for customers who own
-    a car (bought before the date)."""
+    """Trigger features at the reference date and as of today.
+
+    Returns (features with the outcome at the reference date, features as of today) for customers
+    who own a car (bought before the date).
+    """
     columns = list(R.TRIGGER_FEATURE_COLUMNS)
     expr = F.feature_expr(wh, [reference, as_of])
     frame = expr.select(F.ID, F.CUTOFF, *columns).to_pandas()
@@ -74,6 +83,7 @@ def trigger_frames(wh: Warehouse, reference: dt.date, as_of: dt.date) -> tuple[p
 
 
 def mine_repurchase_triggers(past: pd.DataFrame, margin: float, contact_cost: float) -> TriggerMiner:
+    """Mine repurchase trigger rules on the features at the reference date."""
     n = len(past)
     min_support = max(MIN_RESPONDERS / max(n, 1), MIN_SUPPORT_FLOOR)
     miner = TriggerMiner(

@@ -1,8 +1,9 @@
-"""Trigger conditions for a yes/no outcome, found by association rules: numeric columns are cut into
-readable conditions (:mod:`carsight.customers.conditions`), every set of up to ``max_conditions``
-conditions whose rows reach ``min_support`` together with the outcome is mined, redundant and weak
-rules are pruned, and the rest are ranked by profit efficiency (margin and contact cost given) or by
-lift.
+"""Trigger conditions for a yes/no outcome, found by association rules.
+
+Numeric columns are cut into readable conditions (:mod:`carsight.customers.conditions`), every set
+of up to ``max_conditions`` conditions whose rows reach ``min_support`` together with the outcome is
+mined, redundant and weak rules are pruned, and the rest are ranked by profit efficiency (margin and
+contact cost given) or by lift.
 
 The miner looks for one consequent only (the outcome), so it is a depth-first search over packed bit
 sets of the positive rows (Eclat); its rules are exactly those of mlxtend's FP-growth followed by
@@ -92,8 +93,10 @@ def min_count(min_support: float, n: int) -> int:
 def _mine(
     items: np.ndarray, groups: np.ndarray, y: np.ndarray, max_len: int, min_support: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(item sets as rows of item indices, increasing, padded with -1; rows meeting them; of which
-    positive). Depth first; each node scores all its children in one vectorised AND + popcount."""
+    """(item sets as rows of item indices, increasing, padded with -1; rows meeting them; of which positive).
+
+    Depth first; each node scores all its children in one vectorised AND + popcount.
+    """
     n = len(y)
     need = min_count(min_support, n)
     pos = _pack(items[y])
@@ -144,9 +147,12 @@ def _mine(
 def _mine_fpgrowth(
     items: np.ndarray, groups: np.ndarray, y: np.ndarray, max_len: int, min_support: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The same as :func:`_mine` through mlxtend's FP-growth: every frequent item set with the outcome
-    as an extra item, then the sets that hold the outcome and at most one condition per column. It mines
-    the sets without the outcome too, so it is slower on wide tables; kept as the reference method."""
+    """The same as :func:`_mine` through mlxtend's FP-growth.
+
+    Every frequent item set with the outcome as an extra item, then the sets that hold the outcome
+    and at most one condition per column. It mines the sets without the outcome too, so it is slower
+    on wide tables; kept as the reference method.
+    """
     from mlxtend.frequent_patterns import fpgrowth
 
     n, p = items.shape
@@ -170,7 +176,9 @@ def _mine_fpgrowth(
 def mine_itemsets(
     items: np.ndarray, groups: np.ndarray, y: np.ndarray, *, max_len: int, min_support: float
 ) -> pd.DataFrame:
-    """All sets of at most ``max_len`` items, at most one per group (column), whose rows with the outcome
+    """All frequent item sets, at most one item per column.
+
+    Sets of at most ``max_len`` items, at most one per group (column), whose rows with the outcome
     are at least ``min_support`` of all rows.
 
     Parameters
@@ -200,9 +208,12 @@ def _keys(sets: np.ndarray, base: int) -> np.ndarray:
 
 
 def best_part_confidence(sets: np.ndarray, confidence: np.ndarray, n_items: int) -> np.ndarray:
-    """For each item set, the best confidence among the rules made of a proper, non-empty part of it
+    """The best confidence among the sub-rules of each item set.
+
+    For each item set, the best confidence among the rules made of a proper, non-empty part of it
     (NaN for single conditions). Parts are always mined too (support only falls as conditions are
-    added), so each is found by an exact key look-up."""
+    added), so each is found by an exact key look-up.
+    """
     m, width = sets.shape
     base = n_items + 1
     if width and base**width >= 2**62:
@@ -231,9 +242,12 @@ def best_part_confidence(sets: np.ndarray, confidence: np.ndarray, n_items: int)
 
 
 def profit_efficiency(responders, customers, margin: float, contact_cost: float):
-    """(margin × responders − contact cost × contacts) / (contact cost × contacts): how many times the
-    contact cost comes back (0 = break even). It equals margin / cost × confidence − 1, so it orders
-    rules as confidence (and lift) do; it says whether contacting them pays, and by how much."""
+    """(margin × responders − contact cost × contacts) / (contact cost × contacts).
+
+    How many times the contact cost comes back (0 = break even). It equals margin / cost ×
+    confidence − 1, so it orders rules as confidence (and lift) do; it says whether contacting them
+    pays, and by how much.
+    """
     r = np.asarray(responders, dtype="float64")
     c = np.asarray(customers, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -327,6 +341,7 @@ class TriggerMiner:
 
     @property
     def ranks_by_profit(self) -> bool:
+        """Whether rules are ranked by profit efficiency (a margin and a contact cost are set)."""
         return self.margin is not None and self.contact_cost is not None
 
     def fit(self, X: pd.DataFrame, y) -> TriggerMiner:
@@ -389,8 +404,11 @@ class TriggerMiner:
         return out
 
     def _pruned(self, sets: np.ndarray, customers: np.ndarray, responders: np.ndarray) -> np.ndarray:
-        """Which mined rules to keep: lift at least ``min_lift``; better than every rule made of a part
-        of their conditions by ``min_improvement``; and significantly so (false discovery rate)."""
+        """Which mined rules to keep.
+
+        Lift at least ``min_lift``; better than every rule made of a part of their conditions by
+        ``min_improvement``; and significantly so (false discovery rate).
+        """
         from scipy.stats import binom
 
         if not len(sets):
@@ -405,11 +423,15 @@ class TriggerMiner:
         return (lift >= self.min_lift) & better & _discoveries(p_value, float(self.alpha))
 
     def _distinct_and_representative(self, kept: pd.DataFrame, items: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-        """Drop rules that select exactly the same rows as a better-ranked one (days_since_test_drive<=90
-        and test_drives_90d>=1 are one rule), and mark the representative rules: in rank order, a rule
-        whose customers overlap each representative rule before it by at most ``REPRESENTATIVE_OVERLAP``
-        of its own customers. For those, ``union_customers`` / ``union_responders`` count the rows of
-        representative rules 1..this together (contacting them all, each customer once)."""
+        """Drop duplicate rules and mark the representative ones.
+
+        Drops rules that select exactly the same rows as a better-ranked one
+        (days_since_test_drive<=90 and test_drives_90d>=1 are one rule), and marks the
+        representative rules: in rank order, a rule whose customers overlap each representative rule
+        before it by at most ``REPRESENTATIVE_OVERLAP`` of its own customers. For those,
+        ``union_customers`` / ``union_responders`` count the rows of representative rules 1..this
+        together (contacting them all, each customer once).
+        """
         columns = [*RULE_COLUMNS, "n_conditions", "representative", "union_customers", "union_responders"]
         if kept.empty:
             empty = pd.array([], dtype="Int64")
@@ -447,8 +469,10 @@ class TriggerMiner:
         return kept[columns]
 
     def everyone(self) -> dict:
-        """The reference of contacting every row: customers, responders, confidence and (with a margin
-        and cost) profit efficiency."""
+        """The reference of contacting every row.
+
+        Customers, responders, confidence and (with a margin and cost) profit efficiency.
+        """
         eff = (
             float(profit_efficiency(self.n_positive_, self.n_rows_, float(self.margin), float(self.contact_cost)))
             if self.ranks_by_profit
@@ -486,8 +510,11 @@ def triggers_on_table(
     file: str | None = None,
     **params,
 ) -> TriggerMiner:
-    """Mine triggers for ``target`` (a yes/no column, or ``positive`` names the value that counts) on a
-    table as read from a file; rows without an outcome are left out. What ``carsight triggers`` runs."""
+    """Mine triggers for ``target`` on a table as read from a file.
+
+    ``target`` is a yes/no column, or ``positive`` names the value that counts; rows without an
+    outcome are left out. What ``carsight triggers`` runs.
+    """
     if frame.empty:
         raise InputError("the table has no data rows", file=file)
     for name in [target, *exclude]:

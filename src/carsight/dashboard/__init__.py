@@ -1,5 +1,8 @@
-"""The carsight web dashboard (Streamlit): one page per user question, reading the warehouse
-read-only through cached, pre-aggregated queries. Started by ``carsight serve dashboard``."""
+"""The carsight web dashboard (Streamlit).
+
+One page per user question, reading the warehouse read-only through cached, pre-aggregated queries.
+Started by ``carsight serve dashboard``.
+"""
 
 from __future__ import annotations
 

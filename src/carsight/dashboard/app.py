@@ -1,5 +1,8 @@
-"""Entry point of the carsight dashboard (``streamlit run`` target): page set-up, the served Korean
-font, the language switch and the page navigation. Each page lives in ``pages/``."""
+"""Entry point of the carsight dashboard (``streamlit run`` target).
+
+Page set-up, the served Korean font, the language switch and the page navigation. Each page lives in
+``pages/``.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +54,9 @@ pages = [
 current = st.navigation(pages, position="sidebar", expanded=True)
 
 with st.sidebar:
-    st.caption(t("dash.app.warehouse", lang, location=data.location()))
+    state.pipeline_banner()
+    if state.show_internals():
+        st.caption(t("dash.app.warehouse", lang, location=data.location()))
     st.caption(t("app.tagline", lang))
 
 current.run()

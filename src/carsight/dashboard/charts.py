@@ -1,5 +1,8 @@
-"""Plotly figures for the dashboard: every chart gets a title, axis titles with units and the
-served Korean font, so Hangul labels render on a machine without a Korean font."""
+"""Plotly figures for the dashboard.
+
+Every chart gets a title, axis titles with units and the served Korean font, so Hangul labels render
+on a machine without a Korean font.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ COLORS = ("#1f4e79", "#e07b39", "#3c9d5d", "#b5403a", "#7a5aa6", "#8c6d46", "#d1
 
 
 def style(fig: go.Figure, title: str, x: str | None = None, y: str | None = None, *, height: int = 380) -> go.Figure:
+    """Give a chart the house title, font, template, height and axis titles."""
     fig.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left"},
         font={"family": FONT_STACK, "size": 13},
@@ -31,6 +35,7 @@ def style(fig: go.Figure, title: str, x: str | None = None, y: str | None = None
 
 def show(fig: go.Figure, key: str | None = None) -> None:
     # theme=None keeps our font and colours; Streamlit's theme would replace the font family.
+    """Show a chart with the served Korean font (not Streamlit's theme)."""
     st.plotly_chart(fig, theme=None, width="stretch", key=key, config={"displaylogo": False})
 
 
@@ -46,6 +51,7 @@ def bars(
     color=None,
     text_fmt=None,
 ) -> go.Figure:
+    """A bar chart of ``y`` by ``x`` (horizontal: the longest bar at the top)."""
     if horizontal:
         trace = go.Bar(x=frame[y], y=frame[x], orientation="h", marker_color=color or COLORS[0])
         fig = go.Figure(trace)
@@ -78,6 +84,7 @@ def lines(
 
 
 def grouped_lines(frame: pd.DataFrame, x: str, y: str, group: str, title: str, x_label: str, y_label: str) -> go.Figure:
+    """One line per ``group`` of ``y`` over ``x``."""
     fig = go.Figure()
     for i, (name, part) in enumerate(frame.groupby(group, sort=True)):
         part = part.sort_values(x)
@@ -99,6 +106,7 @@ def heatmap(
     fmt: str = ",.0f",
     diverging=False,
 ) -> go.Figure:
+    """A heatmap of a matrix with its values written in the cells."""
     z = matrix.to_numpy(dtype="float64")
     fig = go.Figure(
         go.Heatmap(

@@ -26,10 +26,7 @@ from carsight.errors import CarsightError, WarehouseError
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
 from carsight.warehouse.connection import duckdb_file, file_stamp
-
-# DuckDB's messages for "another process writes" and "another session of this server reads
-# right now (a write connection cannot join it)".
-_LOCK_WORDS = ("lock", "conflicting", "being used", "resource temporarily unavailable", "different configuration")
+from carsight.warehouse.sharing import is_lock_error, reading_copy_path
 
 
 class WarehouseBusy(WarehouseError):
@@ -45,31 +42,39 @@ class MissingTable(CarsightError):
 
     @property
     def is_result(self) -> bool:
+        """Whether the missing table is a result table (the pipeline writes it)."""
         return self.table not in S.SOURCE_TABLES
 
 
 def location() -> str:
+    """The configured warehouse location."""
     return get_settings().warehouse
 
 
 def duckdb_path(loc: str) -> Path | None:
+    """The DuckDB file behind ``loc``, or None for a server warehouse."""
     return duckdb_file(loc)
 
 
 def version_stamp(loc: str) -> str:
-    """Changes whenever the warehouse is written: the cache key of every query. A server warehouse
-    has no file to watch, so its cache expires every minute."""
+    """Changes whenever the warehouse (or the reading copy a running pipeline publishes beside it) is written.
+
+    The cache key of every query. A server warehouse has no file to watch, so its cache expires
+    every minute.
+    """
     stamp = file_stamp(loc)
-    return stamp if stamp is not None else f"t{int(time.time() // 60)}"
-
-
-def is_busy_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return any(word in text for word in _LOCK_WORDS)
+    if stamp is None:
+        return f"t{int(time.time() // 60)}"
+    copy = reading_copy_path(duckdb_file(loc))
+    return f"{stamp}|{file_stamp(str(copy))}" if copy.exists() else stamp
 
 
 class Reader:
-    """Opens the warehouse read-only on first use; closed at the end of each page run."""
+    """Opens the warehouse read-only on first use; closed at the end of each page run.
+
+    While a pipeline holds the file, it reads the reading copy the pipeline publishes after every
+    step.
+    """
 
     def __init__(self, loc: str | None = None):
         self.location = loc or location()
@@ -78,10 +83,12 @@ class Reader:
 
     @property
     def key(self) -> str:
+        """The cache key of this page run: the location and its version stamp."""
         return f"{self.location}@{self.version}"
 
     @property
     def wh(self) -> Warehouse:
+        """The read-only connection, opened on first use."""
         if self._wh is None:
             path = duckdb_path(self.location)
             if path is not None and not path.exists():
@@ -89,19 +96,31 @@ class Reader:
             try:
                 self._wh = Warehouse(self.location, read_only=True)
             except WarehouseError as exc:
-                if is_busy_error(exc):
+                if not is_lock_error(exc):
+                    raise
+                # A writer holds the file: read the copy it publishes, when it publishes one. (A copy
+                # left by a run that was killed is never read: the file itself is free then.)
+                copy = reading_copy_path(path) if path is not None else None
+                if copy is None:
                     raise WarehouseBusy(str(exc)) from exc
-                raise
+                try:
+                    self._wh = Warehouse(str(copy), read_only=True)
+                except WarehouseError:  # no copy, or withdrawn a moment ago
+                    raise WarehouseBusy(str(exc)) from exc
         return self._wh
 
     def table(self, name: str, *, allow_empty: bool = False) -> ibis.Table:
-        """An Ibis table; a result table that is absent or empty (created by ``carsight init`` but
-        never filled) raises :class:`MissingTable`, so the page says to run the pipeline."""
+        """An Ibis table.
+
+        A result table that is absent or empty (created by ``carsight init`` but never filled)
+        raises :class:`MissingTable`, so the page says to run the pipeline.
+        """
         if not self.has(name, allow_empty=allow_empty):
             raise MissingTable(name)
         return self.wh.con.table(name)
 
     def has(self, *names: str, allow_empty: bool = False) -> bool:
+        """Whether every table in ``names`` exists and, for result tables, has rows."""
         present = tables(self)
         for name in names:
             if name not in present:
@@ -111,14 +130,17 @@ class Reader:
         return True
 
     def close(self) -> None:
+        """Close the connection so a writer can open the file."""
         if self._wh is not None:
             self._wh.close()
             self._wh = None
 
     def __enter__(self) -> Reader:
+        """Use the reader for one page run."""
         return self
 
     def __exit__(self, *exc) -> None:
+        """Close the connection at the end of the page run."""
         self.close()
 
 
@@ -127,6 +149,7 @@ _cache = st.cache_data(show_spinner=False, max_entries=64)
 
 
 def tables(r: Reader) -> dict[str, list[str]]:
+    """Every table of the warehouse with its column names."""
     return _tables(r, r.key)
 
 
@@ -151,6 +174,7 @@ def _has_rows(_r: Reader, key: str, table: str) -> bool:
 
 
 def columns(r: Reader, table: str) -> list[str]:
+    """The columns of ``table`` (empty when it is missing)."""
     return tables(r).get(table, [])
 
 
@@ -191,6 +215,7 @@ def _monthly_activity(_r: Reader, key: str) -> pd.DataFrame:
 
 
 def count(r: Reader, table: str) -> int:
+    """Rows in ``table``."""
     return _count(r, r.key, table)
 
 
@@ -200,6 +225,7 @@ def _count(_r: Reader, key: str, table: str) -> int:
 
 
 def latest_date(r: Reader, table: str, column: str) -> dt.date | None:
+    """The latest date in ``column`` of ``table``, or None when it is empty."""
     return _latest(r, r.key, table, column)
 
 
@@ -246,6 +272,7 @@ def _read(_r: Reader, key: str, table: str, where: tuple, order_by: tuple, limit
 
 
 def distinct(r: Reader, table: str, column: str) -> list:
+    """The distinct values of ``column``, sorted, without missing values."""
     return _distinct(r, r.key, table, column)
 
 
@@ -288,6 +315,7 @@ def _sales(_r, key, by, kinds, brands, markets, start, end) -> pd.DataFrame:
 
 # ---- customers ---------------------------------------------------------------------------------
 def search_customers(r: Reader, text: str, limit: int = 20) -> pd.DataFrame:
+    """Customers whose id starts with ``text`` or whose name contains it."""
     return _search_customers(r, r.key, text.strip(), limit)
 
 
@@ -319,3 +347,25 @@ def _rows_for(_r, key, table, column, value, order_by, limit) -> pd.DataFrame:
     if order_by:
         t = t.order_by(ibis.desc(order_by))
     return t.limit(limit).execute()
+
+
+# ---- pipeline runs ------------------------------------------------------------------------------
+def pipeline_status(r: Reader) -> pd.DataFrame:
+    """The steps of the latest pipeline run (``pipeline_status``), in order; empty before any run."""
+    return _pipeline_status(r, r.key)
+
+
+@_cache
+def _pipeline_status(_r: Reader, key: str) -> pd.DataFrame:
+    if S.PIPELINE_STATUS.name not in tables(_r):
+        return pd.DataFrame(columns=S.PIPELINE_STATUS.column_names)
+    return _r.wh.con.table(S.PIPELINE_STATUS.name).order_by("position").execute()
+
+
+def step_writing(r: Reader, table: str) -> pd.Series | None:
+    """The latest run's row for the step that writes ``table``, or None when no run lists it."""
+    status = pipeline_status(r)
+    for _, row in status.iterrows():
+        if table in str(row["tables"]).split(","):
+            return row
+    return None

@@ -1,5 +1,8 @@
-"""What the customer desk shows about one customer, and the answer for a new one (segment and
-recommended models from the saved models). Reads result tables; never computes analytics itself."""
+"""What the customer desk shows about one customer, and the answer for a new one.
+
+The answer is the segment and recommended models from the saved models. Reads result tables; never
+computes analytics itself.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ import streamlit as st
 
 from carsight.dashboard import data, results
 from carsight.dashboard.data import Reader
-from carsight.i18n import t
+from carsight.i18n import t, word
 from carsight.warehouse import schema as S
 from carsight.warehouse.results_customers import CUSTOMER_SEGMENTS
+from carsight.warehouse.results_value import CUSTOMER_CLV, PROPENSITY_SCORES
+from carsight.warehouse.results_voc import VOC_CONSULTATIONS
 
 # Columns of a consultation that may be shown: never the original text, only the masked one.
 _MASKED_TEXT = ("masked_text", "text_masked", "masked")
@@ -19,6 +24,7 @@ _CONSULTATION_COLUMNS = ("consulted_at", "model", "channel", "category", "topic"
 
 
 def segment_of(r: Reader, customer_id: str, lang: str) -> dict | None:
+    """The segment of an existing customer and its profile in ``lang``."""
     seg = data.rows_for(r, CUSTOMER_SEGMENTS.name, "customer_id", customer_id)
     if seg.empty:
         return None
@@ -30,37 +36,48 @@ def segment_of(r: Reader, customer_id: str, lang: str) -> dict | None:
 
 
 def propensity_of(r: Reader, customer_id: str, lang: str) -> pd.DataFrame:
-    """One row per target: score, grade and the three reasons (in ``lang`` when both are stored)."""
-    if not r.has(results.PROPENSITY_SCORES):
-        raise data.MissingTable(results.PROPENSITY_SCORES)
-    frame = data.rows_for(r, results.PROPENSITY_SCORES, "customer_id", customer_id)
+    """One row per target, in the words of ``lang``.
+
+    Target, grade, score in percent, horizon and the three reasons; ``as_of`` (the scoring date)
+    rides along for the caption.
+    """
+    if not r.has(PROPENSITY_SCORES.name):
+        raise data.MissingTable(PROPENSITY_SCORES.name)
+    frame = data.rows_for(r, PROPENSITY_SCORES.name, "customer_id", customer_id)
     if frame.empty:
         return frame
-    other = "en" if lang == "ko" else "ko"
-    drop = [c for c in frame.columns if c == "customer_id" or c.endswith(f"_{other}")]
-    return frame.drop(columns=drop)
+    return frame.assign(
+        target=[word("value.target", v, lang) for v in frame.target],
+        score_pct=frame.score * 100,
+        **{f"reason{i}": frame[f"reason{i}_{lang}"] for i in (1, 2, 3)},
+    ).sort_values("grade")
 
 
 def clv_of(r: Reader, customer_id: str) -> dict | None:
-    """Lifetime value over the CLV step's horizon: probability still active, expected purchases,
-    expected spend (BG/NBD + Gamma-Gamma) and the hurdle model's expected spend."""
-    if not r.has(results.CUSTOMER_CLV):
-        raise data.MissingTable(results.CUSTOMER_CLV)
-    frame = data.rows_for(r, results.CUSTOMER_CLV, "customer_id", customer_id)
+    """Lifetime value over the CLV step's horizon.
+
+    Probability still active, expected purchases, expected spend (BG/NBD + Gamma-Gamma) and the
+    hurdle model's expected spend.
+    """
+    if not r.has(CUSTOMER_CLV.name):
+        raise data.MissingTable(CUSTOMER_CLV.name)
+    frame = data.rows_for(r, CUSTOMER_CLV.name, "customer_id", customer_id)
     if frame.empty:
         return None
     return frame.iloc[0].to_dict()
 
 
 def masked_consultations(r: Reader, customer_id: str) -> pd.DataFrame:
-    """The customer's consultations with masked text only (the VoC step's table, matched to the
-    customer through the source table's consultation ids)."""
+    """The customer's consultations, with masked text only.
+
+    From the VoC step's table, matched to the customer through the source table's consultation ids.
+    """
     return _masked_consultations(r, r.key, customer_id)
 
 
 @data._cache
 def _masked_consultations(_r: Reader, key: str, customer_id: str) -> pd.DataFrame:
-    voc = _r.table(results.VOC_CONSULTATIONS)
+    voc = _r.table(VOC_CONSULTATIONS.name)
     src = _r.table(S.CONSULTATIONS.name)
     ids = src.filter(src.customer_id == customer_id).select("consultation_id")
     mine = voc.filter(voc.consultation_id.isin(ids.consultation_id))
@@ -103,7 +120,7 @@ def new_customer_answer(r: Reader, profile: dict, lang: str) -> dict:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _rec_data(key: str, _r: Reader):
     """The purchase history the recommender scores against, loaded once per warehouse version."""
-    from carsight.customers.recommend import RecData
+    from carsight.customers.recommend_data import RecData
 
     segments = None
     if _r.has(CUSTOMER_SEGMENTS.name):

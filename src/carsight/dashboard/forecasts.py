@@ -1,6 +1,8 @@
-"""Reading the market step's forecast tables for the Forecast page: the list of series, one series'
-actuals (from ``sales_monthly``) and reconciled forecast with intervals, the method chosen for it
-and the backtest errors of every candidate method."""
+"""Reading the market step's forecast tables for the Forecast page.
+
+The list of series, one series' actuals (from ``sales_monthly``) and reconciled forecast with
+intervals, the method chosen for it and the backtest errors of every candidate method.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ def _series_list(_r: Reader, key: str) -> pd.DataFrame:
 
 
 def levels(series: pd.DataFrame) -> list[str]:
+    """The levels of the series: total, brand, market first, then the rest."""
     order = ["total", "brand", "market"]
     present = [v for v in series.level.dropna().unique()]
     return [v for v in order if v in present] + sorted(v for v in present if v not in order)

@@ -1,6 +1,8 @@
-"""The new-customer form of the customer desk: validation (one message per field, shown under the
-input), the segment and recommendations for the customer, and saving into ``customers`` through a
-short-lived write connection."""
+"""The new-customer form of the customer desk.
+
+Validation (one message per field, shown under the input), the segment and recommendations for the
+customer, and saving into ``customers`` through a short-lived write connection.
+"""
 
 from __future__ import annotations
 
@@ -23,18 +25,24 @@ _ID = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
 
 @dataclass
 class FormResult:
+    """The checked form: clean values, the profile for the models, and an error per field."""
+
     values: dict = field(default_factory=dict)
     profile: dict = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # column -> message
 
     @property
     def ok(self) -> bool:
+        """Whether the form has no errors."""
         return not self.errors
 
 
 def validate(raw: dict, lang: str, *, today: dt.date | None = None) -> FormResult:
-    """Check the form's raw strings: typed ``values`` (columns of ``customers``), the ``profile`` the
-    segmenter takes, or one message per field in ``errors``."""
+    """Check the form's raw strings.
+
+    Typed ``values`` (columns of ``customers``), the ``profile`` the segmenter takes, or one message
+    per field in ``errors``.
+    """
     today = today or dt.date.today()
     out = FormResult()
     err = out.errors
@@ -83,7 +91,7 @@ def validate(raw: dict, lang: str, *, today: dt.date | None = None) -> FormResul
         "phone": phone,
         "marketing_opt_in": bool(raw.get("marketing_opt_in")),
     }
-    # What the segmenter and recommender take (carsight.customers.segments.SEGMENT_FIELDS).
+    # What the segmenter and recommender take (carsight.customers.segments_desk.SEGMENT_FIELDS).
     out.profile = {
         "age": age_text or None,
         "gender": gender,
@@ -97,13 +105,16 @@ def validate(raw: dict, lang: str, *, today: dt.date | None = None) -> FormResul
 
 
 def as_frame(values: dict) -> pd.DataFrame:
+    """The form's values as a one-row frame of the customers table."""
     return pd.DataFrame([{c: values.get(c) for c in S.CUSTOMERS.column_names}])
 
 
 def save(location: str, values: dict, lang: str) -> str:
-    """Insert one new customer with a write connection held only for the write. An id that is
-    already taken is refused (a new-customer form must never overwrite someone else); a busy
-    warehouse raises :class:`~carsight.errors.WarehouseError`."""
+    """Insert one new customer with a write connection held only for the write.
+
+    An id that is already taken is refused (a new-customer form must never overwrite someone else);
+    a busy warehouse raises :class:`~carsight.errors.WarehouseError`.
+    """
     from carsight.warehouse import Warehouse
 
     wh = Warehouse(location)

@@ -1,11 +1,11 @@
-"""Reading the result tables other areas compute (customers, propensity, market, VoC, delivery)
-into the small frames the pages show. Table names come from each area's ``warehouse/results_*``
-module; a table that is not in the warehouse raises :class:`data.MissingTable`, which the page
-turns into a "run the pipeline" notice."""
+"""Reading the result tables other areas compute into the frames the pages show.
+
+The areas: customers, propensity, market, VoC, delivery. Tables are imported from each area's
+``warehouse/results_*`` module; a table that is not in the warehouse raises
+:class:`data.MissingTable`, which the page turns into a notice.
+"""
 
 from __future__ import annotations
-
-import importlib
 
 import ibis
 import pandas as pd
@@ -22,25 +22,11 @@ from carsight.warehouse.results_customers import (
     SEGMENT_K_CURVE,
     SEGMENT_PROFILES,
 )
-
-VIP = "VIP"
-CHURN_RISK = "Churn risk"
-try:  # the dealer groups are the customers area's words; fall back to the documented ones
-    from carsight.customers.rfm import GROUPS as _GROUPS
-
-    VIP, CHURN_RISK = _GROUPS[0], _GROUPS[3]
-except ImportError:  # pragma: no cover
-    pass
-
-
-def table_name(module: str, constant: str) -> str:
-    """The name of a result table declared by another area (``results_<module>.<constant>``)."""
-    try:
-        value = getattr(importlib.import_module(f"carsight.warehouse.results_{module}"), constant)
-        return value if isinstance(value, str) else value.name
-    except (ImportError, AttributeError):
-        # Not built yet in this checkout: the lower-case constant is the agreed table name.
-        return constant.lower()
+from carsight.warehouse.results_delivery import DELIVERY_LOG
+from carsight.warehouse.results_insights import TRIGGER_FEATURES
+from carsight.warehouse.results_market import FORECAST_BACKTEST, FORECAST_CHOICE
+from carsight.warehouse.results_value import PROPENSITY_SCORES
+from carsight.warehouse.results_voc import VOC_CONSULTATIONS, VOC_RISING
 
 
 # ---- customers ---------------------------------------------------------------------------------
@@ -50,6 +36,7 @@ def rfm_groups(r: Reader) -> pd.DataFrame:
 
 
 def rfm_distribution(r: Reader) -> pd.DataFrame:
+    """Customers, spend and recency per RFM grade and named segment."""
     return _rfm_distribution(r, r.key)
 
 
@@ -64,10 +51,12 @@ def _rfm_distribution(_r: Reader, key: str) -> pd.DataFrame:
 
 
 def segment_profiles(r: Reader) -> pd.DataFrame:
+    """Every segment's size, value and profile."""
     return data.read(r, SEGMENT_PROFILES.name, order_by=("segment_id",))
 
 
 def k_curve(r: Reader) -> pd.DataFrame:
+    """The K search: inertia and silhouette per number of segments."""
     return data.read(r, SEGMENT_K_CURVE.name, order_by=("k",))
 
 
@@ -86,25 +75,39 @@ def _segment_by_model(_r: Reader, key: str) -> pd.DataFrame:
 
 
 def recommendation_eval(r: Reader) -> pd.DataFrame:
+    """The recommenders compared on held-out purchases."""
     return data.read(r, RECOMMENDATION_EVAL.name)
 
 
 def customer_row(r: Reader, table: str, customer_id: str) -> pd.DataFrame:
+    """The rows of ``table`` for one customer."""
     return data.rows_for(r, table, "customer_id", customer_id)
 
 
 def customer_recommendations(r: Reader, customer_id: str) -> pd.DataFrame:
+    """One customer's recommended models, best first."""
     frame = data.rows_for(r, RECOMMENDATIONS.name, "customer_id", customer_id)
     return frame.sort_values("rank")
 
 
 # ---- propensity and value ----------------------------------------------------------------------
-PROPENSITY_SCORES = table_name("value", "PROPENSITY_SCORES")
-PROPENSITY_DECILES = table_name("value", "PROPENSITY_DECILES")
-PROPENSITY_METRICS = table_name("value", "PROPENSITY_METRICS")
-PROPENSITY_CALIBRATION = table_name("value", "PROPENSITY_CALIBRATION")
-PROPENSITY_IMPORTANCE = table_name("value", "PROPENSITY_IMPORTANCE")
-CUSTOMER_CLV = table_name("value", "CUSTOMER_CLV")
+# What pages show of a propensity metrics table, in this order (the ones the table has).
+PROPENSITY_METRIC_COLUMNS = (
+    "target",
+    "model",
+    "auroc",
+    "auroc_lo",
+    "auroc_hi",
+    "pr_auc",
+    "brier",
+    "ece",
+    "n_train",
+    "n_test",
+    "positives",
+    "positive_rate",
+    "best_grade",
+    "note",
+)
 
 
 def grade_summary(r: Reader, target: str) -> pd.DataFrame:
@@ -114,7 +117,7 @@ def grade_summary(r: Reader, target: str) -> pd.DataFrame:
 
 @_cache
 def _grade_summary(_r: Reader, key: str, target: str) -> pd.DataFrame:
-    t = _r.table(PROPENSITY_SCORES)
+    t = _r.table(PROPENSITY_SCORES.name)
     t = t.filter(t.target == target)
     return t.group_by("grade").aggregate(customers=t.count(), expected=t.score.sum()).order_by("grade").execute()
 
@@ -126,7 +129,7 @@ def target_list(r: Reader, target: str, cut: int, only_opt_in: bool, lang: str =
 
 @_cache
 def _target_list(_r: Reader, key: str, target: str, cut: int, only_opt_in: bool, lang: str) -> pd.DataFrame:
-    s = _r.table(PROPENSITY_SCORES)
+    s = _r.table(PROPENSITY_SCORES.name)
     s = s.filter((s.target == target) & (s.grade <= cut))
     c = _r.table(S.CUSTOMERS.name)
     joined = s.join(c, s.customer_id == c.customer_id)
@@ -137,47 +140,33 @@ def _target_list(_r: Reader, key: str, target: str, cut: int, only_opt_in: bool,
     return joined.select(cols).order_by([ibis.desc("score"), "customer_id"]).execute()
 
 
-# ---- market ------------------------------------------------------------------------------------
-MARKET_TOP_MODELS = table_name("market", "MARKET_TOP_MODELS")
-MARKET_UNUSUAL = table_name("market", "MARKET_UNUSUAL")
-MARKET_MATRIX = table_name("market", "MARKET_MATRIX")
-FORECASTS = table_name("market", "FORECASTS")
-FORECAST_BACKTEST = table_name("market", "FORECAST_BACKTEST")
-FORECAST_CHOICE = table_name("market", "FORECAST_CHOICE")
-
 # ---- voc ---------------------------------------------------------------------------------------
-VOC_CONSULTATIONS = table_name("voc", "VOC_CONSULTATIONS")
-VOC_KEYWORD_DAILY = table_name("voc", "VOC_KEYWORD_DAILY")
-VOC_TOPIC_DAILY = table_name("voc", "VOC_TOPIC_DAILY")
-VOC_RISING = table_name("voc", "VOC_RISING")
-VOC_MODEL_METRICS = table_name("voc", "VOC_MODEL_METRICS")
-
-# ---- delivery ----------------------------------------------------------------------------------
-DELIVERY_LOG = table_name("delivery", "DELIVERY_LOG")
-
-
 # Topics counted as complaints: the VoC step's topic names are data-driven (agent labels or
 # discovered topics), so the rule matches the words companies use for them.
 COMPLAINT_WORDS = ("complaint", "불만", "클레임", "claim")
 
 
 def open_complaints(r: Reader, days: int = 30) -> dict:
-    """Consultations in the last ``days`` of data whose topic is a complaint; also how many the
-    classifier was unsure about (``needs_review``)."""
+    """Consultations in the last ``days`` of data whose topic is a complaint.
+
+    Also how many the classifier was unsure about (``needs_review``).
+    """
     return _open_complaints(r, r.key, days)
 
 
 @_cache
 def _open_complaints(_r: Reader, key: str, days: int) -> dict:
-    t = _r.table(VOC_CONSULTATIONS)
+    t = _r.table(VOC_CONSULTATIONS.name)
     end = t.consulted_at.max().execute()
     if end is None or pd.isna(end):
-        raise MissingTable(VOC_CONSULTATIONS)
+        raise MissingTable(VOC_CONSULTATIONS.name)
     end = pd.Timestamp(end)
     start = end - pd.Timedelta(days=days)
     recent = t.filter(t.consulted_at > start.to_pydatetime())
     topics = [
-        v for v in data.distinct(_r, VOC_CONSULTATIONS, "topic") if any(w in str(v).lower() for w in COMPLAINT_WORDS)
+        v
+        for v in data.distinct(_r, VOC_CONSULTATIONS.name, "topic")
+        if any(w in str(v).lower() for w in COMPLAINT_WORDS)
     ]
     complaints = int(recent.filter(recent.topic.isin(topics)).count().execute()) if topics else 0
     review = int(recent.filter(recent.needs_review.fill_null(False)).count().execute())
@@ -191,19 +180,23 @@ def _open_complaints(_r: Reader, key: str, days: int) -> dict:
 
 
 # ---- alerts ------------------------------------------------------------------------------------
-ALERT_SOURCES = (FORECAST_CHOICE, VOC_RISING)
+ALERT_SOURCES = (FORECAST_CHOICE.name, VOC_RISING.name)
 
 
 def missing_for_alerts(r: Reader) -> list[str]:
+    """The tables the alerts read that are not there yet."""
     return [name for name in ALERT_SOURCES if not r.has(name)]
 
 
 def alerts(r: Reader, lang: str) -> list[dict]:
-    """Things worth a look this morning: forecasts worse than seasonal naive, rising complaint
-    keywords, and saved models whose recorded drift check says the data shifted."""
+    """Things worth a look this morning.
+
+    Forecasts worse than seasonal naive, rising complaint keywords, and saved models whose recorded
+    drift check says the data shifted.
+    """
     found: list[dict] = []
     found += _forecast_alerts(r, lang)
-    if r.has(VOC_RISING):
+    if r.has(VOC_RISING.name):
         found += _rising_alerts(r, lang)
     found += _model_alerts(lang)
     if r.has(S.PURCHASES.name):
@@ -220,8 +213,11 @@ _SHIFT_COLUMNS = ("model", "payment_type", "channel", "amount")
 
 
 def purchase_shift(r: Reader) -> pd.DataFrame:
-    """PSI per purchase column: the last 3 months of purchases against the 12 months before them
-    (``carsight.registry.drift_report``); empty when either period is too thin to say."""
+    """PSI per purchase column.
+
+    The last 3 months of purchases against the 12 months before them
+    (``carsight.registry.drift_report``); empty when either period is too thin to say.
+    """
     return _purchase_shift(r, r.key)
 
 
@@ -266,9 +262,9 @@ def _shift_alerts(r: Reader, lang: str) -> list[dict]:
 
 def _forecast_alerts(r: Reader, lang: str) -> list[dict]:
     """Series whose chosen forecast does not beat the seasonal-naive baseline in the backtest."""
-    if not r.has(FORECAST_CHOICE):
+    if not r.has(FORECAST_CHOICE.name):
         return []
-    choice = data.read(r, FORECAST_CHOICE).dropna(subset=["mase"])
+    choice = data.read(r, FORECAST_CHOICE.name).dropna(subset=["mase"])
     # MASE ≥ 1: the backtest error is above the in-sample seasonal-naive error; or the chosen
     # method lost to its own baseline on the same windows.
     bad = choice[(choice.mase >= 1.0) | (choice.mase > choice.mase_snaive.fillna(float("inf")))]
@@ -293,7 +289,7 @@ def _forecast_alerts(r: Reader, lang: str) -> list[dict]:
 
 
 def _rising_alerts(r: Reader, lang: str) -> list[dict]:
-    rising = data.read(r, VOC_RISING)
+    rising = data.read(r, VOC_RISING.name)
     if rising.empty:
         return []
     latest = rising[(rising.period == rising.period.max()) & rising.significant.astype(bool)]
@@ -338,6 +334,7 @@ def _model_alerts(lang: str) -> list[dict]:
 
 
 def saved_models() -> list:
+    """Every saved model's metadata (the registry under ``settings.model_dir``)."""
     from carsight.config import get_settings
     from carsight.registry import list_models
 
@@ -351,7 +348,7 @@ def delivery_summary(r: Reader) -> pd.DataFrame:
 
 @_cache
 def _delivery_summary(_r: Reader, key: str) -> pd.DataFrame:
-    t = _r.table(DELIVERY_LOG, allow_empty=True)
+    t = _r.table(DELIVERY_LOG.name, allow_empty=True)
     agg = t.group_by(["campaign_id", "status"]).aggregate(n=t.count(), last=t.updated_at.max()).execute()
     if agg.empty:
         return agg
@@ -367,7 +364,7 @@ def backtest_summary(r: Reader) -> pd.DataFrame:
 
 @_cache
 def _backtest_summary(_r: Reader, key: str) -> pd.DataFrame:
-    t = _r.table(FORECAST_BACKTEST)
+    t = _r.table(FORECAST_BACKTEST.name)
     return (
         t.group_by("model_name")
         .aggregate(
@@ -383,9 +380,6 @@ def _backtest_summary(_r: Reader, key: str) -> pd.DataFrame:
 
 
 # ---- insights (trigger rules, drivers of a change) -------------------------------------------------
-TRIGGER_RULES = table_name("insights", "TRIGGER_RULES")
-TRIGGER_FEATURES = table_name("insights", "TRIGGER_FEATURES")
-DRIVER_SEGMENTS = table_name("insights", "DRIVER_SEGMENTS")
 
 
 def trigger_targets(r: Reader, conditions: str, only_opt_in: bool) -> pd.DataFrame:
@@ -397,7 +391,7 @@ def trigger_targets(r: Reader, conditions: str, only_opt_in: bool) -> pd.DataFra
 def _trigger_targets(_r: Reader, key: str, conditions: str, only_opt_in: bool) -> pd.DataFrame:
     from carsight.customers.triggers import rule_predicate
 
-    f = _r.table(TRIGGER_FEATURES)
+    f = _r.table(TRIGGER_FEATURES.name)
     f = f.filter(rule_predicate(f, conditions))
     c = _r.table(S.CUSTOMERS.name)
     joined = f.join(c, f.customer_id == c.customer_id)

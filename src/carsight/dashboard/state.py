@@ -1,5 +1,8 @@
-"""Session state shared by every page: the language, the filters a user set on one page and
-expects to find on the next, and the wrapper that turns failures into a notice on the page."""
+"""Session state shared by every page.
+
+The language, the filters a user set on one page and expects to find on the next, and the wrapper
+that turns failures into a notice on the page.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import streamlit as st
 
 from carsight.config import get_settings
 from carsight.errors import CarsightError, InputError
-from carsight.i18n import LANGS, t
+from carsight.i18n import LANGS, t, word
 
 LANG = "lang"
 # Filter keys used by more than one page: widgets with these keys keep their value across pages
@@ -38,12 +41,21 @@ def tr(key: str, **values) -> str:
     return t(f"dash.{key}", lang(), **values)
 
 
+def show_internals() -> bool:
+    """Whether the page may show internals (the warehouse location, model files, fingerprints, parameters).
+
+    There are no users and roles yet, so only a dashboard started with ``settings.debug``
+    (``CARSIGHT_DEBUG=1``) shows them; docs/dashboard.md says so.
+    """
+    return get_settings().debug
+
+
 def rfm_word(kind: str, value) -> str:
-    """An RFM grade, named segment or group in the current language (the customers catalogue's
-    words: ``rfm.grade.*``, ``rfm.segment.*``, ``rfm.group.*``); unknown values pass through."""
-    key = f"rfm.{kind}.{value}"
-    text = t(key, lang())
-    return str(value) if text == key else text
+    """An RFM grade, named segment or group in the current language (the customers catalogue's words.
+
+    ``rfm.grade.*``, ``rfm.segment.*``, ``rfm.group.*``); unknown values pass through.
+    """
+    return word(f"rfm.{kind}", value, lang())
 
 
 @contextmanager
@@ -55,7 +67,7 @@ def guarded() -> Iterator[None]:
         yield
     except MissingTable as exc:
         if exc.is_result:
-            st.info(tr("notice.run_pipeline", table=exc.table))
+            result_missing(exc.table)
         else:
             st.warning(tr("notice.no_source", table=exc.table))
     except WarehouseBusy:
@@ -69,6 +81,43 @@ def guarded() -> Iterator[None]:
             raise
         traceback.print_exc()
         st.error(tr("notice.unexpected", kind=type(exc).__name__, message=str(exc)))
+
+
+def result_missing(table: str) -> None:
+    """Say why a result table is not there yet.
+
+    Its pipeline step is still to come or running, it failed (with the reason), or the pipeline has
+    not run.
+    """
+    from carsight.dashboard import data
+    from carsight.warehouse import schema as S
+
+    with data.Reader() as r:
+        step = data.step_writing(r, table)
+    if step is None or step["status"] == S.DONE:
+        st.info(tr("notice.run_pipeline", table=table))
+    elif step["status"] == S.FAILED:
+        st.warning(tr("notice.step_failed", step=tr(f"step.{step['step']}"), message=step["message"]))
+    else:
+        st.info(tr("notice.computing", step=tr(f"step.{step['step']}")), icon=":material/hourglass_top:")
+
+
+def pipeline_banner() -> None:
+    """While a pipeline run is under way: how many steps are done and which one runs now."""
+    from carsight.dashboard import data
+    from carsight.warehouse import schema as S
+
+    try:
+        with data.Reader() as r:
+            status = data.pipeline_status(r)
+    except CarsightError:  # a missing or busy warehouse: the page itself says so
+        return
+    if status.empty or not status.status.isin([S.PENDING, S.RUNNING]).any():
+        return
+    running = status[status.status == S.RUNNING]
+    now = running.step.iloc[0] if len(running) else status[status.status == S.PENDING].step.iloc[0]
+    done = int((status.status == S.DONE).sum())
+    st.info(tr("app.pipeline_running", done=done, total=len(status), step=tr(f"step.{now}")))
 
 
 @contextmanager

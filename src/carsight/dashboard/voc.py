@@ -1,6 +1,8 @@
-"""Reading the VoC step's pre-aggregated tables for the Voice-of-the-customer page: keyword and
-topic counts per day filtered by date, model and topic (summed in the warehouse, never scanned text
-by text), rising keywords, masked samples, and the word cloud image."""
+"""Reading the VoC step's pre-aggregated tables for the Voice-of-the-customer page.
+
+Keyword and topic counts per day filtered by date, model and topic (summed in the warehouse, never
+scanned text by text), rising keywords, masked samples, and the word cloud image.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import ibis
 import pandas as pd
 import streamlit as st
 
-from carsight.dashboard import data, results
+from carsight.dashboard import data
 from carsight.dashboard.data import MissingTable, Reader, _cache
+from carsight.warehouse.results_voc import VOC_CONSULTATIONS, VOC_KEYWORD_DAILY, VOC_RISING, VOC_TOPIC_DAILY
 
 _DAY = ("day", "date", "ds", "consulted_on")
 _COUNT = ("n", "count", "docs", "documents", "n_docs", "consultations")
@@ -30,7 +33,8 @@ def _need(r: Reader, table: str, candidates, what: str) -> str:
 
 
 def date_bounds(r: Reader) -> tuple[dt.date | None, dt.date | None]:
-    table = results.VOC_KEYWORD_DAILY
+    """The first and last day with keyword counts."""
+    table = VOC_KEYWORD_DAILY.name
     day = _need(r, table, _DAY, "day")
     return _bounds(r, r.key, table, day)
 
@@ -45,7 +49,8 @@ def _bounds(_r: Reader, key: str, table: str, day: str):
 
 
 def options(r: Reader, column: str) -> list:
-    for table in (results.VOC_TOPIC_DAILY, results.VOC_KEYWORD_DAILY):
+    """The values of ``column`` (model or topic) the filters offer."""
+    for table in (VOC_TOPIC_DAILY.name, VOC_KEYWORD_DAILY.name):
         if r.has(table) and column in data.columns(r, table):
             return data.distinct(r, table, column)
     return []
@@ -61,6 +66,7 @@ def _filter(t: ibis.Table, day: str, start, end, model, topic) -> ibis.Table:
 
 
 def keyword_ranking(r: Reader, start, end, model, topic, limit: int = 30) -> pd.DataFrame:
+    """Keywords ranked by mentions within the filters."""
     return _keyword_ranking(r, r.key, start, end, model, topic, limit)
 
 
@@ -68,15 +74,18 @@ def keyword_ranking(r: Reader, start, end, model, topic, limit: int = 30) -> pd.
 def _keyword_ranking(_r: Reader, key: str, start, end, model, topic, limit) -> pd.DataFrame:
     from carsight.voc.aggregate import top_keywords
 
-    _r.table(results.VOC_KEYWORD_DAILY)  # a clear "run the pipeline" when absent or empty
+    _r.table(VOC_KEYWORD_DAILY.name)  # a clear "run the pipeline" when absent or empty
     frame = top_keywords(_r.wh, model=model, topic=topic, start=start, end=end, n=limit)
     return frame.rename(columns={"count": "n"})
 
 
 def rising(r: Reader, period: str | None = None) -> pd.DataFrame:
-    """Keywords tested for ``period`` (YYYY-MM; the latest tested period up to it, or the latest
-    overall), significant ones first, strongest rise first."""
-    frame = data.read(r, results.VOC_RISING)
+    """Keywords tested for ``period`` (YYYY-MM.
+
+    The latest tested period up to it, or the latest overall), significant ones first, strongest
+    rise first.
+    """
+    frame = data.read(r, VOC_RISING.name)
     if frame.empty:
         return frame
     periods = frame.period[frame.period <= period] if period else frame.period
@@ -87,7 +96,7 @@ def rising(r: Reader, period: str | None = None) -> pd.DataFrame:
 
 def rising_periods(r: Reader) -> pd.Series:
     """Significant rising keywords per tested period (only periods that have any), newest first."""
-    frame = data.read(r, results.VOC_RISING)
+    frame = data.read(r, VOC_RISING.name)
     if frame.empty:
         return pd.Series(dtype="int64")
     counts = frame[frame.significant.astype(bool)].groupby("period").size()
@@ -95,12 +104,13 @@ def rising_periods(r: Reader) -> pd.Series:
 
 
 def topic_trend(r: Reader, start, end, model, topic) -> pd.DataFrame:
+    """Consultations per week and topic within the filters."""
     return _topic_trend(r, r.key, start, end, model, topic)
 
 
 @_cache
 def _topic_trend(_r: Reader, key: str, start, end, model, topic) -> pd.DataFrame:
-    table = results.VOC_TOPIC_DAILY
+    table = VOC_TOPIC_DAILY.name
     day = _need(_r, table, _DAY, "day")
     n = _need(_r, table, _COUNT, "count")
     t = _filter(_r.table(table), day, start, end, model, topic)
@@ -110,12 +120,13 @@ def _topic_trend(_r: Reader, key: str, start, end, model, topic) -> pd.DataFrame
 
 
 def sample_texts(r: Reader, start, end, model, topic, n: int = 20) -> pd.DataFrame:
+    """The same ``n`` masked texts for the same filters."""
     return _sample_texts(r, r.key, start, end, model, topic, n)
 
 
 @_cache
 def _sample_texts(_r: Reader, key: str, start, end, model, topic, n) -> pd.DataFrame:
-    table = results.VOC_CONSULTATIONS
+    table = VOC_CONSULTATIONS.name
     cols = data.columns(_r, table)
     text = _pick(cols, _TEXT)
     if text is None:

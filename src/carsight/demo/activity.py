@@ -1,6 +1,9 @@
-"""Turning one simulated block of customers into the source tables: customers, purchases (with
-refunds), leads, service visits, consultations, campaigns and campaign contacts, plus the truth
-files about them. All columns use the canonical schema names; files.py decides how they are written."""
+"""Turning one simulated block of customers into the source tables.
+
+Customers, purchases (with refunds), leads, service visits, consultations, campaigns and campaign
+contacts, plus the truth files about them. All columns use the canonical schema names; files.py
+decides how they are written.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +69,7 @@ def campaign_ids() -> list[str]:
 
 
 def month_start(months: np.ndarray) -> np.ndarray:
+    """The first day of each month index."""
     return (_MONTH0 + np.asarray(months).astype("timedelta64[M]")).astype("datetime64[D]")
 
 
@@ -78,15 +82,18 @@ def day_in_month(rng: np.random.Generator | None, months: np.ndarray, u: np.ndar
 
 
 def join_dates(static) -> np.ndarray:
+    """The join date of every customer."""
     return day_in_month(None, static.join_month, static.join_day)
 
 
 def ids(prefix: str, start: int, n: int, width: int) -> pa.Array:
+    """Ids ``prefix`` + zero-padded numbers from ``start``."""
     numbers = pc.cast(pa.array(np.arange(start, start + n, dtype=np.int64)), pa.string())
     return pc.binary_join_element_wise(prefix, pc.utf8_lpad(numbers, width, "0"), "")
 
 
 def customer_ids(global_idx: np.ndarray) -> pa.Array:
+    """Customer ids (``C`` + seven digits) of customer indexes."""
     numbers = pc.cast(pa.array(np.asarray(global_idx, dtype=np.int64) + 1), pa.string())
     return pc.binary_join_element_wise("C", pc.utf8_lpad(numbers, 7, "0"), "")
 
@@ -124,6 +131,7 @@ class Block:
         return self.number * 10_000_000 + 1
 
     def customers(self) -> tuple[pa.Table, pa.Table]:
+        """The customers table and the truth of each customer's type."""
         s, rng = self.static, self.rng
         names, roman = CU.korean_names(rng, s.male)
         join = self.join_dates
@@ -158,9 +166,11 @@ class Block:
         return p
 
     def purchase_arrays(self) -> dict:
+        """The simulated purchases as arrays (customer, month, date, model), sorted by customer and month."""
         return self._purchases
 
     def purchases(self) -> tuple[pa.Table, int]:
+        """The purchases table and the number of refunds in it."""
         rng, s = self.rng, self.static
         p = self.purchase_arrays()
         n = len(p["cust"])
@@ -236,6 +246,7 @@ class Block:
         return np.repeat(np.arange(self.n), counts)
 
     def leads(self) -> pa.Table:
+        """The leads table: test drives from the simulation and other inquiries."""
         rng, s = self.rng, self.static
         td = self.events.arrays("test_drive")
         td_dates = day_in_month(rng, td["month"])
@@ -300,7 +311,9 @@ class Block:
 
     def _lead_status(self, cust: np.ndarray, dates: np.ndarray) -> np.ndarray:
         """won: the customer bought within 90 days after the lead; open: too recent to tell; else lost.
-        (An outcome field: it looks into the future of the lead, so never use it as a feature.)"""
+
+        (An outcome field: it looks into the future of the lead, so never use it as a feature.)
+        """
         p = self.purchase_arrays()
         base = np.datetime64("2000-01-01")
         key_p = p["cust"].astype(np.int64) * 100_000 + (p["date"] - base).astype(np.int64)
@@ -316,6 +329,7 @@ class Block:
         return np.where(won, "won", np.where(recent, "open", "lost")).astype(object)
 
     def service_visits(self) -> pa.Table:
+        """The service visits table."""
         rng, s = self.rng, self.static
         sv = self.events.arrays("service")
         n = len(sv["cust"])
@@ -349,6 +363,7 @@ class Block:
         )
 
     def consultations(self) -> tuple[pa.Table, pa.Table]:
+        """The consultations table and the truth of each (true category, noisy label, planted events)."""
         rng = self.rng
         cust = self._per_customer(rng, C.BEHAVIOUR.consultations_per_year)
         dates = self._window_days(rng, cust)
@@ -412,6 +427,7 @@ class Block:
         return table, truth
 
     def campaign_contacts(self) -> tuple[pa.Table, pa.Table]:
+        """The campaign contacts table and each contact's true response probability."""
         rng = self.rng
         c = self.events.arrays("contact")
         n = len(c["cust"])
@@ -441,6 +457,7 @@ class Block:
 
 
 def campaigns_table() -> pa.Table:
+    """The campaigns table."""
     starts = month_start(np.array(CAMPAIGN_MONTHS))
     return pa.table(
         {

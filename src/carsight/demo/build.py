@@ -1,5 +1,8 @@
-"""Generating the demo business as files (``generate``), loading them through the ordinary ingest
-path (``load_demo``), or both (``build_demo``)."""
+"""Generating the demo business as files, and loading them.
+
+``generate`` writes the files, ``load_demo`` loads them through the ordinary ingest path,
+``build_demo`` does both.
+"""
 
 from __future__ import annotations
 
@@ -32,9 +35,12 @@ TABLE_ORDER = (
     S.CAMPAIGNS.name,
     S.CAMPAIGN_CONTACTS.name,
     S.SALES_MONTHLY.name,
+    S.EVENTS.name,
 )
 TRUTH = "truth"
-GENERATOR_VERSION = 2  # 2: shopping intent and per-customer mileage (docs/demo-data.md)
+# 2: shopping intent and per-customer mileage; 3: a recurring domestic incentive and an events file
+# (docs/demo-data.md)
+GENERATOR_VERSION = 3
 
 Progress = Callable[[str, int, int], None]
 
@@ -56,8 +62,10 @@ def blocks(customers: int) -> list[tuple[int, int, int]]:
 
 
 def _bad_purchase_rows(table: pa.Table) -> tuple[pa.Table, pd.DataFrame]:
-    """Deliberately broken rows (docs/demo-data.md, "Planted bad rows") appended to the first
-    purchases file, so the quarantine has something to show."""
+    """Deliberately broken rows appended to the first purchases file.
+
+    See docs/demo-data.md, "Planted bad rows": the quarantine has something to show.
+    """
     good = table.cast(pa.schema([pa.field(n, pa.string()) for n in table.column_names]))
     base = {k: ("" if v is None else v) for k, v in good.slice(0, 1).to_pylist()[0].items()}
     rows = [
@@ -97,8 +105,7 @@ def _customers_file(table: pa.Table) -> pa.Table:
 
 
 def _remove_previous(out: Path) -> None:
-    """Delete the files an earlier demo wrote here (a bigger run leaves more blocks behind), and
-    nothing else."""
+    """Delete the files an earlier demo wrote here (a bigger run leaves more blocks behind), and nothing else."""
     if not (out / F.MANIFEST).is_file():
         return
     for entry in F.read_manifest(out)["files"]:
@@ -109,8 +116,11 @@ def _remove_previous(out: Path) -> None:
 
 
 def generate(out_dir, customers: int = 50_000, seed: int = 42, *, progress: Progress | None = None) -> dict:
-    """Write the demo business under ``out_dir``. Returns table -> list of file paths, plus
-    ``"truth"`` -> list of truth files. Same seed and size, same bytes."""
+    """Write the demo business under ``out_dir``.
+
+    Returns table -> list of file paths, plus ``"truth"`` -> list of truth files. Same seed and
+    size, same bytes.
+    """
     if customers < 1:
         from carsight.errors import InputError
 
@@ -182,6 +192,9 @@ def generate(out_dir, customers: int = 50_000, seed: int = 42, *, progress: Prog
         path = F.write_cp949_csv(M.messy_wide(messy, year), out / "sales_monthly" / f"수출실적_{year}.csv")
         add(S.SALES_MONTHLY.name, path, constants={"kind": C.MESSY_SALES_KIND}, year=year)
 
+    events = M.events_frame()
+    add(S.EVENTS.name, F.write_csv(pa.Table.from_pandas(events, preserve_index=False), out / "events" / "events.csv"))
+
     for name, parts in truth_writers.items():
         path = truth_dir / f"{name}.csv"
         F.write_csv(pa.concat_tables(parts), path)
@@ -192,6 +205,15 @@ def generate(out_dir, customers: int = 50_000, seed: int = 42, *, progress: Prog
     affinity_path = truth_dir / "market_affinity.csv"
     affinity.to_csv(affinity_path, index=False)
     written[TRUTH].append(affinity_path)
+    effects = pd.DataFrame(
+        [{"name": C.INCENTIVE_NAME, "kind": "incentive", "market": C.INCENTIVE_MARKET, "month": m.isoformat(),
+          "multiplier": C.INCENTIVE_UPLIFT} for m in C.INCENTIVE_MONTHS]
+        + [{"name": C.SHOCK_NAME, "kind": "shock", "market": "", "month": C.SHOCK_START.isoformat(),
+            "multiplier": C.SHOCK_DEPTH}]
+    )  # fmt: skip
+    effects_path = truth_dir / "event_effects.csv"
+    effects.to_csv(effects_path, index=False)
+    written[TRUTH].append(effects_path)
     params = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -211,9 +233,10 @@ def generate(out_dir, customers: int = 50_000, seed: int = 42, *, progress: Prog
 
 
 def load_demo(wh, out_dir, *, progress: Progress | None = None) -> dict:
-    """Load every file of a generated demo through ``carsight.ingest.load_file`` (the path real
-    files take). Returns per table: files, rows_read, inserted, updated, unchanged, rejected,
-    subtotals, seconds."""
+    """Load every file of a generated demo through ``carsight.ingest.load_file`` (the path real files take).
+
+    Returns per table: files, rows_read, inserted, updated, unchanged, rejected, subtotals, seconds.
+    """
     from carsight.ingest import load_file
 
     out = Path(out_dir)

@@ -1,5 +1,8 @@
-"""The demo business's knobs: every planted effect size as a named constant, so that
-docs/demo-data.md and the truth functions refer to one place (analytics must NOT import these)."""
+"""The demo business's knobs.
+
+Every planted effect size as a named constant, so that docs/demo-data.md and the truth functions
+refer to one place (analytics must NOT import these).
+"""
 
 from __future__ import annotations
 
@@ -44,9 +47,11 @@ OFF_TASTE_PURCHASE = 0.08
 
 @dataclass(frozen=True)
 class RepurchaseEffects:
-    """Monthly repurchase hazard = background + shopping, capped at ``cap``, where background =
-    base[type] × the multipliers that apply (purchases nobody saw coming) and shopping =
-    ``shopping_monthly`` for a customer who is in the market (ShoppingIntent)."""
+    """Monthly repurchase hazard = background + shopping, capped at ``cap``.
+
+    Background = base[type] × the multipliers that apply (purchases nobody saw coming) and shopping
+    = ``shopping_monthly`` for a customer who is in the market (ShoppingIntent).
+    """
 
     base_monthly: dict[str, float] = field(
         default_factory=lambda: {
@@ -69,11 +74,14 @@ class RepurchaseEffects:
 
 @dataclass(frozen=True)
 class ShoppingIntent:
-    """A hidden "in the market" state: a customer starts shopping with a monthly probability that
-    grows steeply with the age of their car, shops for a few months (leaving the market without
-    buying with ``give_up_monthly``), and while shopping produces web inquiries, quotes, showroom
-    visits and test drives, so those leads are the observable precursors of a purchase. A purchase
-    ends the state; it can happen at the earliest in the month after shopping starts."""
+    """A hidden "in the market" state.
+
+    A customer starts shopping with a monthly probability that grows steeply with the age of their
+    car, shops for a few months (leaving the market without buying with ``give_up_monthly``), and
+    while shopping produces web inquiries, quotes, showroom visits and test drives, so those leads
+    are the observable precursors of a purchase. A purchase ends the state; it can happen at the
+    earliest in the month after shopping starts.
+    """
 
     start_monthly: dict[str, float] = field(
         default_factory=lambda: {
@@ -103,8 +111,11 @@ class ShoppingIntent:
 
 @dataclass(frozen=True)
 class BehaviourRates:
-    """Monthly probabilities of the events that drive the hazard (they do not depend on whether
-    the customer is about to buy, so the truth stays a clean function of the observable history)."""
+    """Monthly probabilities of the events that drive the hazard.
+
+    They do not depend on whether the customer is about to buy, so the truth stays a clean function
+    of the observable history.
+    """
 
     test_drive_base: float = 0.005
     test_drive_old_car: float = 2.5  # × when the car is older than 48 months
@@ -205,6 +216,23 @@ SHOCK_START = dt.date(2021, 5, 1)  # chip shortage: every series × SHOCK_DEPTH 
 SHOCK_END = dt.date(2021, 9, 1)
 SHOCK_DEPTH = 0.55
 SHOCK_RECOVERED = dt.date(2022, 2, 1)  # then linear recovery to normal by 2022-02
+# A recurring domestic incentive (a maker's sales campaign, run in irregular months, so the season
+# cannot absorb it): Korean sales × INCENTIVE_UPLIFT in INCENTIVE_MONTHS. The events file declares
+# them, the 2021 shock, and the next campaign after the data ends (INCENTIVE_NEXT).
+INCENTIVE_NAME = "내수 판촉 캠페인"
+INCENTIVE_MARKET = "Korea"
+INCENTIVE_MONTHS = (
+    dt.date(2019, 6, 1),
+    dt.date(2020, 9, 1),
+    dt.date(2021, 3, 1),
+    dt.date(2022, 7, 1),
+    dt.date(2023, 4, 1),
+    dt.date(2024, 9, 1),
+    dt.date(2025, 5, 1),
+)
+INCENTIVE_UPLIFT = 1.25
+INCENTIVE_NEXT = dt.date(2026, 3, 1)
+SHOCK_NAME = "반도체 공급 부족"  # declared from SHOCK_START to the month before SHOCK_RECOVERED
 MESSY_SALES_KIND = "export"  # written as CP949 wide files 수출실적_<year>.csv
 
 # ---- planted bad rows -----------------------------------------------------------------------

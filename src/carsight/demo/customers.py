@@ -1,5 +1,8 @@
-"""Demo customers: the hidden type of each customer, the profile that follows from it (age, gender,
-region, join month, opt-in, channel) and the personal data (Korean names, e-mail, phone)."""
+"""Demo customers.
+
+The hidden type of each customer, the profile that follows from it (age, gender, region, join month,
+opt-in, channel) and the personal data (Korean names, e-mail, phone).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ _CAPITAL = {"서울특별시", "경기도", "인천광역시"}
 # Per type: mean and sd of age in 2025, share male, region tilt, opt-in rate, acquisition channel mix.
 @dataclass(frozen=True)
 class TypeProfile:
+    """What a customer type looks like: age, gender, region and channel mixes."""
+
     age_mean: float
     age_sd: float
     age_min: int
@@ -310,10 +315,12 @@ def digits(rng: np.random.Generator, n: int, width: int) -> pa.Array:
 
 
 def phones(rng: np.random.Generator, n: int) -> pa.Array:
+    """Mobile numbers ``010-XXXX-XXXX``."""
     return pc.binary_join_element_wise("010", digits(rng, n, 4), digits(rng, n, 4), "-")
 
 
 def emails(rng: np.random.Generator, roman: pa.Array) -> pa.Array:
+    """E-mail addresses from romanised names."""
     n = len(roman)
     domain = pa.array(np.array(EMAIL_DOMAINS, dtype=object)[_pick(rng, n, _DOMAIN_P)], pa.string())
     local = pc.binary_join_element_wise(roman, digits(rng, n, 5), "")

@@ -1,7 +1,9 @@
-"""Writing the demo tables as the files a company would hand over: clean UTF-8 CSV, Parquet for
-the biggest tables, an Excel line-up with Korean headers, CP949 wide export sheets with a 합계 row,
-and a manifest that tells ``load_demo`` how each file maps onto the schema. Byte-for-byte
-deterministic for a seed (no timestamps in any file)."""
+"""Writing the demo tables as the files a company would hand over.
+
+Clean UTF-8 CSV, Parquet for the biggest tables, an Excel line-up with Korean headers, CP949 wide
+export sheets with a 합계 row, and a manifest that tells ``load_demo`` how each file maps onto the
+schema. Byte-for-byte deterministic for a seed (no timestamps in any file).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +23,14 @@ _FIXED_ZIP_TIME = (2025, 1, 1, 0, 0, 0)
 
 
 def write_csv(table: pa.Table, path: Path) -> Path:
+    """Write ``table`` as UTF-8 CSV, quoting only where needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
     return path
 
 
 def write_parquet(table: pa.Table, path: Path) -> Path:
+    """Write ``table`` as zstd-compressed Parquet."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, compression="zstd", row_group_size=256_000)
     return path
@@ -40,8 +44,10 @@ def write_cp949_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> Path:
-    """An Excel file without the save-time timestamps openpyxl and zipfile put in, so that one
-    seed always gives the same bytes."""
+    """An Excel file without save-time timestamps.
+
+    openpyxl and zipfile put timestamps in; without them one seed always gives the same bytes.
+    """
     from openpyxl import Workbook
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +81,7 @@ def write_manifest(out_dir: Path, entries: list[dict], meta: dict) -> Path:
 
 
 def read_manifest(out_dir: Path) -> dict:
+    """The manifest of generated demo files (which file feeds which table)."""
     path = Path(out_dir) / MANIFEST
     if not path.is_file():
         from carsight.errors import InputError

@@ -1,6 +1,9 @@
-"""Monthly sales per brand × model × market × kind, 2019-01..2025-12: trend, yearly seasonality,
-launches (short series), discontinued models (intermittent tails), zeros in small markets, one
-supply shock, and planted "sells unusually well here" affinities (config.MARKET_AFFINITY)."""
+"""Monthly sales per brand × model × market × kind, 2019-01..2025-12, and the events file.
+
+Trend, yearly seasonality, launches (short series), discontinued models (intermittent tails), zeros
+in small markets, one supply shock, a recurring domestic incentive, and planted "sells unusually
+well here" affinities (config.MARKET_AFFINITY).
+"""
 
 from __future__ import annotations
 
@@ -190,6 +193,7 @@ NB_SIZE = 25.0  # negative-binomial dispersion of monthly units (smaller = noisi
 
 
 def months() -> pd.DatetimeIndex:
+    """The months of the demo's monthly sales, first days."""
     return pd.date_range(C.SALES_START, C.SALES_END, freq="MS")
 
 
@@ -201,6 +205,33 @@ def _shock(month: pd.Timestamp) -> float:
         frac = (month - end).days / (rec - end).days
         return C.SHOCK_DEPTH + (1 - C.SHOCK_DEPTH) * frac
     return 1.0
+
+
+def _incentive(idx: pd.DatetimeIndex, market: str) -> np.ndarray:
+    """× INCENTIVE_UPLIFT in the months of the domestic sales campaign, in its market."""
+    if market != C.INCENTIVE_MARKET:
+        return np.ones(len(idx))
+    months = pd.DatetimeIndex(pd.to_datetime(list(C.INCENTIVE_MONTHS)))
+    return np.where(idx.isin(months), C.INCENTIVE_UPLIFT, 1.0)
+
+
+def events_frame() -> pd.DataFrame:
+    """The events file as a planner would keep it, with Korean headers and kinds.
+
+    Every campaign month (the next one too, after the data ends) and the supply shock.
+    """
+    month = "%Y-%m"
+    rows = [
+        {"이벤트명": C.INCENTIVE_NAME, "시작월": m.strftime(month), "종료월": m.strftime(month), "유형": "인센티브",
+         "국가": C.INCENTIVE_MARKET}
+        for m in (*C.INCENTIVE_MONTHS, C.INCENTIVE_NEXT)
+    ]  # fmt: skip
+    last_shock_month = (pd.Timestamp(C.SHOCK_RECOVERED) - pd.DateOffset(months=1)).strftime(month)
+    rows.append(
+        {"이벤트명": C.SHOCK_NAME, "시작월": C.SHOCK_START.strftime(month), "종료월": last_shock_month,
+         "유형": "쇼크", "국가": ""}
+    )  # fmt: skip
+    return pd.DataFrame(rows).sort_values("시작월", kind="stable").reset_index(drop=True)
 
 
 def global_weight(model: V.Model) -> float:
@@ -227,6 +258,7 @@ def sales_frame(seed: int) -> pd.DataFrame:
     for market, assortment in ASSORTMENT.items():
         season = np.array(SEASONALITY[market])
         season = season / season.mean()
+        incentive = _incentive(idx, market)
         models = [V.LINEUP[V.MODEL_INDEX[name]] for name in assortment]
         total_w = sum(global_weight(m) for m in models)
         for model in models:
@@ -242,7 +274,7 @@ def sales_frame(seed: int) -> pd.DataFrame:
             live = (idx >= start) & (idx <= end)
             if not live.any():
                 continue
-            mu = level * season[month_no] * shock * trend[model.model]
+            mu = level * season[month_no] * shock * incentive * trend[model.model]
             # Launch ramp over the first three months on sale.
             age = np.cumsum(live) - 1
             mu = mu * np.where(age == 0, 0.3, np.where(age == 1, 0.6, np.where(age == 2, 0.85, 1.0)))
@@ -290,7 +322,9 @@ def _fmt_units(values: np.ndarray) -> np.ndarray:
 
 def messy_wide(frame: pd.DataFrame, year: int) -> pd.DataFrame:
     """One year of one kind as a wide table (Korean headers, 1월..12월, formatted numbers, a 합계 row).
-    Months a model was not on sale print as '-' like the real files, so they load as 0 units."""
+
+    Months a model was not on sale print as '-' like the real files, so they load as 0 units.
+    """
     part = frame[pd.to_datetime(frame["month"]).dt.year == year].copy()
     part["m"] = pd.to_datetime(part["month"]).dt.month
     wide = part.pivot_table(

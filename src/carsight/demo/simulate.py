@@ -1,7 +1,10 @@
-"""The month-by-month life of a block of demo customers: test drives, service visits, campaign
-contacts and purchases, where the monthly repurchase hazard is a documented function of that
-history (config.RepurchaseEffects). The same step drives the generator and the truth functions, so
-the true repurchase probability after any cutoff can be recomputed exactly from the seed."""
+"""The month-by-month life of a block of demo customers.
+
+Test drives, service visits, campaign contacts and purchases, where the monthly repurchase hazard is
+a documented function of that history (config.RepurchaseEffects). The same step drives the generator
+and the truth functions, so the true repurchase probability after any cutoff can be recomputed
+exactly from the seed.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ RECALL_MODEL_IDX = V.MODEL_INDEX[C.RECALL_MODEL]
 
 @dataclass
 class State:
+    """Each customer's history so far, as arrays: last purchase, purchases, model, last events."""
+
     last_purchase: np.ndarray
     n_purchases: np.ndarray
     model: np.ndarray
@@ -36,6 +41,7 @@ class State:
 
     @classmethod
     def empty(cls, n: int) -> State:
+        """The state of ``n`` customers who have done nothing yet."""
         never = np.full(n, NEVER, dtype=np.int64)
         return cls(
             never.copy(),
@@ -50,6 +56,7 @@ class State:
         )
 
     def tile(self, k: int) -> State:
+        """The state repeated ``k`` times (one copy per simulated path)."""
         return State(*(np.tile(getattr(self, f), k) for f in self.__dataclass_fields__))
 
 
@@ -69,11 +76,13 @@ class Events:
     )
 
     def add(self, table: str, **values) -> None:
+        """Append the arrays of one month's events to ``table``."""
         target = getattr(self, table)
         for key, value in values.items():
             target[key].append(np.asarray(value))
 
     def arrays(self, table: str) -> dict[str, np.ndarray]:
+        """All events of ``table`` as one array per column."""
         target = getattr(self, table)
         return {k: (np.concatenate(v) if v else np.array([], dtype=np.int64)) for k, v in target.items()}
 
@@ -96,15 +105,18 @@ _MARKET = V.market_weights()
 
 @dataclass
 class MonthHazard:
-    """The month's purchase hazards and shopping-start probability of each customer (all 0 for
-    customers without a car). They depend on the history but not on the hidden shopping state, which
-    is what lets the truth functions integrate that state out exactly."""
+    """The month's purchase hazards and shopping-start probability of each customer (all 0 for customers without a car).
+
+    They depend on the history but not on the hidden shopping state, which is what lets the truth
+    functions integrate that state out exactly.
+    """
 
     background: np.ndarray  # hazard of a customer who is not shopping (or started this month)
     shopping: np.ndarray  # hazard of a customer shopping since before this month
     start: np.ndarray  # probability that a customer not shopping starts this month
 
     def of(self, shopping: np.ndarray) -> np.ndarray:
+        """The hazard of each customer: the shopping hazard where shopping, else the background."""
         return np.where(shopping, self.shopping, self.background)
 
 
@@ -142,8 +154,11 @@ def campaign_p_true(state: State, type_idx: np.ndarray, opt_in: np.ndarray, m: i
 
 
 def choose_models(rng: np.random.Generator, type_idx: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """The model each buyer takes: their type's taste, or the general market for an off-taste
-    purchase, among the models on sale that month."""
+    """The model each buyer takes.
+
+    Their type's taste, or the general market for an off-taste purchase, among the models on sale
+    that month.
+    """
     n = len(type_idx)
     if n == 0:
         return np.array([], dtype=np.int64)
@@ -168,7 +183,8 @@ def step(
 ) -> MonthHazard:
     """Advance one month. Returns this month's hazards (for the truth functions).
 
-    The order of random draws is fixed: the truth functions replay it to reach the same state."""
+    The order of random draws is fixed: the truth functions replay it to reach the same state.
+    """
     n = len(st.n_purchases)
     type_idx = static.type_idx
     joined = static.join_month == m

@@ -1,9 +1,12 @@
-"""Synthetic Korean (and some English) call-centre texts, built from per-topic templates with the
-noise real consultations have: spacing errors, typos, emoticons, repeated characters and personal
-data (phone numbers in several forms, e-mails, names, plate numbers) that must later be masked.
+"""Synthetic Korean (and some English) call-centre texts.
+
+Built from per-topic templates with the noise real consultations have: spacing errors, typos,
+emoticons, repeated characters and personal data (phone numbers in several forms, e-mails, names,
+plate numbers) that must later be masked.
 
 Everything is vectorised with Arrow string kernels, so a million texts take seconds. The topic
-vocabulary below is the planted truth the VoC analytics should recover (docs/demo-data.md)."""
+vocabulary below is the planted truth the VoC analytics should recover (docs/demo-data.md).
+"""
 
 from __future__ import annotations
 
@@ -313,8 +316,10 @@ def render_texts(
     ota: np.ndarray | None = None,
     recall: np.ndarray | None = None,
 ) -> pa.Array:
-    """Texts for the given topics (indices into CATEGORY_KEYS) and models (indices into the
-    line-up). ``ota``/``recall`` flag rows that get the planted event sentences."""
+    """Texts for the given topics (indices into CATEGORY_KEYS) and models (indices into the line-up).
+
+    ``ota``/``recall`` flag rows that get the planted event sentences.
+    """
     n = len(category_idx)
     english = rng.random(n) < C.ENGLISH_SHARE
     # Body sentence: a flat pool of every topic's sentences, indexed by topic offset + choice.
@@ -386,7 +391,8 @@ def generate_consultation_texts(n: int, seed: int, models: Sequence[str] | None 
     """``n`` synthetic consultations (text, category, model) for benchmarks and tests.
 
     ``models``: the models to draw from (uniformly); default the whole demo line-up. ``category``
-    is the true topic's Korean agent label (no label noise here; the demo tables add it)."""
+    is the true topic's Korean agent label (no label noise here; the demo tables add it).
+    """
     if n < 0:
         raise ValueError("n must be >= 0")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC0]))

@@ -1,8 +1,10 @@
-"""The planted truth of a generated demo, for tests and benchmarks that check whether analytics
-recover it: customer types, true campaign response probabilities, consultation topics, market
-affinities, and the true probability that each customer buys again after a cutoff.
+"""The planted truth of a generated demo, for tests and benchmarks that check whether analytics recover it.
 
-Analytics code must never import this module: it exists to grade them."""
+Customer types, true campaign response probabilities, consultation topics, market affinities, and
+the true probability that each customer buys again after a cutoff.
+
+Analytics code must never import this module: it exists to grade them.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from carsight.errors import InputError
 
 
 def params(out_dir) -> dict:
+    """The generator's parameters saved with the truth of a generated demo."""
     path = Path(out_dir) / TRUTH / "params.json"
     if not path.is_file():
         raise InputError("no demo truth here: generate the demo first", file=str(path))
@@ -61,9 +64,10 @@ def _as_date(value) -> dt.date:
 
 
 def repurchase_probability(out_dir, cutoff, horizon_days: int = 180, *, n_paths: int = 64) -> pd.DataFrame:
-    """The true probability that each customer who joined on or before ``cutoff`` makes at least
-    one purchase in (cutoff, cutoff + horizon_days], given everything that happened before the
-    cutoff month.
+    """The true probability that each customer buys in the horizon.
+
+    For each customer who joined on or before ``cutoff``: the probability of at least one purchase
+    in (cutoff, cutoff + horizon_days], given everything that happened before the cutoff month.
 
     The generator is replayed from the seed up to the cutoff month (which gives each customer's
     hidden shopping state there), then ``n_paths`` futures of the behaviours that move the hazard
@@ -72,7 +76,8 @@ def repurchase_probability(out_dir, cutoff, horizon_days: int = 180, *, n_paths:
     survival, with each month's hazard applied to the share of the month inside the window; p = 1 -
     the mean survival. Exact (up to the Monte-Carlo average over those behaviours) for a cutoff on
     the first of a month; for a mid-month cutoff, events earlier in the cutoff month are treated as
-    unknown."""
+    unknown.
+    """
     p = params(out_dir)
     cut = _as_date(cutoff)
     if horizon_days < 1:
@@ -133,8 +138,10 @@ def _tile_static(static, k: int):
 
 
 def observed_repurchase(purchases: pd.DataFrame, customers: pd.DataFrame, cutoff, horizon_days: int = 180) -> pd.Series:
-    """Whether each customer (joined on or before the cutoff) bought in the window, from loaded
-    tables: the label the truth above is a probability of (refund rows are not purchases)."""
+    """Whether each customer (joined on or before the cutoff) bought in the window, from loaded tables.
+
+    The label the truth above is a probability of (refund rows are not purchases).
+    """
     cut = pd.Timestamp(_as_date(cutoff))
     end = cut + pd.Timedelta(days=int(horizon_days))
     dates = pd.to_datetime(purchases["purchase_date"])

@@ -1,5 +1,7 @@
-"""The demo line-up: Hyundai, Kia and Genesis models sold in Korea, with what each customer type
-tends to buy. Written as an Excel file with Korean headers and values (the xlsx ingest path)."""
+"""The demo line-up: Hyundai, Kia and Genesis models sold in Korea, with what each customer type tends to buy.
+
+Written as an Excel file with Korean headers and values (the xlsx ingest path).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Model:
+    """One model of the demo line-up."""
+
     model: str
     brand: str
     segment: str
@@ -114,7 +118,9 @@ def vehicles_frame() -> pd.DataFrame:
 
 def vehicles_file_frame() -> pd.DataFrame:
     """The line-up as the importer's product team keeps it: Korean headers and values.
-    Brands stay in English because every other file names them that way."""
+
+    Brands stay in English because every other file names them that way.
+    """
     frame = vehicles_frame()
     frame["body_type"] = frame["body_type"].map(_BODY_KO)
     frame["powertrain"] = frame["powertrain"].map(_POWER_KO)
@@ -150,8 +156,10 @@ def market_weights() -> np.ndarray:
 
 
 def base_prices() -> np.ndarray:
+    """Base prices of the line-up, in line-up order."""
     return np.array([m.base_price for m in LINEUP], dtype=float)
 
 
 def brands() -> np.ndarray:
+    """Brands of the line-up, in line-up order."""
     return np.array([m.brand for m in LINEUP], dtype=object)

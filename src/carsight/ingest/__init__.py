@@ -1,6 +1,9 @@
-"""Loading the files people really have: CSV/TSV, Excel and Parquet in UTF-8 or CP949, with Korean
-or English headers, ``" 4,120 "`` and ``-`` values, wide month or market columns and subtotal rows,
-into the canonical tables, with every rejected row explained."""
+"""Loading the files people really have.
+
+CSV/TSV, Excel and Parquet in UTF-8 or CP949, with Korean or English headers, ``" 4,120 "`` and
+``-`` values, wide month or market columns and subtotal rows, into the canonical tables, with every
+rejected row explained.
+"""
 
 from carsight.ingest.clean import clean_number, parse_dates
 from carsight.ingest.load import LoadReport, load_every_table, load_file, tables_for

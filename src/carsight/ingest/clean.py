@@ -1,6 +1,9 @@
-"""Vectorised cleaning of the values people type into spreadsheets: numbers such as ``" 4,120 "``,
-``₩1,200,000``, ``(350)`` or ``-``; dates in a dozen spellings; categorical values in Korean and
-English. Costly work runs once per distinct value, never once per row."""
+"""Vectorised cleaning of the values people type into spreadsheets.
+
+Numbers such as ``" 4,120 "``, ``₩1,200,000``, ``(350)`` or ``-``; dates in a dozen spellings;
+categorical values in Korean and English. Costly work runs once per distinct value, never once per
+row.
+"""
 
 from __future__ import annotations
 
@@ -63,10 +66,12 @@ def _number_detail(series: pd.Series, *, dash_is_zero: bool) -> tuple[pd.Series,
 
 
 def clean_number(series: pd.Series, *, dash_is_zero: bool) -> pd.Series:
-    """Numbers from spreadsheet text: thousands separators, padding, currency signs (₩ 원 $ KRW),
-    parentheses or △ negatives and full-width digits are handled. With ``dash_is_zero`` (count
-    columns) ``-``, ``–`` and blank mean 0; otherwise (money) blank is missing. Anything else that is
-    not a number becomes NaN."""
+    """Numbers from spreadsheet text.
+
+    Thousands separators, padding, currency signs (₩ 원 $ KRW), parentheses or △ negatives and
+    full-width digits are handled. With ``dash_is_zero`` (count columns) ``-``, ``–`` and blank mean
+    0; otherwise (money) blank is missing. Anything else that is not a number becomes NaN.
+    """
     return _number_detail(series, dash_is_zero=dash_is_zero)[0]
 
 
@@ -199,11 +204,13 @@ def _from_parts(parts: pd.DataFrame) -> pd.Series:
 
 
 def parse_dates(series: pd.Series) -> pd.Series:
-    """Dates and timestamps from the spellings people use: ``2024-03-05``, ``2024.03.05``,
-    ``2024/3/5``, ``20240305``, ``2024년 3월 5일``, ``2024-03`` (first of the month), Excel serial
-    day numbers, ``05/03/2024`` when the column makes the order unambiguous (some first field above
-    12 means day-first), and any of these followed by a time (``14:05``, ``오후 2:05``). Anything
-    else, and ambiguous day/month orders, become NaT."""
+    """Dates and timestamps from the spellings people use.
+
+    ``2024-03-05``, ``2024.03.05``, ``2024/3/5``, ``20240305``, ``2024년 3월 5일``, ``2024-03`` (first
+    of the month), Excel serial day numbers, ``05/03/2024`` when the column makes the order
+    unambiguous (some first field above 12 means day-first), and any of these followed by a time
+    (``14:05``, ``오후 2:05``). Anything else, and ambiguous day/month orders, become NaT.
+    """
     return _date_detail(series)[0]
 
 
@@ -261,14 +268,18 @@ def to_arrow_text(series: pd.Series) -> pa.Array | pa.ChunkedArray:
 
 
 def from_arrow_text(arr, index: pd.Index) -> pd.Series:
+    """An Arrow string array as a pandas Series of Arrow-backed strings (no copy to Python objects)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
 def clean_text(series: pd.Series) -> pd.Series:
-    """Strings: NFC, surrounding spaces removed, blank as missing. Integral floats (Excel ids such
-    as ``10234.0``) lose the ``.0``. Runs in Arrow, so millions of ids cost little."""
+    """Strings: NFC, surrounding spaces removed, blank as missing.
+
+    Integral floats (Excel ids such as ``10234.0``) lose the ``.0``. Runs in Arrow, so millions of
+    ids cost little.
+    """
     if pd.api.types.is_float_dtype(series):
         as_int = series.dropna()
         if len(as_int) and (as_int == as_int.round()).all():

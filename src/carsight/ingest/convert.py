@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 
-import numpy as np  # noqa: F401  (used by the date helpers)
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from carsight.i18n import t
 from carsight.ingest import clean as C
@@ -84,12 +85,12 @@ def convert(
         if col.dtype == "string":
             values = C.clean_text(raw)
             if name == "brand":  # one spelling per brand: 현대자동차(주), HYUNDAI, 현대 → Hyundai
-                values = values.map(lambda v: brand_of(v) or v, na_action="ignore").astype("string")
+                values = map_distinct(values, lambda v: brand_of(v) or v)
             if col.allowed:
                 mapped, bad = C._categorical_detail(values, name, col.allowed)
                 problems.append((bad, name, raw, reason(lang, "allowed", allowed=", ".join(col.allowed))))
                 values = mapped
-            out[name] = values.astype(pd.StringDtype("pyarrow"))
+            out[name] = _arrow_backed(values)
         elif col.dtype in ("int64", "float64"):
             values, bad = C._number_detail(raw, dash_is_zero=col.role == S.COUNT)
             problems.append((bad, name, raw, reason(lang, "number")))
@@ -126,6 +127,25 @@ def convert(
             missing = out[name].isna() & ~_any(problems, name)
             problems.append((missing, name, raw, reason(lang, "required")))
     return out, problems
+
+
+def map_distinct(values: pd.Series, func) -> pd.Series:
+    """Apply ``func`` to each distinct non-missing value of a text column, not to each row.
+
+    A column of millions of rows holds a few dozen brands.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = pa.array([func(v) for v in uniques], type=pa.large_string())
+    taken = pc.take(mapped, pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=values.index)
+
+
+def _arrow_backed(values: pd.Series) -> pd.Series:
+    """Text as Arrow-backed strings (faster than ``astype`` from Python strings)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return values
+    arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=values.index)
 
 
 def _any(problems, name: str) -> pd.Series | bool:
@@ -166,5 +186,3 @@ def empty_column(col: S.Column, index: pd.Index) -> pd.Series:
         "boolean": "boolean",
     }[col.dtype]
     return pd.Series(pd.NA if col.dtype in ("string", "int64", "boolean") else None, index=index, dtype=dtype)
-
-

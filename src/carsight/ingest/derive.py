@@ -1,12 +1,14 @@
-"""Columns people expect carsight to work out from what their export has: a birth year from
-생년월일 or an age, a region from an address, a customer id from the best id-like column (아이디,
-e-mail, phone) when there is no customer number, a key made from a row's content when a table's
-own number is missing, segment and body type from ``준대형 SUV``, payment words outside the schema's
-types kept instead of rejected, phone numbers in one form.
+"""Columns people expect carsight to work out from what their export has.
+
+A birth year from 생년월일 or an age, a region from an address, a customer id from the best id-like
+column (아이디, e-mail, phone) when there is no customer number, a key made from a row's content when a
+table's own number is missing, segment and body type from ``준대형 SUV``, payment words outside the
+schema's types kept instead of rejected, phone numbers in one form.
 
 Helper columns (``__birth_date__``, ``__age__``, …) come from ``[pseudo]`` in ``synonyms.toml``; they
 are read, turned into the table's columns, and never stored. Every derivation is noted for the load
-report."""
+report.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from carsight.i18n import t
@@ -80,10 +83,12 @@ class Derivation:
     headers: dict[str, str] = field(default_factory=dict)  # derived column -> file header it came from
 
     def count(self, name: str, n: int) -> None:
+        """Count ``n`` values derived for ``name``."""
         self.counts[name] = self.counts.get(name, 0) + int(n)
 
     @property
     def notes(self) -> list[str]:
+        """What the loader assumed, as sentences for the load report."""
         lang, out = self.lang, []
         if self.customer_id_from:
             out.append(t("ingest.assume.customer_id_from", lang, header=self.customer_id_header))
@@ -184,9 +189,12 @@ def apply(out: pd.DataFrame, raw: pd.DataFrame, d: Derivation) -> tuple[pd.DataF
 
 
 def content_keys(frame: pd.DataFrame, table: S.Table, d: Derivation, lang: str) -> tuple[pd.DataFrame, list[str]]:
-    """Deterministic keys for a table without its own number: a hash of the identifying columns
-    (:data:`CONTENT_KEYS`) plus a running number for identical rows, in file order, so re-loading the
-    same file finds the same keys and a corrected measure updates its row."""
+    """Deterministic keys for a table without its own number.
+
+    A hash of the identifying columns (:data:`CONTENT_KEYS`) plus a running number for identical
+    rows, in file order, so re-loading the same file finds the same keys and a corrected measure
+    updates its row.
+    """
     assert d.key_column and d.key_from
     parts = [frame[c].astype("string").fillna("") for c in d.key_from]
     text = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
@@ -200,8 +208,11 @@ def content_keys(frame: pd.DataFrame, table: S.Table, d: Derivation, lang: str) 
 
 # ---- single values -----------------------------------------------------------------------------------
 def region_of_address(address: str) -> str | None:
-    """The 시/도 of a Korean address (``서울 강남구 …`` → ``서울특별시``), the state of a US address
-    (``…, CA 94105`` → ``CA``), else None."""
+    """The region of an address.
+
+    The 시/도 of a Korean address (``서울 강남구 …`` → ``서울특별시``), the state of a US address (``…, CA
+    94105`` → ``CA``), else None.
+    """
     text = str(address).strip()
     for token in re.split(r"[\s,]+", text)[:3]:
         if token in _SIDO_LOOKUP:
@@ -212,8 +223,10 @@ def region_of_address(address: str) -> str | None:
 
 
 def split_vehicle_class(text: str) -> tuple[str | None, str | None]:
-    """(segment, body type) from a class label: ``준대형 SUV`` → (준대형, suv); ``SUV`` → (None, suv);
-    ``중형 세단`` → (중형, sedan); ``준중형`` → (준중형, None)."""
+    """(segment, body type) from a class label.
+
+    ``준대형 SUV`` → (준대형, suv); ``SUV`` → (None, suv); ``중형 세단`` → (중형, sedan); ``준중형`` → (준중형, None).
+    """
     bodies = value_lookup("body_type")
     segment, body = [], None
     for token in str(text).split():
@@ -226,8 +239,11 @@ def split_vehicle_class(text: str) -> tuple[str | None, str | None]:
 
 
 def normalise_phone(value: str) -> str | None:
-    """Phone numbers in one form: Korean mobiles as ``010-1234-5678`` (from ``01012345678``,
-    ``+82 10-1234-5678``, ``10-1234-5678`` typed as a number), other numbers as their digits."""
+    """Phone numbers in one form.
+
+    Korean mobiles as ``010-1234-5678`` (from ``01012345678``, ``+82 10-1234-5678``,
+    ``10-1234-5678`` typed as a number), other numbers as their digits.
+    """
     digits = re.sub(r"\D", "", str(value))
     if not digits:
         return None
@@ -251,14 +267,22 @@ def _id_values(values: pd.Series, source: str) -> pd.Series:
 
 
 def _payment_other(out: pd.DataFrame, d: Derivation) -> pd.DataFrame:
-    """Payment words the schema does not list (포인트, 상품권, a bank's own name) become ``other``, the
-    word kept in ``payment_detail``: a purchase is not refused for how it was paid."""
+    """Payment words the schema does not list become ``other``.
+
+    Words like 포인트, 상품권 or a bank's own name are kept in ``payment_detail``: a purchase is not
+    refused for how it was paid.
+    """
     lookup = value_lookup("payment_type")
     allowed = set(S.PAYMENT_TYPES)
-    text = out["payment_type"].astype("string").str.strip()
-    known = text.map(lambda v: lookup.get(normalise_value(v)) or (v if v in allowed else None), na_action="ignore")
-    other = text.notna() & (text != "") & known.isna()
+    # Worked out once per distinct value: a column of millions of rows holds a handful of words.
+    codes, uniques = pd.factorize(out["payment_type"], use_na_sentinel=True)
+    text_u = pd.Series(uniques, dtype="object").astype("string").str.strip()
+    known_u = text_u.map(lambda v: lookup.get(normalise_value(v)) or (v if v in allowed else None), na_action="ignore")
+    other_u = (text_u.notna() & (text_u != "") & known_u.isna()).to_numpy(dtype=bool)
+    other = pd.Series(np.append(other_u, False)[codes], index=out.index)
     if other.any():
+        text = pd.Series(np.append(text_u.to_numpy(dtype=object), None)[codes], index=out.index, dtype="string")
+        known = pd.Series(np.append(known_u.to_numpy(dtype=object), None)[codes], index=out.index, dtype="object")
         out["payment_detail"] = text.where(other)
         out["payment_type"] = known.where(~other, "other")
         d.count("payment_other", int(other.sum()))

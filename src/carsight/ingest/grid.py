@@ -1,6 +1,9 @@
-"""A sheet as a grid of cells: every row of a CSV file or an Excel sheet as text, before any header
-is chosen, so report-style tables (title lines, section rows, labels only on a block's first row,
-footers that name the block above) can be read by their layout."""
+"""A sheet as a grid of cells.
+
+Every row of a CSV file or an Excel sheet as text, before any header is chosen, so report-style
+tables (title lines, section rows, labels only on a block's first row, footers that name the block
+above) can be read by their layout.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from carsight.ingest.read import Source, _cell_text, _excel_rows
 class Grid:
     """All rows of one sheet as text cells (None = empty), padded to one width.
 
-    ``line`` of row ``i`` is its 1-based row in the sheet (Excel) or record in the file (CSV)."""
+    ``line`` of row ``i`` is its 1-based row in the sheet (Excel) or record in the file (CSV).
+    """
 
     file: str
     sheet: str | None
@@ -27,6 +31,7 @@ class Grid:
 
     @property
     def width(self) -> int:
+        """The number of cells of the longest row."""
         return max((len(r) for r in self.rows), default=0)
 
     def frame(self) -> pd.DataFrame:

@@ -1,5 +1,8 @@
-"""Recognising headers and categorical values: the synonym dictionary (``synonyms.toml``) and the
-normalisation that makes "Customer No", "customer_no" and "고객 번호 (필수)" compare equal."""
+"""Recognising headers and categorical values.
+
+The synonym dictionary (``synonyms.toml``) and the normalisation that makes "Customer No",
+"customer_no" and "고객 번호 (필수)" compare equal.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +24,16 @@ _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def nfc(text: str) -> str:
+    """``text`` in Unicode NFC (macOS writes Hangul decomposed)."""
     return unicodedata.normalize("NFC", text)
 
 
 def normalise_header(name: object) -> str:
-    """The comparison form of a header: NFKC (full-width letters), lower case, bracketed notes
-    and unit suffixes removed, spaces and punctuation removed."""
+    """The comparison form of a header.
+
+    NFKC (full-width letters), lower case, bracketed notes and unit suffixes removed, spaces and
+    punctuation removed.
+    """
     text = unicodedata.normalize("NFKC", str(name)).strip().lower()
     stripped = _BRACKETS.sub("", text)
     stripped = _UNIT_TAIL.sub("", stripped)
@@ -88,8 +95,11 @@ def spellings_for(table_name: str, column: str) -> list[str]:
 
 
 def match_headers(headers: list[str], table: S.Table, mapping: dict[str, str] | None = None) -> HeaderMatch:
-    """Map ``headers`` onto ``table``'s columns. ``mapping`` (source header -> column) always wins;
-    its source names are compared both as written and normalised."""
+    """Map ``headers`` onto ``table``'s columns.
+
+    ``mapping`` (source header -> column) always wins; its source names are compared both as written
+    and normalised.
+    """
     lookup = header_lookup(table.name)
     result = HeaderMatch()
     taken: set[str] = set()
@@ -131,6 +141,7 @@ def value_lookup(column: str) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def boolean_lookup() -> dict[str, bool]:
+    """Every spelling of yes and no the synonyms file knows, lower-cased."""
     data = synonyms().get("values", {}).get("__boolean__", {})
     lookup: dict[str, bool] = {}
     for key, flag in (("true", True), ("false", False)):

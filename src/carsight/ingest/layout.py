@@ -1,12 +1,15 @@
-"""Reading the layout of a report sheet the way a person reads it: the header, the columns of
-figures (months, markets or one count) and the label columns beside them, section rows that name the
-block below (``Domestic``, ``HMI``), labels written only on a block's first row, and total rows —
-named (``Sub-total``, ``합계``) or not (a footer that names the block above it, ``Korea Plants``; a group
-row whose figures are the sum of the rows below it, ``Volkswagen Group``).
+"""Reading the layout of a report sheet the way a person reads it.
+
+The header, the columns of figures (months, markets or one count) and the label columns beside them,
+section rows that name the block below (``Domestic``, ``HMI``), labels written only on a block's
+first row, and total rows — named (``Sub-total``, ``합계``) or not (a footer that names the block
+above it, ``Korea Plants``; a group row whose figures are the sum of the rows below it, ``Volkswagen
+Group``).
 
 Nothing here knows a particular file: every rule is a property of the data (a row of labels without
 figures, figures equal to the sum of a block). :mod:`carsight.ingest.report` then decides what each
-label column is and turns the sheet into figures."""
+label column is and turns the sheet into figures.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ _TOTAL_WORDS = ("total", "합계", "소계", "총계", "누계", "subtotal", "gr
 
 @dataclass
 class Columns:
+    """What each column of a sales sheet holds: labels, figures (months, markets or units), totals."""
+
     headers: list[str]
     label: list[int] = field(default_factory=list)
     value: list[int] = field(default_factory=list)  # columns of figures to melt (or the one units column)
@@ -45,8 +50,11 @@ class Columns:
 
 # ---- header -------------------------------------------------------------------------------------------
 def read_header(grid: Grid, numbers: Numbers) -> tuple[int, list[str], int]:
-    """(header row index, header texts, first body row index). A second header line (text only,
-    above the first figures) is joined to the first: ``MARCH`` over ``Units``."""
+    """(header row index, header texts, first body row index).
+
+    A second header line (text only, above the first figures) is joined to the first: ``MARCH`` over
+    ``Units``.
+    """
     rows = grid.rows
     h = find_header_row([[c or "" for c in r] for r in rows])
     width = grid.width
@@ -71,8 +79,10 @@ def read_header(grid: Grid, numbers: Numbers) -> tuple[int, list[str], int]:
 
 
 class Numbers:
-    """Every distinct cell of a sheet parsed as a number once (the loader's own parser, on the distinct
-    texts only): report sheets repeat few values, and this is the costly part of reading them."""
+    """Every distinct cell of a sheet parsed as a number once (the loader's own parser, on the distinct texts only).
+
+    Report sheets repeat few values, and this is the costly part of reading them.
+    """
 
     def __init__(self, frame: pd.DataFrame):
         cells = pd.unique(frame.to_numpy(dtype=object).ravel())
@@ -82,6 +92,7 @@ class Numbers:
         self.ok = dict(zip(cells, ~bad.to_numpy(), strict=True))
 
     def is_number(self, cell) -> bool:
+        """Whether a cell is a figure (a parsed number that is not a dash)."""
         return cell is not None and bool(self.ok.get(cell, False)) and not _is_dash(cell)
 
     def column(self, cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -97,8 +108,10 @@ def _is_dash(text) -> bool:
 
 # ---- months in cells --------------------------------------------------------------------------------
 def month_cells(values: pd.Series, year: int | None) -> pd.Series:
-    """ISO month text for cells that name a month (``2023.01``, ``23.12``, ``January``, ``Febuary``,
-    ``2024-03-05``); None where a cell names none. Month names take their year from ``year``."""
+    """ISO month text for cells that name a month (``2023.01``, ``23.12``, ``January``, ``Febuary``, ``2024-03-05``).
+
+    None where a cell names none. Month names take their year from ``year``.
+    """
     out = pd.Series(None, index=values.index, dtype="object")
     text = values.astype("string").str.strip()
     ym = text.str.extract(r"^((?:19|20)\d{2})\s*[-./년]\s*(\d{1,2})(?:\s*[-./]\s*\d{1,2})?\s*(?:월|일)?\.?$")
@@ -128,6 +141,7 @@ def month_cells(values: pd.Series, year: int | None) -> pd.Series:
 def classify_columns(
     body: pd.DataFrame, headers: list[str], mapping: dict[str, str], wide: str, numbers: Numbers
 ) -> Columns:
+    """Which columns of a sales sheet are labels and which are figures."""
     cols = Columns(headers)
     lookup = header_lookup(S.SALES_MONTHLY.name)
     forced_by_map = {normalise_header(k): v for k, v in mapping.items()}
@@ -258,6 +272,7 @@ def figures_of(body: pd.DataFrame, cols: Columns, numbers: Numbers) -> np.ndarra
 
 
 def has_total_word(text: str) -> bool:
+    """Whether a label names a total (Total, 합계, Sub-total, …)."""
     if _is_subtotal_label(text):
         return True
     words = [V.key(w) for w in str(text).replace("-", " ").split()]
@@ -265,6 +280,7 @@ def has_total_word(text: str) -> bool:
 
 
 def analyse_rows(body: pd.DataFrame, cols: Columns, figures: np.ndarray) -> _Rows:
+    """Read the rows of a sales sheet: their kind, labels, sections, groups and totals."""
     n = len(body)
     kinds = _row_kinds(body, cols)
     labels = body[cols.label].copy() if cols.label else pd.DataFrame(index=body.index)
@@ -329,8 +345,11 @@ def analyse_rows(body: pd.DataFrame, cols: Columns, figures: np.ndarray) -> _Row
 
 
 def _primary_label(labels: pd.DataFrame, kinds: np.ndarray) -> int | None:
-    """The finest label column: filled on the most figure rows that are not totals (a model is named
-    on every detail row, a plant only on its block's footer), then the most distinct values."""
+    """The finest label column.
+
+    Filled on the most figure rows that are not totals (a model is named on every detail row, a
+    plant only on its block's footer), then the most distinct values.
+    """
     data = labels[kinds == "data"]
     totals = data.apply(lambda c: c.map(lambda v: bool(v) and has_total_word(v))).any(axis=1)
     data = data[~totals]
@@ -340,8 +359,10 @@ def _primary_label(labels: pd.DataFrame, kinds: np.ndarray) -> int | None:
 
 
 def _share_rows(body: pd.DataFrame, cols: Columns, figures: np.ndarray) -> np.ndarray:
-    """Rows of ratios among counts (``Market Share``: 0.0527 …, or ``5.3%``): every filled figure is a
-    fraction below one, or written as a percentage."""
+    """Rows of ratios among counts (``Market Share``.
+
+    0.0527 …, or ``5.3%``): every filled figure is a fraction below one, or written as a percentage.
+    """
     if not cols.value:
         return np.zeros(len(body), bool)
     cells = body[cols.value]
@@ -355,12 +376,15 @@ def _share_rows(body: pd.DataFrame, cols: Columns, figures: np.ndarray) -> np.nd
 
 
 def _group_rows(figures: np.ndarray, kinds: np.ndarray, subtotal: np.ndarray, share_rows: np.ndarray) -> None:
-    """Mark rows whose figures are the sum of the two or more rows right below them
-    (``Volkswagen Group`` above Volkswagen, Skoda, Audi …): a heading that carries its block's total.
+    """Mark rows whose figures are the sum of the two or more rows right below them.
+
+    E.g. ``Volkswagen Group`` above Volkswagen, Skoda, Audi …: a heading that carries its block's
+    total.
 
     Published group totals are revised apart from their members (a unit here and there, a brand
     missing for a month), so with six or more columns of figures a sum counts when it is within 1%
-    in nine columns out of ten; with fewer columns it must be exact."""
+    in nine columns out of ten; with fewer columns it must be exact.
+    """
     rows = [i for i in range(len(kinds)) if kinds[i] == "data" and not subtotal[i] and not share_rows[i]]
     position = {r: k for k, r in enumerate(rows)}
     for r in rows:
@@ -385,9 +409,12 @@ def _group_rows(figures: np.ndarray, kinds: np.ndarray, subtotal: np.ndarray, sh
 
 
 def _stand_ins(labels, kinds, subtotal, named, section, group, cols) -> np.ndarray:
-    """Named total rows whose group has no detail rows in the file (``Export · Sub-total`` of a plant
-    that lists no export models): the total is the only figure there is, so it is kept, as ``(all)``.
-    Sums found by arithmetic always have their detail rows, by construction."""
+    """Named total rows whose group has no detail rows in the file.
+
+    E.g. ``Export · Sub-total`` of a plant that lists no export models: the total is the only figure
+    there is, so it is kept, as ``(all)``. Sums found by arithmetic always have their detail rows,
+    by construction.
+    """
     out = np.zeros(len(kinds), bool)
     details = [i for i in range(len(kinds)) if kinds[i] == "data" and not subtotal[i]]
     if not details:

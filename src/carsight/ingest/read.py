@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import os
 import unicodedata
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ UNSUPPORTED_SUFFIXES = {".numbers": "Apple Numbers", ".ods": "OpenDocument sprea
                         ".key": "Apple Keynote", ".hwp": "Hangul word processor", ".pdf": "PDF"}  # fmt: skip
 DELIMITERS = (",", "\t", ";", "|")
 SAMPLE_BYTES = 1 << 20
+READ_BLOCK_BYTES = 1 << 20
 HEADER_SCAN_ROWS = 30
 
 
@@ -335,11 +335,14 @@ def _arrow_csv_chunks(src: Source, chunk_rows: int, text_columns: set[str]) -> I
         skip_rows=src.header_row + 1,
         column_names=src.headers,
         encoding=encoding,
-        block_size=8 << 20,
+        # The reader keeps reading ahead of the caller (up to 32 blocks); small blocks keep what it
+        # holds in memory small, whatever the size of the file.
+        block_size=READ_BLOCK_BYTES,
         use_threads=True,
     )
     parse = pcsv.ParseOptions(delimiter=src.delimiter, ignore_empty_lines=False, newlines_in_values=True)
-    types = {h: pa.string() for h in text_columns if h in src.headers}
+    # Large strings are what pandas keeps Arrow text in, so no column is copied to become one.
+    types = {h: pa.large_string() for h in text_columns if h in src.headers}
     convert = pcsv.ConvertOptions(
         column_types=types,
         strings_can_be_null=True,
@@ -357,12 +360,13 @@ def _arrow_csv_chunks(src: Source, chunk_rows: int, text_columns: set[str]) -> I
         for batch in reader:
             pending.append(batch)
             n_pending += batch.num_rows
-            if n_pending >= chunk_rows:
+            while n_pending >= chunk_rows:  # a block may hold several chunks (slicing copies nothing)
                 table = pa.Table.from_batches(pending)
-                done = min(src.size, int((row + n_pending + src.header_row) * src.row_bytes))
-                yield Chunk(_arrow_to_pandas(table), row, bytes_read=done)
-                row += n_pending
-                pending, n_pending = [], 0
+                rest = table.slice(chunk_rows)
+                done = min(src.size, int((row + chunk_rows + src.header_row) * src.row_bytes))
+                yield Chunk(_arrow_to_pandas(table.slice(0, chunk_rows)), row, bytes_read=done)
+                row += chunk_rows
+                pending, n_pending = rest.to_batches(), rest.num_rows
         if pending or row == 1:
             table = pa.Table.from_batches(pending, schema=reader.schema)
             yield Chunk(_arrow_to_pandas(table), row, bytes_read=src.size)
@@ -371,16 +375,18 @@ def _arrow_csv_chunks(src: Source, chunk_rows: int, text_columns: set[str]) -> I
 
 
 def _text_csv_chunks(src: Source, chunk_rows: int) -> Iterator[Chunk]:
-    """The forgiving reader: strict decoding (with a second encoding guess if the first fails late),
-    ragged rows reported instead of fatal, every value kept as text."""
+    """Read with the forgiving reader: ragged rows reported instead of fatal, every value kept as text.
+
+    Decoding is strict, with a second encoding guess if the first fails late. The file is streamed,
+    never held whole: its encoding is settled by one decoding pass first.
+    """
     encodings = [src.encoding or "utf-8"]
     if encodings[0] in ("utf-8", "utf-8-sig"):
         encodings.append("cp949")
     last_error: Exception | None = None
     for encoding in encodings:
         try:
-            with open(src.path, encoding=encoding, errors="strict", newline="") as fh:
-                text = fh.read()
+            _decode_all(src.path, encoding)
             src.encoding = encoding
             break
         except UnicodeDecodeError as exc:
@@ -391,8 +397,22 @@ def _text_csv_chunks(src: Source, chunk_rows: int) -> Iterator[Chunk]:
             file=src.name,
             expected="UTF-8 or CP949; pass --encoding",
         )
-    text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text), delimiter=src.delimiter)
+    with open(src.path, encoding=src.encoding, errors="strict", newline="") as fh:
+        if fh.read(1) != "\ufeff":  # a byte-order mark the encoding does not remove
+            fh.seek(0)
+        yield from _text_rows(src, csv.reader(fh, delimiter=src.delimiter), chunk_rows)
+
+
+def _decode_all(path: Path, encoding: str) -> None:
+    """Raise :class:`UnicodeDecodeError` unless the whole file decodes strictly in ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            decoder.decode(block)
+    decoder.decode(b"", final=True)
+
+
+def _text_rows(src: Source, reader: Iterator[list[str]], chunk_rows: int) -> Iterator[Chunk]:
     width = len(src.headers)
     for _ in range(src.header_row + 1):
         next(reader, None)

@@ -1,6 +1,9 @@
-"""One sheet of sales figures read into long rows: what each label column of the layout
-(:mod:`carsight.ingest.layout`) is, decided by its values (:mod:`carsight.ingest.vocab`), the
-dimensions a table lacks filled with documented defaults, one row per figure, every assumption noted."""
+"""One sheet of sales figures read into long rows.
+
+What each label column of the layout (:mod:`carsight.ingest.layout`) is, decided by its values
+(:mod:`carsight.ingest.vocab`), the dimensions a table lacks filled with documented defaults, one
+row per figure, every assumption noted.
+"""
 
 from __future__ import annotations
 
@@ -43,9 +46,12 @@ def _note(key: str, **values) -> str:
 
 @dataclass(eq=False)
 class Report:
-    """One sheet read as figures: ``frame`` has the raw text of every dimension, ``month``,
-    ``units``, ``__row__`` (1 = first row under the header) and ``__header__`` (the file header the
-    figure sat under), ``__extra__`` (labels of columns that are not a dimension)."""
+    """One sheet read as figures.
+
+    ``frame`` has the raw text of every dimension, ``month``, ``units``, ``__row__`` (1 = first row
+    under the header) and ``__header__`` (the file header the figure sat under), ``__extra__``
+    (labels of columns that are not a dimension).
+    """
 
     frame: pd.DataFrame
     sheet: str | None
@@ -67,9 +73,12 @@ _DIMS_BY_VALUE = (V.KIND, V.MARKET, V.PLANT, V.VEHICLE_CLASS, V.BRAND, V.POWERTR
 
 
 def _assign(virtual: dict[tuple, list[str]], forced: dict[tuple, tuple[str, bool]]) -> tuple[dict, list[tuple]]:
-    """Dimension of each virtual label column (("d"|"s"|"g", column)): ``--map`` first, then the header's
-    synonym unless the values clearly say otherwise, then the values; the model is the detail column
-    with the most distinct values left. Returns (assignment, columns left over)."""
+    """Dimension of each virtual label column (("d"|"s"|"g", column)).
+
+    ``--map`` first, then the header's synonym unless the values clearly say otherwise, then the
+    values; the model is the detail column with the most distinct values left. Returns (assignment,
+    columns left over).
+    """
     assigned: dict[tuple, str] = {}
     taken: set[str] = set()
     shares = {vc: V.shares(values) for vc, values in virtual.items()}
@@ -120,7 +129,8 @@ def read_report(
     """Read one sheet of sales figures into long rows (see the module docstring).
 
     Raises :class:`NotASalesTable` (an :class:`InputError`) when the sheet holds no monthly figures:
-    yearly columns, no month anywhere, no numbers."""
+    yearly columns, no month anywhere, no numbers.
+    """
     mapping = dict(mapping or {})
     constants = dict(constants or {})
     if not grid.rows or not any(any(r) for r in grid.rows):
@@ -321,8 +331,7 @@ def _why_no_figures(headers: list[str], cols: Columns) -> str:
 
 
 def _years(body, cols: Columns, data: np.ndarray, year: int | None, hints: V.Hints, file: str) -> pd.Series:
-    """The year of each figure row whose months carry none: a year column, ``--year``, the title
-    or sheet, the file name."""
+    """The year of each figure row whose months carry none: a year column, ``--year``, the title or sheet, the file name."""
     fixed = year or hints.year or year_from_name(file)
     if cols.year_col is not None:
         values = pd.to_numeric(
@@ -333,8 +342,11 @@ def _years(body, cols: Columns, data: np.ndarray, year: int | None, hints: V.Hin
 
 
 def _month_of_rows(raw: pd.Series, years: pd.Series) -> pd.Series:
-    """Month cells as ISO months: a full month (``2024-03``, ``24.03``), a month name, or a month number
-    (``3``, ``3월``) with the row's year. Cells that name no month are left as written (rejected later)."""
+    """Month cells as ISO months.
+
+    A full month (``2024-03``, ``24.03``), a month name, or a month number (``3``, ``3월``) with the
+    row's year. Cells that name no month are left as written (rejected later).
+    """
     number = pd.to_numeric(raw.astype("string").str.extract(r"^\s*(\d{1,2})\s*월?\s*$")[0], errors="coerce")
     out = pd.Series(None, index=raw.index, dtype="object")
     for year in years.dropna().unique():

@@ -1,6 +1,9 @@
-"""Reading a file of sales figures into ``sales_monthly``: every sheet that holds monthly figures
-(read by its layout, :mod:`carsight.ingest.layout`), values cleaned and validated, rows that share a
-key summed so the loaded total equals the file's own, every assumption noted."""
+"""Reading a file of sales figures into ``sales_monthly``.
+
+Every sheet that holds monthly figures (read by its layout, :mod:`carsight.ingest.layout`), values
+cleaned and validated, rows that share a key summed so the loaded total equals the file's own, every
+assumption noted.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ def read_sales(
     A workbook is read sheet by sheet unless ``sheet`` names one: sheets without monthly figures
     are listed with the reason, and a sheet named like a total (``Total``, ``합계``) is skipped when
     other sheets load, so nothing is counted twice. Raises :class:`InputError` when no sheet holds
-    monthly figures, with each sheet's reason."""
+    monthly figures, with each sheet's reason.
+    """
     settings = _settings()
     lang = settings.lang
     src = open_source(path, encoding=encoding, sheet=sheet)
@@ -144,8 +148,11 @@ def _raw_row(source: pd.DataFrame | None, row: int) -> str | None:
 def _sum_shared_keys(
     frame: pd.DataFrame, extra: pd.Series, extra_headers: list[str], lang: str
 ) -> tuple[pd.DataFrame, str | None]:
-    """Rows of one file that share the table's key (the same model from two plants that the table
-    does not split by, fuel types of one model) are summed: the loaded total stays the file's."""
+    """Sum the rows of one file that share the table's key.
+
+    E.g. the same model from two plants that the table does not split by, or fuel types of one
+    model: the loaded total stays the file's.
+    """
     keys = list(TABLE.keys)
     shared = frame.duplicated(keys, keep=False)
     if not shared.any():

@@ -8,7 +8,7 @@ needed, so file-in/file-out commands use this as well as the loader."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +24,9 @@ from carsight.ingest.wide import subtotal_rows
 from carsight.warehouse import schema as S
 
 WIDE_MODES = ("auto", "months", "markets", "none")
+# Rows read, cleaned and staged at a time: memory holds about two chunks; larger ones are no faster.
+CHUNK_ROWS = 100_000
+ROW = "__row__"  # helper column: the row's number in the file (1 = first data row)
 # Free-text columns are never read as subtotal labels ("합계 금액 문의" is a real consultation).
 _FREE_TEXT = {"text", "name", "email", "phone", "offer", "description", "payment_detail"}
 
@@ -131,6 +134,10 @@ def _plan(
     mapping = check_options(src.name, src.headers, table, mapping or {}, constants or {}, required)
     match = match_headers(src.headers, table, mapping)
     plan = _Plan(src, table, match, dict(constants or {}), year, list(required or []), _lang())
+    # A column with a default (an event's scope, "(all)") gets it where the file is silent or blank.
+    for c in table.columns:
+        if c.default is not None:
+            plan.constants.setdefault(c.name, c.default)
     plan.relaxed = list(relaxed or [])
     plan.derivation = derive.plan(match, table, src.headers, plan.constants, plan.lang)
     _check_required(plan)
@@ -183,7 +190,9 @@ def _process(chunk_frame: pd.DataFrame, first_row: int, errors: list, plan: _Pla
     df["__row__"] = np.arange(first_row, first_row + n_total, dtype="int64")
     source_cols = [c for c in df.columns if c != "__row__"]
     # Readers turn empty cells into missing values, so a blank line is a row of missing values.
-    blank = df[source_cols].isna().all(axis=1)
+    blank = pd.Series(True, index=df.index)
+    for column in source_cols:  # column by column: selecting them all would copy the chunk
+        blank &= df[column].isna()
     rejected: list[pd.DataFrame] = []
     error_rows = {e[0] for e in errors}
     if errors:
@@ -203,7 +212,8 @@ def _process(chunk_frame: pd.DataFrame, first_row: int, errors: list, plan: _Pla
         )
     keep = ~blank
     rows_read = int(keep.sum()) + len(error_rows)
-    df = df[keep]
+    if not keep.all():  # filtering copies every column, so only when there is something to drop
+        df = df[keep]
     # Subtotal rows: a label cell says "합계"/"Total".
     label_headers = [
         h
@@ -239,7 +249,8 @@ def _process(chunk_frame: pd.DataFrame, first_row: int, errors: list, plan: _Pla
         bad_rows |= mask.reindex(converted.index, fill_value=False)
     if problems:
         rejected += collect(problems, df, rows=out["__row__"])
-    return _ChunkResult(converted[~bad_rows], rejected, n_sub, rows_read)
+    good = converted[~bad_rows] if bad_rows.any() else converted
+    return _ChunkResult(good, rejected, n_sub, rows_read)
 
 
 # ---- the whole file --------------------------------------------------------------------------------------
@@ -277,6 +288,124 @@ def _dedupe(frame: pd.DataFrame, table: S.Table) -> tuple[pd.DataFrame, int, lis
     return frame.iloc[keep], int(drop_sorted.sum()), examples
 
 
+@dataclass
+class RecordFile:
+    """A file of records opened for one table: where it is, how its headers map, what to work out.
+
+    :meth:`parts` reads and cleans it chunk by chunk; :func:`read_table` gathers the chunks in memory,
+    the loader stages them in the warehouse (:func:`carsight.ingest.load_file`).
+    """
+
+    src: Source
+    plan: _Plan
+    _options: tuple = ()
+
+    def parts(
+        self,
+        chunk_rows: int = CHUNK_ROWS,
+        progress: Callable[[int, int], None] | None = None,
+        restart: Callable[[], None] | None = None,
+    ) -> Iterator[_ChunkResult]:
+        """Each chunk cleaned and validated (good rows typed, with ``__row__``; bad rows explained).
+
+        The typed reader is tried first; a file it cannot read to its end (CP949, ragged rows, a
+        column whose type changes half way) is read again from its start as text. ``restart`` is
+        called before that, so the caller can drop what it kept of the earlier chunks."""
+        try:
+            yield from self._read(chunk_rows, progress, typed=True)
+        except FallBack:
+            self.plan = _plan(self.src, self.plan.table, *self._options)  # counts start again too
+            if restart is not None:
+                restart()
+            yield from self._read(chunk_rows, progress, typed=False)
+
+    def _read(self, chunk_rows: int, progress, typed: bool) -> Iterator[_ChunkResult]:
+        plan = self.plan
+        chunks = iter_chunks(
+            self.src, chunk_rows=chunk_rows, text_columns=_text_headers(plan), typed=typed, forgiving=not typed
+        )
+        for chunk in chunks:
+            yield _process(chunk.frame, chunk.first_row, chunk.errors, plan)
+            if progress is not None:
+                progress(chunk.bytes_read or 0, self.src.size)
+
+    @property
+    def key_column(self) -> str | None:
+        """The key column worked out from each row's content, when the file has no key of its own."""
+        return self.plan.derivation.key_column if self.plan.derivation.key_from is not None else None
+
+    def content_keys(self, frame: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+        """Keys made from the rows' content, numbered over ``frame`` only, and the note saying so.
+
+        See :func:`carsight.ingest.derive.content_keys`.
+        """
+        d = self.plan.derivation
+        text = frame[list(d.key_from)].copy()
+        for column in d.key_from:
+            text[column] = _stable_text(text[column])
+        keyed, notes = derive.content_keys(text, self.plan.table, d, self.plan.lang)
+        return keyed[d.key_column], notes
+
+    def empty_frame(self) -> pd.DataFrame:
+        """No rows, with the columns content keys are made of."""
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in self.plan.derivation.key_from or ()})
+
+    @property
+    def columns_found(self) -> list[str]:
+        plan = self.plan
+        found = set(plan.match.columns.values()) | set(plan.derivation.provides)
+        return sorted(found & set(plan.table.column_names))
+
+    @property
+    def unknown_columns(self) -> list[str]:
+        return list(self.plan.match.unknown) + list(self.plan.match.duplicates)
+
+    def warnings(self, duplicates: int, examples: list[str]) -> list[str]:
+        out = []
+        if duplicates:
+            out.append(t("ingest.duplicates", self.plan.lang, count=duplicates, examples="; ".join(examples)))
+        if self.plan.match.duplicates:
+            out.append(t("ingest.duplicate_headers", self.plan.lang, columns=", ".join(self.plan.match.duplicates)))
+        return out
+
+
+def _stable_text(values: pd.Series) -> pd.Series:
+    """Timestamps as text that does not depend on the other rows.
+
+    pandas writes a column whose times are all midnight as bare dates, and one with any other time
+    with every time, so the same row would hash differently in another file or chunk. Here a midnight
+    time is written as the bare date, whatever its neighbours.
+    """
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    filled = values.dropna()
+    if not len(filled) or (filled == filled.dt.normalize()).all():
+        return values  # bare dates already, as pandas writes them
+    midnight = values == values.dt.normalize()
+    return values.dt.strftime("%Y-%m-%d %H:%M:%S").where(~midnight, values.dt.strftime("%Y-%m-%d"))
+
+
+def open_records(
+    path: str | os.PathLike,
+    table: S.Table,
+    *,
+    mapping: dict[str, str] | None = None,
+    constants: dict | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    year: int | None = None,
+    required: list[str] | None = None,
+    relaxed: list[str] | None = None,
+) -> RecordFile:
+    """Open a file of records for ``table`` (see :func:`read_table` for the options).
+
+    Raises :class:`InputError` for an unreadable file or a missing required column.
+    """
+    src = open_source(path, encoding=encoding, sheet=sheet)
+    options = (mapping, constants, year, required, relaxed)
+    return RecordFile(src, _plan(src, table, *options), options)
+
+
 def read_table(
     path: str | os.PathLike,
     table: str,
@@ -288,7 +417,7 @@ def read_table(
     year: int | None = None,
     required: list[str] | None = None,
     wide: str | None = None,
-    chunk_rows: int = 500_000,
+    chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int, int], None] | None = None,
     relaxed: list[str] | None = None,
 ) -> ReadResult:
@@ -316,61 +445,46 @@ def read_table(
             path, mapping=mapping, constants=constants, sheet=sheet, encoding=encoding, year=year, wide=mode,
             required=required, progress=progress,
         )  # fmt: skip
-    src = open_source(path, encoding=encoding, sheet=sheet)
-    plan = _plan(src, schema_table, mapping, constants, year, required, relaxed)
-    key_notes: list[str] = []
-    try:
-        parts = _read_parts(src, plan, chunk_rows, True, False, progress)
-    except FallBack:
-        plan = _plan(src, schema_table, mapping, constants, year, required, relaxed)
-        parts = _read_parts(src, plan, chunk_rows, False, True, progress)
+    records = open_records(
+        path, schema_table, mapping=mapping, constants=constants, sheet=sheet, encoding=encoding, year=year,
+        required=required, relaxed=relaxed,
+    )  # fmt: skip
+    parts: list[_ChunkResult] = []
+    for part in records.parts(chunk_rows, progress, restart=parts.clear):
+        parts.append(part)
     frames = [p.frame for p in parts if len(p.frame)]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
     if frame is None:
-        frame = parts[0].frame.iloc[0:0] if parts else pd.DataFrame(columns=["__row__", *schema_table.column_names])
+        frame = parts[0].frame.iloc[0:0] if parts else pd.DataFrame(columns=[ROW, *schema_table.column_names])
     frame = frame.reset_index(drop=True)
-    if plan.derivation.key_from is not None:
-        frame, key_notes = derive.content_keys(frame, schema_table, plan.derivation, plan.lang)
+    key_notes: list[str] = []
+    if records.key_column is not None:
+        frame[records.key_column], key_notes = records.content_keys(frame)
     frame, duplicates, examples = _dedupe(frame, schema_table)
     frame = frame.reset_index(drop=True)
-    rejected_parts = [r for p in parts for r in p.rejected if len(r)]
-    rejected = (
-        pd.concat(rejected_parts, ignore_index=True).sort_values("row_number", kind="stable").reset_index(drop=True)
-        if rejected_parts
-        else empty_rejected()
-    )
-    warnings = []
-    if duplicates:
-        warnings.append(t("ingest.duplicates", plan.lang, count=duplicates, examples="; ".join(examples)))
-    if plan.match.duplicates:
-        warnings.append(t("ingest.duplicate_headers", plan.lang, columns=", ".join(plan.match.duplicates)))
-    rows = frame.pop("__row__")
-    found = sorted(
-        (set(plan.match.columns.values()) | set(plan.derivation.provides)) & set(schema_table.column_names)
-    )
+    rejected = gather_rejected(r for p in parts for r in p.rejected)
+    rows = frame.pop(ROW)
     return ReadResult(
         frame=frame[schema_table.column_names],
         rejected=rejected,
         subtotals=sum(p.subtotals for p in parts),
-        unknown_columns=list(plan.match.unknown) + list(plan.match.duplicates),
-        file=src.name,
+        unknown_columns=records.unknown_columns,
+        file=records.src.name,
         table=schema_table.name,
         rows_read=sum(p.rows_read for p in parts),
         rejected_rows=int(rejected["row_number"].nunique()) if len(rejected) else 0,
         duplicates=duplicates,
-        columns_found=found,
+        columns_found=records.columns_found,
         row_numbers=rows,
-        warnings=warnings,
-        encoding=src.encoding,
-        notes=plan.derivation.notes + key_notes,
+        warnings=records.warnings(duplicates, examples),
+        encoding=records.src.encoding,
+        notes=records.plan.derivation.notes + key_notes,
     )
 
 
-def _read_parts(src, plan: _Plan, chunk_rows: int, typed: bool, forgiving: bool, progress) -> list[_ChunkResult]:
-    parts = []
-    chunks = iter_chunks(src, chunk_rows=chunk_rows, text_columns=_text_headers(plan), typed=typed, forgiving=forgiving)
-    for chunk in chunks:
-        parts.append(_process(chunk.frame, chunk.first_row, chunk.errors, plan))
-        if progress is not None:
-            progress(chunk.bytes_read or 0, src.size)
-    return parts
+def gather_rejected(parts) -> pd.DataFrame:
+    """One frame of rejected-row records, in file order."""
+    parts = [r for r in parts if len(r)]
+    if not parts:
+        return empty_rejected()
+    return pd.concat(parts, ignore_index=True).sort_values("row_number", kind="stable").reset_index(drop=True)

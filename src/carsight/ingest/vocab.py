@@ -1,9 +1,12 @@
-"""Recognising what a cell holds: a market, a vehicle class, a brand, a plant, a kind of sales figure
-(``vocab.toml``), and the hints a file gives about itself in its name, sheet name and title lines
-(``Y2023 US Retail Sales by Model`` says: retail, USA, 2023).
+"""Recognising what a cell holds.
+
+A market, a vehicle class, a brand, a plant, a kind of sales figure (``vocab.toml``), and the hints
+a file gives about itself in its name, sheet name and title lines (``Y2023 US Retail Sales by
+Model`` says: retail, USA, 2023).
 
 Columns are understood by what they hold, not only by their header: a header may be missing,
-misleading (``Car`` over ``Passenger Car``/``Recreational Vehicle``) or in another language."""
+misleading (``Car`` over ``Passenger Car``/``Recreational Vehicle``) or in another language.
+"""
 
 from __future__ import annotations
 
@@ -36,8 +39,11 @@ def key(value: object) -> str:
 
 
 def tidy(value: object) -> str:
-    """A label as it should be stored: NFC, marks and line breaks gone, inner spaces collapsed, one
-    space before a bracket (``"*Russia Plant\\n(HMMR)"`` and ``"Russia Plant(HMMR)"`` → ``"Russia Plant (HMMR)"``)."""
+    r"""A label as it should be stored.
+
+    NFC, marks and line breaks gone, inner spaces collapsed, one space before a bracket
+    (``"*Russia Plant\n(HMMR)"`` and ``"Russia Plant(HMMR)"`` → ``"Russia Plant (HMMR)"``).
+    """
     text = unicodedata.normalize("NFC", str(value)).replace("\u3000", " ")
     text = _MARKS.sub("", text.strip())
     text = re.sub(r"\s+", " ", text)
@@ -77,10 +83,12 @@ def is_market_like(value: object) -> bool:
 
 
 def vehicle_class_of(value: object) -> str | None:
+    """The vehicle class (PC, RV, CV, …) a label stands for, or None."""
     return _lookup("vehicle_classes").get(key(value))
 
 
 def brand_of(value: object) -> str | None:
+    """The brand a label stands for, or None."""
     return _lookup("brands").get(key(value))
 
 
@@ -106,8 +114,11 @@ def is_plant_label(value: object) -> bool:
 
 
 def plant_country(value: object) -> str | None:
-    """The country of a plant label: a known code (``HMI`` → India), a code in brackets
-    (``Russia Plant (HMMR)``), or a country named in the label (``Slovakia Plant`` → Slovakia)."""
+    """The country of a plant label.
+
+    A known code (``HMI`` → India), a code in brackets (``Russia Plant (HMMR)``), or a country named
+    in the label (``Slovakia Plant`` → Slovakia).
+    """
     text = unicodedata.normalize("NFKC", str(value))
     codes = _lookup("plant_codes")
     if (country := codes.get(key(text))) is not None:
@@ -157,7 +168,9 @@ _YEAR = re.compile(r"(?<![0-9])(?:y|fy)?((?:19|20)\d{2})(?:\s*년)?(?![0-9])", r
 @dataclass
 class Hints:
     """Kind, market, year and month a file names in its file name, sheet name or title lines.
-    ``sources`` says where each came from, for the load report."""
+
+    ``sources`` says where each came from, for the load report.
+    """
 
     kind: str | None = None
     market: str | None = None
@@ -188,7 +201,9 @@ def _found(text: str, lookup, *, also_inside: bool = False) -> set[str]:
 
 def hints_from(texts: list[tuple[str, str]]) -> Hints:
     """Hints from ``(where, text)`` pairs, most specific first (title lines, sheet name, file name).
-    A hint is taken only when the texts name exactly one value for it."""
+
+    A hint is taken only when the texts name exactly one value for it.
+    """
     from carsight.ingest.wide import month_of_header
 
     hints = Hints()

@@ -1,6 +1,9 @@
-"""Wide layouts and subtotals: month columns (``1월``..``12월``, ``Jan``..``Dec``, ``2024-01``) melted
-into monthly rows, "total" columns dropped, and subtotal rows (``합계``, ``Total``, ``소계``) told
-apart from the facts so nothing is counted twice."""
+"""Wide layouts and subtotals.
+
+Month columns (``1월``..``12월``, ``Jan``..``Dec``, ``2024-01``) melted into monthly rows, "total"
+columns dropped, and subtotal rows (``합계``, ``Total``, ``소계``) told apart from the facts so nothing
+is counted twice.
+"""
 
 from __future__ import annotations
 
@@ -83,8 +86,11 @@ def is_total_header(header: object) -> bool:
 
 
 def is_subtotal(series: pd.Series) -> pd.Series:
-    """True where a label cell says the row is a subtotal: ``Total``, ``합계``, ``총합``, ``소계``, ``계``,
-    ``총계``, ``Sub-total``, ``Grand Total`` (any case), or a label ending in one (``SUV 소계``)."""
+    """True where a label cell says the row is a subtotal.
+
+    ``Total``, ``합계``, ``총합``, ``소계``, ``계``, ``총계``, ``Sub-total``, ``Grand Total`` (any case), or
+    a label ending in one (``SUV 소계``).
+    """
     return subtotal_rows(series.to_frame(name="label"), ["label"])
 
 
@@ -92,7 +98,8 @@ def subtotal_rows(frame: pd.DataFrame, columns: list) -> pd.Series:
     """True for rows where any of ``columns`` holds a subtotal label (see :func:`is_subtotal`).
 
     The label columns are joined and searched once with a regular expression (Arrow, vectorised);
-    only the few rows it flags get the exact check."""
+    only the few rows it flags get the exact check.
+    """
     from carsight.ingest.clean import to_arrow_text
 
     columns = [c for c in columns if pd.api.types.is_string_dtype(frame[c]) or pd.api.types.is_object_dtype(frame[c])]
@@ -115,10 +122,12 @@ def subtotal_rows(frame: pd.DataFrame, columns: list) -> pd.Series:
 
 
 def hit_array(arr) -> np.ndarray:
+    """An Arrow array as NumPy (copying where it must)."""
     return arr.to_numpy(zero_copy_only=False)
 
 
 def year_from_name(name: str | None) -> int | None:
+    """The last four-digit year in a file name, or None."""
     if not name:
         return None
     years = _FILE_YEAR.findall(unicodedata.normalize("NFC", str(name)))
@@ -149,7 +158,8 @@ def melt_wide(
     a year column (``연도``/``year``), then ``year``, then a 4-digit year in ``file_name``; without one,
     an :class:`InputError`. Total columns (``합계``, ``Total``) are dropped, not melted. The other
     columns are repeated on every month row. A frame with no month columns is returned unchanged.
-    Values are not cleaned here (see :func:`clean_number`)."""
+    Values are not cleaned here (see :func:`clean_number`).
+    """
     months = month_columns([str(c) for c in frame.columns])
     if not months:
         return frame

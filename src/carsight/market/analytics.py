@@ -1,6 +1,9 @@
-"""Market analytics over ``sales_monthly``: top models per market with share and year-on-year change,
-models that sell unusually well in a market, the market × model share matrix, and monthly trend and
-seasonality per series. Aggregation runs in the warehouse (Ibis); only small results come back."""
+"""Market analytics over ``sales_monthly``.
+
+Top models per market with share and year-on-year change, models that sell unusually well in a
+market, the market × model share matrix, and monthly trend and seasonality per series. Aggregation
+runs in the warehouse (Ibis); only small results come back.
+"""
 
 from __future__ import annotations
 
@@ -50,9 +53,12 @@ def _filtered(wh, start, end, kind: str | None) -> ibis.Table:
 
 
 def top_models(wh, start, end, *, market: str | None = None, n: int = 10, kind: str | None = None) -> pd.DataFrame:
-    """Top ``n`` models per market in [start, end]: units, share of the market (%), and year-on-year
-    change (%) against the same months a year earlier (empty when the model did not sell then).
-    ``market=None`` ranks within every market; ``market="ALL"`` ranks over all markets together."""
+    """Top ``n`` models per market in [start, end].
+
+    Units, share of the market (%), and year-on-year change (%) against the same months a year
+    earlier (empty when the model did not sell then). ``market=None`` ranks within every market;
+    ``market="ALL"`` ranks over all markets together.
+    """
     start, end = _month(start), _month(end)
     prev_start = (pd.Timestamp(start) - pd.DateOffset(years=1)).date()
     prev_end = (pd.Timestamp(end) - pd.DateOffset(years=1)).date()
@@ -170,8 +176,10 @@ _UNUSUAL_COLS = [
 
 
 def matrix(wh, start, end, *, top: int = 15, kind: str | None = None) -> pd.DataFrame:
-    """Share (%) of each of the ``top`` models overall within each market, long format
-    (market, brand, model, units, share): pivot it for a heatmap."""
+    """Share (%) of each of the ``top`` models overall within each market.
+
+    Long format (market, brand, model, units, share): pivot it for a heatmap.
+    """
     t = _filtered(wh, start, end, kind)
     leaders = (
         t.group_by(["brand", "model"]).aggregate(total=t.units.sum()).order_by([ibis.desc("total"), "model"]).limit(top)

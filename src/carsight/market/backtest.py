@@ -85,11 +85,14 @@ def window_scores(cv: pd.DataFrame, models: list[str]) -> pd.DataFrame:
 
 def prophet_backtest(forecaster, max_series: int | None = None) -> pd.DataFrame:
     """Prophet on exactly the windows the forecaster backtested (same cutoffs, same horizon, same
-    MASE scales), as the baseline people know. Slow (about a second per fit): for reports and
-    benchmarks only, never the pipeline. Returns one row per series and window."""
+    MASE scales), as the baseline people know, with the forecaster's declared events as holidays
+    (:func:`carsight.market.events.prophet_holidays`). Slow (about a second per fit): for reports
+    and benchmarks only, never the pipeline. Returns one row per series and window."""
     import logging
 
     from prophet import Prophet
+
+    from carsight.market.events import prophet_holidays
 
     logging.getLogger("cmdstanpy").disabled = True
     logging.getLogger("prophet").setLevel(logging.ERROR)
@@ -97,14 +100,16 @@ def prophet_backtest(forecaster, max_series: int | None = None) -> pd.DataFrame:
     data = forecaster.data_
     rows = []
     uids = list(dict.fromkeys(r[ID]))[: max_series or None]
+    events = getattr(forecaster, "events_", None)
     for uid in uids:
+        holidays = prophet_holidays(events.events, events.keys.get(uid, {})) if events is not None else None
         hist = data[data[ID] == uid]
         ys, ds = hist[Y].to_numpy(float), hist[DS].to_numpy()
         for (cutoff, window), g in r[r[ID] == uid].groupby(["cutoff", "window"], sort=True):
             train = hist[hist[DS] <= cutoff]
             if len(train) < 3:
                 continue
-            model = Prophet(weekly_seasonality=False, daily_seasonality=False, uncertainty_samples=0)
+            model = Prophet(weekly_seasonality=False, daily_seasonality=False, uncertainty_samples=0, holidays=holidays)
             model.fit(train[[DS, Y]])
             future = pd.DataFrame({DS: g[DS].to_numpy()})
             yhat = model.predict(future)["yhat"].to_numpy()

@@ -1,8 +1,11 @@
-"""The "drivers" pipeline step: what drove the change in sales units (model × market × kind, from
-``sales_monthly``) and in purchase revenue (model × region × customer segment × channel, split into
-volume, mix and rate by the number of purchases), for the last 12 months against the 12 before and
-for the last 3 months against the same months a year earlier. Aggregation runs in the warehouse
-(Ibis); only the cells come back. The monthly report calls :func:`sales_change` for its month."""
+"""The "drivers" pipeline step.
+
+What drove the change in sales units (model × market × kind, from ``sales_monthly``) and in purchase
+revenue (model × region × customer segment × channel, split into volume, mix and rate by the number
+of purchases), for the last 12 months against the 12 before and for the last 3 months against the
+same months a year earlier. Aggregation runs in the warehouse (Ibis); only the cells come back. The
+monthly report calls :func:`sales_change` for its month.
+"""
 
 from __future__ import annotations
 
@@ -51,17 +54,21 @@ def _cells(expr: ibis.Table, date: str, dims: tuple[str, ...], aggs: dict, base,
 
 
 def sales_change(wh: Warehouse, base, current, *, max_segments: int = MAX_SEGMENTS) -> ChangeDrivers:
-    """Units of ``sales_monthly`` by model × market × kind: ``base`` and ``current`` are inclusive
-    (first month, last month) pairs."""
+    """Units of ``sales_monthly`` by model × market × kind.
+
+    ``base`` and ``current`` are inclusive (first month, last month) pairs.
+    """
     sales = wh.table(S.SALES_MONTHLY.name)
     b, c = _cells(sales, "month", SALES_DIMS, {"units": sales.units.sum()}, base, current)
     return explain_change(b, c, list(SALES_DIMS), "units", max_segments=max_segments)
 
 
 def purchase_change(wh: Warehouse, base, current, *, max_segments: int = MAX_SEGMENTS) -> ChangeDrivers:
-    """Net purchase revenue by model × region × customer segment × channel, with the number of
-    purchases as the size (volume = fewer or more buyers). Without the customers step's segments the
-    segment dimension is left out."""
+    """Net purchase revenue by model × region × customer segment × channel.
+
+    The number of purchases is the size (volume = fewer or more buyers). Without the customers
+    step's segments the segment dimension is left out.
+    """
     from carsight.warehouse.results_customers import CUSTOMER_SEGMENTS
 
     pur = wh.table(S.PURCHASES.name)

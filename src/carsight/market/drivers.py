@@ -1,6 +1,8 @@
-"""What drove a change in a total between two periods: the few segments (one value of up to
-``max_depth`` dimensions, the others "all") whose own change explains most of the change, with an
-optional price-volume-mix split when a size column (units, buyers) is given.
+"""What drove a change in a total between two periods.
+
+The few segments (one value of up to ``max_depth`` dimensions, the others "all") whose own change
+explains most of the change, with an optional price-volume-mix split when a size column (units,
+buyers) is given.
 
 How segments are chosen: every cell (one value of every dimension) has a change ``d``. A segment
 "explains" its cells' changes when one change of its own, spread over its cells in proportion to
@@ -47,20 +49,24 @@ class ChangeDrivers:
     notes: list[tuple[str, dict]] = field(default_factory=list)
 
     def messages(self, lang: str = "en") -> list[str]:
+        """The notes (thin data, fallbacks) as sentences in ``lang``."""
         from carsight.i18n import t
 
         return [t(f"insights.note.{key}", lang, **values) for key, values in self.notes]
 
     @property
     def change(self) -> float:
+        """Current total minus base total."""
         return self.current_total - self.base_total
 
     @property
     def other_change(self) -> float:
+        """The part of the change the segments shown do not explain."""
         return self.change - float(self.segments["change"].sum())
 
     @property
     def explained(self) -> float:
+        """The share of the change the segments shown explain."""
         return float(self.segments["change"].sum()) / self.change if self.change else float("nan")
 
     def labels(self) -> list[str]:
@@ -69,6 +75,7 @@ class ChangeDrivers:
 
 
 def segment_label(row: dict, dims: list[str]) -> str:
+    """A segment as ``dim=value & dim=value``, leaving out the dimensions it does not fix."""
     parts = [f"{d}={row[d]}" for d in dims if row.get(d) is not None and not pd.isna(row.get(d))]
     return " & ".join(parts)
 
@@ -86,9 +93,12 @@ def _cells(base: pd.DataFrame, current: pd.DataFrame, dims: list[str], value: st
 
 
 def _split(cells: pd.DataFrame) -> tuple[float, float, float]:
-    """Volume, mix and rate of a segment from its cells (size ``nb``/``ny``, value ``b``/``y``):
-    volume = size change at the segment's base value per unit; mix = the new composition of cells at
-    their base value per unit; rate = value per unit changed within cells. They add up to the change."""
+    """Volume, mix and rate of a segment from its cells (size ``nb``/``ny``, value ``b``/``y``).
+
+    Volume = size change at the segment's base value per unit; mix = the new composition of cells at
+    their base value per unit; rate = value per unit changed within cells. They add up to the
+    change.
+    """
     nb, ny, b, y = (cells[k].to_numpy() for k in ("nb", "ny", "b", "y"))
     n_base, n_cur, base, cur = nb.sum(), ny.sum(), b.sum(), y.sum()
     avg = base / n_base if n_base else (cur / n_cur if n_cur else 0.0)
@@ -210,8 +220,10 @@ def explain_change(
 # Periods and long files
 # ---------------------------------------------------------------------------------------------
 def month_range(text: str, option: str = "--base") -> tuple[pd.Timestamp, pd.Timestamp]:
-    """``2024-01:2024-06`` (inclusive months; ``2024-05`` alone is one month) → first day of the first
-    month and first day of the last."""
+    """``2024-01:2024-06`` (inclusive months.
+
+    ``2024-05`` alone is one month) → first day of the first month and first day of the last.
+    """
     parts = [p.strip() for p in str(text).split(":")]
     if len(parts) not in (1, 2) or not all(parts):
         raise InputError(
@@ -247,8 +259,11 @@ def drivers_from_long(
     file: str | None = None,
     **params,
 ) -> ChangeDrivers:
-    """:func:`explain_change` on a long table (one row per date and dimension values), comparing the
-    inclusive month ranges ``base`` and ``current``. What ``carsight drivers`` runs."""
+    """:func:`explain_change` on a long table.
+
+    One row per date and dimension values, comparing the inclusive month ranges ``base`` and
+    ``current``. What ``carsight drivers`` runs.
+    """
     from carsight.ingest import clean_number, parse_dates
 
     if frame.empty:

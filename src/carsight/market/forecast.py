@@ -20,6 +20,8 @@ from carsight.market.backtest import naive_scale
 from carsight.market.borrowed import group_totals, season_index
 from carsight.market.candidates import Batch, Run
 from carsight.market.classes import BACKTESTED, BASELINE, INTERMITTENT_ZERO_SHARE, Plan, plan_series
+from carsight.market.event_forecast import EventAdjustment, apply_shift, widen
+from carsight.market.events import month_number
 from carsight.market.intervals import ConformalIntervals
 from carsight.market.local import LocalModel
 from carsight.market.model_sets import CANDIDATES, class_candidates, resolve
@@ -91,7 +93,14 @@ class Forecaster:
         self.min_pool = min_pool
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, df: pd.DataFrame, progress=None, season_groups: dict[str, str | None] | None = None) -> Forecaster:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        progress=None,
+        season_groups: dict[str, str | None] | None = None,
+        events: pd.DataFrame | None = None,
+        keys: pd.DataFrame | None = None,
+    ) -> Forecaster:
         """Backtest, choose and forecast every series of ``df`` (long ``unique_id, ds, y``).
 
         Parameters
@@ -103,6 +112,14 @@ class Forecaster:
         season_groups : dict, optional
             Series → the group whose season a short series borrows (its market, say); series not in
             it, or with a group of no seasonal series, borrow the season of all seasonal series.
+        events : DataFrame, optional
+            Declared events (``name, start, end, kind`` and scope columns; see
+            :mod:`carsight.market.events`): their effects are learnt from past occurrences, taken
+            out of the history, and put back on the forecast of the months they cover.
+        keys : DataFrame, optional
+            ``unique_id`` and the id parts the events' scope columns match (``market``, ``model``,
+            ``brand``; None for an aggregate over one), as :func:`carsight.market.hierarchy.aggregate`
+            returns in its ``meta``.
 
         Returns
         -------
@@ -120,6 +137,14 @@ class Forecaster:
         }
         self.data_ = data
         self._arrays = {uid: (g[DS].to_numpy(), g[Y].to_numpy(float)) for uid, g in data.groupby(ID, sort=False)}
+        # The candidates see the history with the declared events' effects taken out (the actuals
+        # of the backtest stay the real ones); without events both are the same arrays.
+        self.events_ = None
+        self._fit_arrays = self._arrays
+        if events is not None and len(events):
+            self.events_ = EventAdjustment(events, keys, self._arrays, self.horizon)
+            self.events_.learn(self._cutoff_months())
+            self._fit_arrays = {u: (ds, self.events_.adjusted(u)) for u, (ds, _) in self._arrays.items()}
         self.season_groups_ = {str(k): v for k, v in (season_groups or {}).items()}
         self._totals = None
         self._index_cache: dict = {}
@@ -195,8 +220,8 @@ class Forecaster:
         series, window and month, a column per candidate) and keep the final forecasts."""
         batch = Batch(
             uids=uids,
-            ys=[self._arrays[u][1] for u in uids],
-            ds=[self._arrays[u][0] for u in uids],
+            ys=[self._fit_arrays[u][1] for u in uids],
+            ds=[self._fit_arrays[u][0] for u in uids],
             plan=plan,
             horizon=self.horizon,
             season_length=self.season_length,
@@ -217,7 +242,7 @@ class Forecaster:
         h = plan.h_backtest
         columns: dict[str, list] = {k: [] for k in (ID, "window", "cutoff", DS, "h", Y, "scale")}
         for i, uid in enumerate(uids):
-            ds, y = batch.ds[i], batch.ys[i]
+            ds, y = self._arrays[uid]  # the real values: the actuals and the MASE scale
             lengths = batch.cutoffs(i)
             idx = np.concatenate([np.arange(n, n + h) for n in lengths])
             columns[ID].append(np.full(len(idx), uid, dtype=object))
@@ -228,16 +253,46 @@ class Forecaster:
             columns[Y].append(y[idx])
             columns["scale"].append(np.repeat([naive_scale(y[:n], self.season_length) for n in lengths], h))
         frame = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
-        frame["weight"] = 1.0  # where a declared shock window would be given 0
+        frame["weight"] = 1.0
         for name, run in runs.items():
             frame[name] = np.concatenate([run.cv[uid].ravel() for uid in uids])
+        if self.events_ is not None:
+            self._put_events_back(frame, uids, [batch.cutoffs(i) for i in range(len(uids))], h, list(runs))
         return frame.assign(cls=plan.cls)
+
+    def _cutoff_months(self) -> set[int]:
+        """Month numbers of every backtest origin of every series (the events' effects are learnt as
+        known at each)."""
+        out = set()
+        for uid, plan in self.plans_.items():
+            if plan.cls in BACKTESTED:
+                ds, y = self._arrays[uid]
+                months = month_number(ds)
+                out |= {int(months[n - 1]) for n in plan.train_lengths(len(y)) if n > 0}
+        return out
+
+    def _put_events_back(self, frame: pd.DataFrame, uids, lengths, h: int, models: list[str]) -> None:
+        """Each window's forecasts with the effects of the events in its months as known at its
+        origin; months of a declared shock get weight 0 (the coming months need not repeat them)."""
+        shift = np.zeros(len(frame))
+        weight = np.ones(len(frame))
+        at = 0
+        for uid, ns in zip(uids, lengths, strict=True):
+            months = month_number(self._arrays[uid][0])
+            for n in ns:
+                target = months[n - 1] + np.arange(1, h + 1)
+                shift[at : at + h] = self.events_.shift(uid, int(months[n - 1]), target)[0]
+                weight[at : at + h] = np.where(self.events_.shock_months(uid, target), 0.0, 1.0)
+                at += h
+        for name in models:
+            frame[name] = apply_shift(frame[name].to_numpy(float), shift)
+        frame["weight"] = weight
 
     def _season_index(self, uid: str, cutoff) -> np.ndarray | None:
         """The seasonal index ``uid`` borrows, from its group's seasonal series up to ``cutoff``."""
         if self._totals is None:
             seasonal = [u for u, p in self.plans_.items() if p.cls == "seasonal"]
-            self._totals = group_totals(self.data_, self.season_groups_, seasonal, ID, DS, Y)
+            self._totals = group_totals(self._fit_frame(), self.season_groups_, seasonal, ID, DS, Y)
         group = self.season_groups_.get(uid)
         for key in dict.fromkeys((group, None)):  # its group first, then all seasonal series
             if key not in self._totals:
@@ -254,7 +309,14 @@ class Forecaster:
 
     def _seasonal_frame(self) -> pd.DataFrame:
         uids = [u for u, p in self.plans_.items() if p.cls == "seasonal"]
-        return self.data_[self.data_[ID].isin(uids)]
+        data = self._fit_frame()
+        return data[data[ID].isin(uids)]
+
+    def _fit_frame(self) -> pd.DataFrame:
+        """The long frame the candidates learn from: the data with the events' effects taken out."""
+        if self.events_ is None:
+            return self.data_
+        return self.data_.assign(**{Y: np.concatenate([self._fit_arrays[u][1] for u in self._arrays])})
 
     # ------------------------------------------------------------------ choice tables
     def _collect(self, cvs: dict[str, pd.DataFrame]) -> None:
@@ -279,7 +341,11 @@ class Forecaster:
                 chosen = (
                     "Zero"
                     if plan.cls == "zero"
-                    else ("CrostonOptimized" if info.zero_share >= INTERMITTENT_ZERO_SHARE else "Naive")
+                    else (
+                        "CrostonOptimized"
+                        if info.zero_share >= INTERMITTENT_ZERO_SHARE and not info.stopped
+                        else "Naive"
+                    )
                 )
                 if plan.cls == "none":
                     info.warn("no_backtest", n=info.n)
@@ -337,14 +403,19 @@ class Forecaster:
         for row in self.choice_.itertuples(index=False):
             uid = getattr(row, ID)
             ds, y = self._arrays[uid]
-            yhat = np.mean([self._final(uid, m, y) for m in row.members], axis=0)
+            yhat = np.mean([self._final(uid, m, self._fit_arrays[uid][1]) for m in row.members], axis=0)
+            shift_sd = np.zeros(H)
+            if self.events_ is not None:
+                last = int(month_number(ds[-1:])[0])
+                shift, shift_sd = self.events_.shift(uid, self.events_.end, last + np.arange(1, H + 1))
+                yhat = apply_shift(yhat, shift)
             uids.append(uid)
             starts.append(ds[-1])
             names.append(row.model_name)
             means.append(yhat)
             nonneg.append(self.nonnegative == "auto" and bool((y >= 0).all()))
             for level in self.levels:
-                width = self.intervals_.width(uid, row.cls, level, y, H)
+                width = widen(self.intervals_.width(uid, row.cls, level, y, H), yhat, shift_sd, level)
                 bounds["lo", level].append(yhat - width)
                 bounds["hi", level].append(yhat + width)
         first = pd.DatetimeIndex(starts) + pd.offsets.MonthBegin(1)
@@ -428,6 +499,14 @@ class Forecaster:
             else:
                 bt[col] = np.nan
         return bt
+
+    def events(self) -> pd.DataFrame:
+        """Per declared event: its learnt effect (a past occurrence) or the effect applied to the
+        forecast (a coming one), in percent with a 95% interval, and the series it covers; empty
+        without events (see :mod:`carsight.market.event_effects`)."""
+        if self.events_ is None:
+            return pd.DataFrame()
+        return self.events_.table()
 
     def selection(self) -> pd.DataFrame:
         """Per class and scheme: the out-of-sample backtest score (MASE, or scaled RMSE for

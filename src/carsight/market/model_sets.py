@@ -102,4 +102,6 @@ def class_candidates(model_set: ModelSet, n_seasonal: int) -> dict[str, ModelSet
         "seasonal": ModelSet(seasonal, model_set.combination),
         "short": ModelSet(short, model_set.combination),
         "intermittent": ModelSet(intermittent, model_set.combination),
+        # A discontinued model: its 0 (the backtest calibrates its interval).
+        "stopped": ModelSet(("Naive",), ("Naive",)),
     }

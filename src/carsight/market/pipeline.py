@@ -8,6 +8,7 @@ import pandas as pd
 
 from carsight.config import Settings
 from carsight.market import analytics as A
+from carsight.market.events import check_events, warehouse_events
 from carsight.market.forecast import Forecaster
 from carsight.market.hierarchy import aggregate, coherence_gap, reconcile, season_groups
 from carsight.market.series import DS, ID, Y
@@ -44,9 +45,13 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
     Y_df, S_mat, meta = aggregate(sales, KEYS, GROUPINGS)
     wh.replace(R.MARKET_SEASONALITY, _seasonality(Y_df, meta, lang))
 
-    # A new model borrows the season of its market (model ranges share a market's calendar).
+    # A new model borrows the season of its market (model ranges share a market's calendar). The
+    # declared events (the events table) are learnt and applied (docs/market.md, "Events").
+    events = warehouse_events(wh)
+    if events is not None:
+        events = check_events(events, meta, file=S.EVENTS.name)
     forecaster = Forecaster(horizon=horizon, models=models, n_jobs=-1).fit(
-        Y_df, season_groups=season_groups(meta, "market")
+        Y_df, season_groups=season_groups(meta, "market"), events=events, keys=meta
     )
     base = forecaster.predict()
     coherent, method = reconcile(base, S_mat, forecaster.residuals_, levels=forecaster.levels)
@@ -63,6 +68,8 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
     choice = choice.rename(columns={"cls": "series_class", "mase_baseline": "mase_snaive"})
     choice["reconciliation"] = method
     wh.replace(R.FORECAST_CHOICE, choice)
+    effects = forecaster.events()
+    wh.replace(R.FORECAST_EVENTS, effects.reindex(columns=R.FORECAST_EVENTS.column_names))
 
     scored = choice.dropna(subset=["mase", "mase_snaive"])
     return {
@@ -78,7 +85,16 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
         "selection": _selection(forecaster),
         "coherence_gap": gap,
         "warnings": int((choice["warning"] != "").sum()),
+        "events": _events(effects),
     }
+
+
+def _events(effects: pd.DataFrame) -> str | None:
+    """How many declared events were learnt and applied."""
+    if effects.empty:
+        return None
+    counts = effects["status"].value_counts()
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
 def _selection(forecaster: Forecaster) -> dict[str, str]:

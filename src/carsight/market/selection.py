@@ -80,7 +80,9 @@ def choose(
     members_combo = [c for c in combination if c in candidates] or [baseline]
     cv = cv.assign(**{COMBINATION: cv[members_combo].to_numpy(float).mean(axis=1)})
     columns = [COMBINATION, *candidates]
-    scores = window_scores(cv, columns)
+    # Rows of weight 0 (months of a declared shock) are left out of every score.
+    scored = cv[cv["weight"].to_numpy() > 0] if "weight" in cv else cv
+    scores = window_scores(scored, columns)
     uids = list(dict.fromkeys(cv[ID]))
     windows = sorted(cv["window"].unique())
     table = _arrays(scores, uids, windows, columns, metric)
@@ -110,8 +112,9 @@ def choose(
             cv[ID].map(cv[row_window == len(windows) - 1].groupby(ID)["cutoff"].max()).to_numpy(),
         )
         before = cv[DS].to_numpy() <= split
-        fit_rows = cv[(row_window < len(windows) - 1) & before]
-        judged = cv[(row_window == len(windows) - 1) & ~before]
+        usable = cv["weight"].to_numpy() > 0 if "weight" in cv else np.ones(len(cv), dtype=bool)
+        fit_rows = cv[(row_window < len(windows) - 1) & before & usable]
+        judged = cv[(row_window == len(windows) - 1) & ~before & usable]
         judged_months = int(judged.groupby(ID).size().median()) if len(judged) else 0
         train_table = _arrays(window_scores(fit_rows, columns), uids, windows, columns, metric)
         train_weight = _weights(fit_rows, uids, windows)
@@ -146,7 +149,7 @@ def choose(
             u: members_combo if columns[k] == COMBINATION else [columns[k]] for u, k in zip(uids, picks, strict=True)
         }
     yhat = _mean_of_members(cv, members)
-    scores = _name_combinations(scores, cv, members, members_combo)
+    scores = _name_combinations(scores, scored, members, members_combo)
     report = _report(per_uid, per_uid_smape, scheme, len(windows), judged_months)
     report.insert(1, "metric", metric)
     return ClassChoice(scheme, members, yhat, scores, report)

@@ -12,6 +12,7 @@ import pandas as pd
 from carsight.errors import InputError
 
 ID, DS, Y = "unique_id", "ds", "y"
+STOPPED_MONTHS = 6  # a run of zero months this long at the end says "no sales lately (discontinued?)"
 
 
 @dataclass
@@ -23,6 +24,9 @@ class SeriesInfo:
     start: pd.Timestamp
     end: pd.Timestamp
     zero_share: float
+    # Months of its current run of zeros when that run is its longest ever and at least
+    # STOPPED_MONTHS long: the product is no longer sold (0 otherwise).
+    stopped: int = 0
     # (catalogue key, values) pairs, rendered in the user's language by :meth:`messages`.
     warnings: list[tuple[str, dict]] = field(default_factory=list)
 
@@ -175,8 +179,13 @@ def _describe(values: np.ndarray, info: SeriesInfo, m: int) -> None:
         if v != 0:
             break
         tail += 1
-    if tail >= 6:
+    if tail >= STOPPED_MONTHS:
         info.warn("stopped", n=tail)
+        # Stopped, not intermittent: no earlier run of zeros (after the first sale) was as long.
+        zero = np.r_[values[: n - tail] == 0, False]
+        runs = np.diff(np.flatnonzero(np.diff(np.r_[False, zero].astype(int)) != 0))[::2] if zero.any() else []
+        if tail > (max(runs) if len(runs) else 0):
+            info.stopped = tail
     # A level shift within the last year: medians (so one spike does not count) of the last 12 months
     # against the 12 before, or of the last 6 against the 12 before them.
     if n >= 24 and tail < 6:

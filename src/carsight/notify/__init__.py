@@ -1,5 +1,8 @@
-"""E-mail campaigns: per-segment Korean/English templates, one SMTP connection per batch, a rate
-limit, an opt-out list that always wins, and a delivery log that makes sending idempotent."""
+"""E-mail campaigns.
+
+Per-segment Korean/English templates, one SMTP connection per batch, a rate limit, an opt-out list
+that always wins, and a delivery log that makes sending idempotent.
+"""
 
 from carsight.notify.campaign import MAX_ATTEMPTS, SendReport, delivery_log, read_targets, send_campaign
 from carsight.notify.optout import add_opt_outs, list_opt_outs

@@ -25,6 +25,7 @@ import pandas as pd
 
 from carsight.config import Settings
 from carsight.errors import InputError
+from carsight.ingest import read_raw
 from carsight.notify import recipients
 from carsight.notify.smtp import RateLimiter, close_quietly, describe_smtp_error, open_connection, send_one
 from carsight.notify.templates import TemplateSet
@@ -59,9 +60,11 @@ class SendReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every message was sent or skipped on purpose."""
         return self.failed == 0 and self.pending == 0 and self.gave_up == 0
 
     def as_dict(self) -> dict:
+        """The report as a plain dictionary (CLI and dashboard)."""
         return {
             "campaign_id": self.campaign_id,
             "dry_run": self.dry_run,
@@ -138,10 +141,12 @@ def send_campaign(
     on_progress: Callable[[int, int], None] | None = None,
     limiter: RateLimiter | None = None,
 ) -> SendReport:
-    """Send ``template`` to ``customer_ids`` for ``campaign_id`` (see the module docstring for the
-    guarantees). Opted-out customers, customers without explicit marketing consent and customers
-    without a usable address are skipped and logged as such. ``dry_run`` writes the messages as
-    ``.eml`` files under ``out_dir`` and neither sends nor logs anything."""
+    """Send ``template`` to ``customer_ids`` for ``campaign_id`` (see the module docstring for the guarantees).
+
+    Opted-out customers, customers without explicit marketing consent and customers without a usable
+    address are skipped and logged as such. ``dry_run`` writes the messages as ``.eml`` files under
+    ``out_dir`` and neither sends nor logs anything.
+    """
     campaign_id = (campaign_id or "").strip()
     if not campaign_id:
         raise InputError("a campaign id is required", column="campaign_id")
@@ -305,12 +310,7 @@ def read_targets(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise InputError("target list not found", file=str(path))
-    try:
-        from carsight.ingest import read_raw
-    except ImportError:  # ingest not part of this build: plain CSV only
-        frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    else:
-        frame = read_raw(path)
+    frame = read_raw(path)
     column = next((c for c in frame.columns if str(c).strip().lower() in ("customer_id", "고객번호", "customer")), None)
     if column is None:
         raise InputError(

@@ -11,8 +11,10 @@ from carsight.warehouse.results_delivery import OPT_OUTS
 
 
 def add_opt_outs(wh: Warehouse, customer_ids: list[str], *, reason: str | None = None, source: str = "cli") -> int:
-    """Put customers on the opt-out list (their e-mail address too, when known); returns how many
-    were new. Adding someone twice keeps the first date."""
+    """Put customers on the opt-out list (their e-mail address too, when known); returns how many were new.
+
+    Adding someone twice keeps the first date.
+    """
     ids = list(dict.fromkeys(str(i).strip() for i in customer_ids if str(i).strip()))
     if not ids:
         raise InputError("no customer ids given", column="customer_id")
@@ -42,6 +44,7 @@ def add_opt_outs(wh: Warehouse, customer_ids: list[str], *, reason: str | None =
 
 
 def list_opt_outs(wh: Warehouse) -> pd.DataFrame:
+    """Everyone who opted out, latest first."""
     if not wh.has_table(OPT_OUTS.name):
         return pd.DataFrame(columns=OPT_OUTS.column_names)
     t = wh.table(OPT_OUTS.name)

@@ -1,6 +1,8 @@
-"""Who a campaign may mail, and the personal fields its templates use (name, segment,
-recommended model), read from the customers table and, when the pipeline has produced them,
-the segment and recommendation result tables."""
+"""Who a campaign may mail, and the personal fields its templates use.
+
+Name, segment and recommended model, read from the customers table and, when the pipeline has
+produced them, the segment and recommendation result tables.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +13,15 @@ import pandas as pd
 
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
+from carsight.warehouse.results_customers import CUSTOMER_RFM, CUSTOMER_SEGMENTS, RECOMMENDATIONS
 from carsight.warehouse.results_delivery import OPT_OUTS
 
 # Deliberately loose: it rejects what cannot be an address; the server decides the rest.
 EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
-def _result_table(module: str, constant: str) -> str | None:
-    """A result table name from another area's results module, or None while it is not built."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(f"carsight.warehouse.{module}"), constant).name
-    except (ImportError, AttributeError):
-        return None
-
-
-def _for_ids(wh: Warehouse, table_name: str | None, ids: list[str]) -> pd.DataFrame | None:
-    if not table_name or not wh.has_table(table_name):
+def _for_ids(wh: Warehouse, table_name: str, ids: list[str]) -> pd.DataFrame | None:
+    if not wh.has_table(table_name):
         return None
     table = wh.table(table_name)
     if len(ids) <= 500:
@@ -39,9 +32,11 @@ def _for_ids(wh: Warehouse, table_name: str | None, ids: list[str]) -> pd.DataFr
 
 
 def customers_frame(wh: Warehouse, ids: list[str]) -> pd.DataFrame:
-    """The customers rows for ``ids`` (indexed by customer_id) with the RFM group (VIP, Regular,
-    New, Churn risk; what templates are chosen by), RFM grade, customer-type segment and
-    recommended models where the pipeline has produced them."""
+    """The customers rows for ``ids`` (indexed by customer_id) with the RFM group (VIP, Regular, New, Churn risk.
+
+    What templates are chosen by), RFM grade, customer-type segment and recommended models where the
+    pipeline has produced them.
+    """
     base = _for_ids(wh, S.CUSTOMERS.name, ids) if ids else None
     if base is None:
         base = pd.DataFrame(columns=S.CUSTOMERS.column_names)
@@ -53,16 +48,16 @@ def customers_frame(wh: Warehouse, ids: list[str]) -> pd.DataFrame:
     base["recommended_models"] = [[] for _ in range(len(base))]
     if base.empty:
         return base
-    rfm = _for_ids(wh, _result_table("results_customers", "CUSTOMER_RFM"), ids)
+    rfm = _for_ids(wh, CUSTOMER_RFM.name, ids)
     if rfm is not None and len(rfm):
         rfm = rfm.drop_duplicates("customer_id").set_index("customer_id").reindex(base.index)
         base["segment"] = rfm["group"].astype(object).where(rfm["group"].notna(), None)
         base["rfm_grade"] = rfm["grade"].astype(object).where(rfm["grade"].notna(), None)
-    seg = _for_ids(wh, _result_table("results_customers", "CUSTOMER_SEGMENTS"), ids)
+    seg = _for_ids(wh, CUSTOMER_SEGMENTS.name, ids)
     if seg is not None and len(seg):
         seg = seg.drop_duplicates("customer_id").set_index("customer_id").reindex(base.index)
         base["segment_id"] = [None if pd.isna(v) else int(v) for v in seg["segment_id"]]
-    reco = _for_ids(wh, _result_table("results_customers", "RECOMMENDATIONS"), ids)
+    reco = _for_ids(wh, RECOMMENDATIONS.name, ids)
     if reco is not None and len(reco):
         lists = reco.sort_values(["customer_id", "rank"]).groupby("customer_id", sort=False)["model"].agg(list)
         lists = lists.reindex(base.index)

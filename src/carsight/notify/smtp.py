@@ -1,5 +1,7 @@
-"""One SMTP connection per batch, with TLS and login from ``settings.smtp``; the password never
-leaves the settings object (not logged, not put in error messages)."""
+"""One SMTP connection per batch, with TLS and login from ``settings.smtp``.
+
+The password never leaves the settings object (not logged, not put in error messages).
+"""
 
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ def open_connection(cfg: SmtpSettings) -> smtplib.SMTP:
 
 
 def close_quietly(conn: smtplib.SMTP | None) -> None:
+    """Close an SMTP connection, ignoring a server that already went away."""
     if conn is None:
         return
     try:
@@ -67,6 +70,7 @@ class RateLimiter:
         self._next = 0.0
 
     def wait(self) -> None:
+        """Sleep until the next message may go out."""
         if not self.interval:
             return
         now = self.clock()

@@ -1,9 +1,12 @@
-"""Campaign e-mail templates: Jinja2 files per template name, segment and language, with shipped
-defaults under ``notify/templates/<name>/`` and user templates in any directory of the same shape.
+"""Campaign e-mail templates.
+
+Jinja2 files per template name, segment and language, with shipped defaults under
+``notify/templates/<name>/`` and user templates in any directory of the same shape.
 
 A template directory holds ``<segment>.<lang>.txt.j2`` (first line ``Subject: …``, then the plain
 text body) and optionally ``<segment>.<lang>.html.j2``; ``default.<lang>.*`` is used for segments
-without their own file. Unknown fields are an error, so a typo never sends "Dear {{ nmae }}"."""
+without their own file. Unknown fields are an error, so a typo never sends "Dear {{ nmae }}".
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ SHIPPED = Path(__file__).parent / "templates"
 
 @dataclass(frozen=True)
 class Rendered:
+    """A rendered message: subject, text and HTML body."""
+
     subject: str
     text: str
     html: str | None
@@ -35,6 +40,7 @@ def segment_slug(segment: str | None) -> str:
 
 
 def shipped_templates() -> list[str]:
+    """The names of the templates shipped with carsight."""
     return sorted(p.name for p in SHIPPED.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
@@ -86,6 +92,7 @@ class TemplateSet:
         return self._cache[slug]
 
     def render(self, fields: dict) -> Rendered:
+        """Render the message for one recipient's fields (the segment picks the variant)."""
         text_tmpl, html_tmpl = self._pair(fields.get("segment"))
         try:
             text = text_tmpl.render(**fields)

@@ -1,5 +1,7 @@
-"""Monthly customers, market and VoC reports as HTML or PDF: key numbers, charts, tables and a
-summary written from the computed facts, in Korean or English."""
+"""Monthly customers, market and VoC reports as HTML or PDF.
+
+Key numbers, charts, tables and a summary written from the computed facts, in Korean or English.
+"""
 
 from carsight.reports.build import FORMATS, KINDS, ReportResult, build_report
 

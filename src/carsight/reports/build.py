@@ -1,5 +1,8 @@
-"""Building a monthly report: facts from the warehouse → sections with charts, tables and a written
-summary → HTML (Jinja2) → optionally PDF (WeasyPrint, with the bundled Korean font)."""
+"""Building a monthly report.
+
+Facts from the warehouse → sections with charts, tables and a written summary → HTML (Jinja2) →
+optionally PDF (WeasyPrint, with the bundled Korean font).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ _MONEY_COLUMNS = {"revenue", "value", "value_total", "monetary_total", "amount",
 
 @dataclass
 class ReportResult:
+    """A built report: where it is and what it covers."""
+
     path: Path
     kind: str
     period: str
@@ -54,6 +59,7 @@ def _label(key: str, name: str, lang: str) -> str:
 
 
 def money(value: float, lang: str) -> str:
+    """An amount in KRW as a reader says it (억 원 / 만 원 in Korean)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if lang == "ko":

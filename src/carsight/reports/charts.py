@@ -1,5 +1,8 @@
-"""Report charts: matplotlib figures with the bundled Korean font, embedded as PNG data URIs so a
-report is one self-contained file."""
+"""Report charts.
+
+Matplotlib figures with the bundled Korean font, embedded as PNG data URIs so a report is one
+self-contained file.
+"""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
-"""The numbers behind each monthly report, read from the warehouse: key figures for the month
-against the previous month and the same month a year before, biggest movers, mix changes, and
-what the pipeline's result tables add (segments, forecasts with their backtest error, rising
-complaint keywords) when they are there. Aggregation runs in the warehouse (Ibis); only small
-frames come back."""
+"""The numbers behind each monthly report, read from the warehouse.
+
+Key figures for the month against the previous month and the same month a year before, biggest
+movers, mix changes, and what the pipeline's result tables add (segments, forecasts with their
+backtest error, rising complaint keywords) when they are there. Aggregation runs in the warehouse
+(Ibis); only small frames come back.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass, field
 
 import ibis
@@ -16,6 +17,10 @@ import pandas as pd
 from carsight.errors import InputError
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
+from carsight.warehouse.results_customers import CUSTOMER_RFM, CUSTOMER_SEGMENTS, SEGMENT_PROFILES
+from carsight.warehouse.results_market import FORECAST_CHOICE, FORECASTS
+from carsight.warehouse.results_value import PROPENSITY_DECILES, PROPENSITY_METRICS
+from carsight.warehouse.results_voc import VOC_RISING, VOC_TOPIC_DAILY
 
 # Below this many events in a month, month-on-month changes are mostly noise: we say so.
 THIN = 30
@@ -23,11 +28,14 @@ THIN = 30
 
 @dataclass(frozen=True)
 class Period:
+    """A calendar month: its first day and ``YYYY-MM``."""
+
     start: dt.date  # first day of the month
     label: str  # YYYY-MM
 
     @classmethod
     def parse(cls, text: str) -> Period:
+        """The month written as ``YYYY-MM``."""
         try:
             start = dt.datetime.strptime(str(text).strip(), "%Y-%m").date()
         except ValueError:
@@ -37,12 +45,14 @@ class Period:
         return cls(start, start.strftime("%Y-%m"))
 
     def shift(self, months: int) -> Period:
+        """The month ``months`` later (earlier when negative)."""
         y, m = divmod(self.start.year * 12 + self.start.month - 1 + months, 12)
         start = dt.date(y, m + 1, 1)
         return Period(start, start.strftime("%Y-%m"))
 
     @property
     def end(self) -> dt.date:
+        """The first day of the next month."""
         return self.shift(1).start
 
 
@@ -56,6 +66,8 @@ class Fact:
 
 @dataclass
 class Section:
+    """One section of a report: heading, KPIs, table, chart, facts and notes."""
+
     key: str  # catalogue key of the heading (delivery.report.section.<key>)
     title_values: dict = field(default_factory=dict)
     kpis: list[dict] = field(default_factory=list)  # {label, value, unit, prev, yoy}
@@ -65,17 +77,9 @@ class Section:
     notes: list[Fact] = field(default_factory=list)
 
 
-def result_table(module: str, constant: str) -> str | None:
-    """Name of a result table declared by another area, or None while that area is not built."""
-    try:
-        return getattr(importlib.import_module(f"carsight.warehouse.{module}"), constant).name
-    except (ImportError, AttributeError):
-        return None
-
-
-def _has(wh: Warehouse, name: str | None) -> bool:
+def _has(wh: Warehouse, name: str) -> bool:
     """The table exists and the pipeline has filled it (``init`` creates result tables empty)."""
-    return bool(name) and wh.has_table(name) and wh.count(name) > 0
+    return wh.has_table(name) and wh.count(name) > 0
 
 
 def _monthly(expr: ibis.Table, date_col: str, since: dt.date, until: dt.date, **aggs) -> pd.DataFrame:
@@ -110,8 +114,11 @@ def change(now: float | None, before: float | None) -> float | None:
 
 
 def movers(frame: pd.DataFrame, key: str, now: str, before: str, top: int = 5, min_total: float = 0) -> pd.DataFrame:
-    """Rows ranked by absolute change between two columns (units, not percent, so a model going
-    from 1 to 3 does not outrank one going from 900 to 1,300)."""
+    """Rows ranked by absolute change between two columns.
+
+    In units, not percent, so a model going from 1 to 3 does not outrank one going from 900 to
+    1,300.
+    """
     f = frame.fillna({now: 0, before: 0}).copy()
     f = f[(f[now] + f[before]) > min_total]
     f["delta"] = f[now] - f[before]
@@ -130,6 +137,7 @@ def _month_missing(section: Section, frame: pd.DataFrame, period: Period, what: 
 # Customers
 # --------------------------------------------------------------------------------------------
 def customers_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]:
+    """The customers report: purchases and revenue, new customers, segments, propensity."""
     sections = []
     purchases = wh.table(S.PURCHASES.name)
     since = period.shift(-24).start
@@ -199,9 +207,9 @@ def customers_sections(wh: Warehouse, period: Period, lang: str) -> list[Section
 
 def _segment_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]:
     out = []
-    rfm_name = result_table("results_customers", "CUSTOMER_RFM")
-    seg_name = result_table("results_customers", "CUSTOMER_SEGMENTS")
-    prof_name = result_table("results_customers", "SEGMENT_PROFILES")
+    rfm_name = CUSTOMER_RFM.name
+    seg_name = CUSTOMER_SEGMENTS.name
+    prof_name = SEGMENT_PROFILES.name
     if _has(wh, rfm_name):
         rfm = wh.table(rfm_name)
         groups = rfm.group_by("group").aggregate(customers=rfm.count(), score=rfm.rfm_score.mean()).to_pandas()
@@ -261,8 +269,8 @@ def _segment_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]
 
 
 def _propensity_sections(wh: Warehouse) -> list[Section]:
-    deciles_name = result_table("results_value", "PROPENSITY_DECILES")
-    metrics_name = result_table("results_value", "PROPENSITY_METRICS")
+    deciles_name = PROPENSITY_DECILES.name
+    metrics_name = PROPENSITY_METRICS.name
     if not _has(wh, deciles_name):
         return []
     deciles = wh.table(deciles_name).to_pandas()
@@ -307,6 +315,7 @@ def _propensity_sections(wh: Warehouse) -> list[Section]:
 # Market
 # --------------------------------------------------------------------------------------------
 def market_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]:
+    """The market report: units, movers, mix, drivers and forecasts."""
     sales = wh.table(S.SALES_MONTHLY.name)
     since = period.shift(-24).start
     scoped = sales.filter((sales.month >= since) & (sales.month < period.end))
@@ -380,8 +389,11 @@ def market_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]:
 
 
 def _drivers_sections(wh: Warehouse, period: Period) -> list[Section]:
-    """The segments (model × market × kind) that explain the change in units against the same month a
-    year before (``carsight.market.drivers``): one paragraph and its table."""
+    """The segments that explain the change in units against a year before.
+
+    Segments are model × market × kind, against the same month a year before
+    (``carsight.market.drivers``): one paragraph and its table.
+    """
     from carsight.market.driver_pipeline import sales_change
 
     before = period.shift(-12)
@@ -403,10 +415,13 @@ def _drivers_sections(wh: Warehouse, period: Period) -> list[Section]:
 
 
 def _forecast_sections(wh: Warehouse, period: Period) -> list[Section]:
-    """Next three months per total/market series beside the same months a year before, with the
-    chosen method's backtest error against its baseline; risks are falls and weak backtests."""
-    fc_name = result_table("results_market", "FORECASTS")
-    choice_name = result_table("results_market", "FORECAST_CHOICE")
+    """Next three months per total and market series beside a year before.
+
+    With the chosen method's backtest error against its baseline; risks are falls and weak
+    backtests.
+    """
+    fc_name = FORECASTS.name
+    choice_name = FORECAST_CHOICE.name
     if not _has(wh, fc_name):
         return []
     fc = wh.table(fc_name)
@@ -469,6 +484,7 @@ def _forecast_sections(wh: Warehouse, period: Period) -> list[Section]:
 # Voice of the customer
 # --------------------------------------------------------------------------------------------
 def voc_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]:
+    """The VoC report: consultations, topics and rising complaint keywords."""
     cons = wh.table(S.CONSULTATIONS.name)
     since = period.shift(-12).start
     monthly = _monthly(cons, "consulted_at", since, period.end, consultations=lambda t: t.count())
@@ -518,7 +534,7 @@ def voc_sections(wh: Warehouse, period: Period, lang: str) -> list[Section]:
 
 def _voc_result_sections(wh: Warehouse, period: Period) -> list[Section]:
     out = []
-    rising_name = result_table("results_voc", "RISING")
+    rising_name = VOC_RISING.name
     if _has(wh, rising_name):
         rising = wh.table(rising_name)
         frame = rising.filter(rising.period == period.label).to_pandas()
@@ -541,7 +557,7 @@ def _voc_result_sections(wh: Warehouse, period: Period) -> list[Section]:
         else:
             section.notes.append(Fact("delivery.report.note.no_data", {"what": "voc_rising", "period": period.label}))
         out.append(section)
-    topic_name = result_table("results_voc", "TOPIC_DAILY")
+    topic_name = VOC_TOPIC_DAILY.name
     if _has(wh, topic_name):
         topics = wh.table(topic_name)
         two = topics.filter(

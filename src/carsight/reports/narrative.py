@@ -1,6 +1,9 @@
-"""The written summary: sentences built from computed facts through the message catalogue, and an
-optional extra paragraph from a language model (OpenAI-compatible endpoint, off by default). The
-report is complete without it; any failure becomes a note, never an error."""
+"""The written summary.
+
+Sentences built from computed facts through the message catalogue, and an optional extra paragraph
+from a language model (OpenAI-compatible endpoint, off by default). The report is complete without
+it; any failure becomes a note, never an error.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from carsight.reports.facts import Fact
 
 
 def sentence(fact: Fact, lang: str) -> str:
+    """One fact as a sentence in ``lang``."""
     values = dict(fact.values)
     what = values.get("what")
     if isinstance(what, str) and f"delivery.report.what.{what}" in catalogue():

@@ -1,6 +1,8 @@
-"""Voice of the customer: Korean-first call-centre and complaint text analytics. Masks personal data,
-tokenises with Kiwi and a domain dictionary, ranks keywords, classifies and discovers topics, draws
-word clouds, and keeps daily pre-aggregates for fast filtering."""
+"""Voice of the customer: Korean-first call-centre and complaint text analytics.
+
+Masks personal data, tokenises with Kiwi and a domain dictionary, ranks keywords, classifies and
+discovers topics, draws word clouds, and keeps daily pre-aggregates for fast filtering.
+"""
 
 from carsight.voc.aggregate import build_daily, top_keywords, top_keywords_scan, topic_counts
 from carsight.voc.classify import TopicClassifier, baseline_classifier, evaluate

@@ -1,6 +1,9 @@
-"""Daily pre-aggregates (date × model × topic × keyword) and the fast question they answer: "top
-keywords for model X, topic Y between dates A and B", as an Ibis query over the aggregate instead of
-re-reading and re-tokenising the text. :func:`top_keywords_scan` is the slow reference answer."""
+"""Daily pre-aggregates (date × model × topic × keyword) and the fast question they answer.
+
+"top keywords for model X, topic Y between dates A and B", as an Ibis query over the aggregate
+instead of re-reading and re-tokenising the text. :func:`top_keywords_scan` is the slow reference
+answer.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +18,10 @@ from carsight.warehouse import results_voc as R
 
 
 def build_daily(frame: pd.DataFrame, token_lists: Sequence[Sequence[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``frame`` has one row per consultation with ``date``, ``model``, ``topic``; ``token_lists`` its
-    tokens. Returns (keyword_daily, topic_daily); a keyword counts once per consultation."""
+    """``frame`` has one row per consultation with ``date``, ``model``, ``topic``; ``token_lists`` its tokens.
+
+    Returns (keyword_daily, topic_daily); a keyword counts once per consultation.
+    """
     if len(frame) != len(token_lists):
         raise ValueError("frame and token lists differ in length")
     keys = frame[["date", "model", "topic"]].reset_index(drop=True)
@@ -106,7 +111,7 @@ def _compiled(wh, shape: tuple) -> tuple[str, list[str]]:
         topics = [placeholder(f"t{i}") for i in range(n_topics)] if n_topics is not None else None
         start = placeholder("start").cast("date") if has_start else None
         end = placeholder("end").cast("date") if has_end else None
-        table = wh.con.table(R.VOC_KEYWORD_DAILY)
+        table = wh.con.table(R.VOC_KEYWORD_DAILY.name)
         sql = str(ibis.to_sql(_top_keywords_expr(table, models, topics, start, end, n), dialect="duckdb"))
         for name in names:
             marker = f"'__carsight_{name}__'"
@@ -125,8 +130,9 @@ def top_keywords(
     end: str | dt.date | None = None,
     n: int = 20,
 ) -> pd.DataFrame:
-    """Top ``n`` keywords (``keyword``, ``count`` = consultations mentioning it) for the filters given
-    (each optional; ``start``/``end`` inclusive; ``model``/``topic`` one value or a list), from
+    """Top ``n`` keywords (``keyword``, ``count`` = consultations mentioning it) for the filters given (each optional.
+
+    ``start``/``end`` inclusive; ``model``/``topic`` one value or a list), from
     ``voc_keyword_daily``.
 
     The query is an Ibis expression. On DuckDB its compiled SQL is kept per query shape and run as a
@@ -136,8 +142,8 @@ def top_keywords(
     models, topics = _as_list(model), _as_list(topic)
     start_day = _day(start) if start is not None else None
     end_day = _day(end) if end is not None else None
-    if not wh.has_table(R.VOC_KEYWORD_DAILY):
-        wh.table(R.VOC_KEYWORD_DAILY)  # raises the clear "run the pipeline" error
+    if not wh.has_table(R.VOC_KEYWORD_DAILY.name):
+        wh.table(R.VOC_KEYWORD_DAILY.name)  # raises the clear "run the pipeline" error
     if wh.is_duckdb:
         shape = (
             None if models is None else len(models),
@@ -155,7 +161,7 @@ def top_keywords(
             values["end"] = end_day.isoformat()
         out = wh.con.con.execute(sql, {name: values[name] for name in names}).df()
     else:
-        expr = _top_keywords_expr(wh.table(R.VOC_KEYWORD_DAILY), models, topics, start_day, end_day, n)
+        expr = _top_keywords_expr(wh.table(R.VOC_KEYWORD_DAILY.name), models, topics, start_day, end_day, n)
         out = expr.to_pandas()
     out = out[["keyword", "count"]].reset_index(drop=True)
     out["count"] = out["count"].astype("int64")
@@ -167,7 +173,7 @@ def topic_counts(wh, model=None, start=None, end=None) -> pd.DataFrame:
     import ibis
 
     table = _filtered(
-        wh.table(R.VOC_TOPIC_DAILY),
+        wh.table(R.VOC_TOPIC_DAILY.name),
         _as_list(model),
         None,
         _day(start) if start is not None else None,
@@ -179,10 +185,13 @@ def topic_counts(wh, model=None, start=None, end=None) -> pd.DataFrame:
 
 
 def top_keywords_scan(wh, tokenizer, model=None, topic=None, start=None, end=None, n: int = 20) -> pd.DataFrame:
-    """The same answer as :func:`top_keywords` by reading the masked texts and tokenising them again
-    (what dashboards did before pre-aggregation; kept as the reference and the benchmark baseline)."""
+    """The same answer as :func:`top_keywords`, from the masked texts.
+
+    Reads the masked texts and tokenises them again (what dashboards did before pre-aggregation;
+    kept as the reference and the benchmark baseline).
+    """
     table = _filtered(
-        wh.table(R.VOC_CONSULTATIONS),
+        wh.table(R.VOC_CONSULTATIONS.name),
         _as_list(model),
         _as_list(topic),
         _day(start) if start is not None else None,

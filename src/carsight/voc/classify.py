@@ -1,6 +1,8 @@
-"""Supervised topic classification of consultations: a scikit-learn estimator over Kiwi morphemes plus
-character n-grams with a calibrated linear SVM, its plain baseline, and the held-out evaluation that
-compares the two on the same split."""
+"""Supervised topic classification of consultations.
+
+A scikit-learn estimator over Kiwi morphemes plus character n-grams with a calibrated linear SVM,
+its plain baseline, and the held-out evaluation that compares the two on the same split.
+"""
 
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X, y):
+        """Learn topics from texts ``X`` and the agents' labels ``y``, with calibrated probabilities."""
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.compose import ColumnTransformer
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -149,9 +152,11 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         return self.features_.transform(self._frame(texts, self.tokenizer_))
 
     def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probability of each topic per text."""
         return self.model_.predict_proba(self._features(X))
 
     def predict(self, X) -> np.ndarray:
+        """The most likely topic per text."""
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
@@ -199,9 +204,11 @@ def evaluate(
     random_state: int = 0,
     classifier: TopicClassifier | None = None,
 ) -> dict:
-    """Fit :class:`TopicClassifier` and the baseline on the same stratified split; score both on the
-    held-out part. Returns sizes, labels, per-model accuracy / macro-F1 / confusion matrix, the share
-    of held-out texts marked needs_review and their accuracy, and a ``warning`` when data is thin."""
+    """Fit :class:`TopicClassifier` and the baseline on the same stratified split; score both on the held-out part.
+
+    Returns sizes, labels, per-model accuracy / macro-F1 / confusion matrix, the share of held-out
+    texts marked needs_review and their accuracy, and a ``warning`` when data is thin.
+    """
     from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 

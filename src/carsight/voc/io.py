@@ -1,5 +1,8 @@
-"""Reading text files for the file-in, file-out VoC commands through the same reader as
-``carsight ingest`` (CP949/UTF-8/BOM, delimiters, Excel, NFC), with clear errors for missing columns."""
+"""Reading text files for the file-in, file-out VoC commands.
+
+Through the same reader as ``carsight ingest`` (CP949/UTF-8/BOM, delimiters, Excel, NFC), with clear
+errors for missing columns.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,7 @@ from carsight.errors import InputError
 
 
 def read_texts(path: str | Path, columns: list[str], *, filters: dict[str, str] | None = None) -> pd.DataFrame:
-    """The file at ``path`` with ``columns`` checked present; rows kept where each ``filters`` column
-    equals its value."""
+    """The file at ``path`` with ``columns`` checked present; rows kept where each ``filters`` column equals its value."""
     from carsight.ingest import read_raw
 
     frame = read_raw(path)

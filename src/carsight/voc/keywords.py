@@ -1,7 +1,8 @@
-"""Keyword ranking over tokenised texts: plain frequency, distinctiveness of a group against the rest
-(weighted log-odds with an informative Dirichlet prior, Monroe, Colaresi & Quinn 2008), c-TF-IDF
-topic words, and keywords rising this period against the previous one (one-sided Fisher exact test with a
-Benjamini-Hochberg correction).
+"""Keyword ranking over tokenised texts.
+
+Plain frequency, distinctiveness of a group against the rest (weighted log-odds with an informative
+Dirichlet prior, Monroe, Colaresi & Quinn 2008), c-TF-IDF topic words, and keywords rising this
+period against the previous one (one-sided Fisher exact test with a Benjamini-Hochberg correction).
 
 Counts are *document* counts: a keyword counts once per consultation, so one customer repeating a
 word ten times does not outweigh ten customers saying it once.
@@ -138,8 +139,11 @@ def keyword_frequencies(token_lists: Sequence[Sequence[str]], *, top: int = 200,
 
 
 def c_tf_idf(matrix, labels: Sequence[int], vocab: np.ndarray, top: int = 8) -> dict[int, list[str]]:
-    """Top words per cluster by class-based TF-IDF (BERTopic's c-TF-IDF): term frequency within the
-    cluster times log(1 + average cluster size / term frequency over all clusters)."""
+    """Top words per cluster by class-based TF-IDF (BERTopic's c-TF-IDF).
+
+    Term frequency within the cluster times log(1 + average cluster size / term frequency over all
+    clusters).
+    """
     counts, names, _ = _group_counts(matrix, labels)
     tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     average = counts.sum() / max(len(names), 1)

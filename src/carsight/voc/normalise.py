@@ -1,6 +1,8 @@
-"""Text clean-up and personal-data masking for consultation text: runs before anything is stored,
-shown, tokenised or counted, so that phone numbers, e-mail addresses, resident registration numbers,
-plates and customer names never reach a result table, a model or a word cloud.
+"""Text clean-up and personal-data masking for consultation text.
+
+Runs before anything is stored, shown, tokenised or counted, so that phone numbers, e-mail
+addresses, resident registration numbers, plates and customer names never reach a result table, a
+model or a word cloud.
 
 Decisions worth knowing:
 - Company representative numbers (1588-xxxx, 1577-xxxx, 16xx-, 18xx-) are *not* personal data and are
@@ -244,8 +246,11 @@ def mask_pii(text: str | None, names: Iterable[str] = ()) -> str:
 
 
 def clean_and_mask(text: str | None, names: Iterable[str] = ()) -> str:
-    """The one entry point callers need: Unicode and whitespace clean-up, masking, then shortening of
-    repeats (after masking, so a half-masked ``900101-1******`` is still recognised)."""
+    """The one entry point callers need.
+
+    Unicode and whitespace clean-up, masking, then shortening of repeats (after masking, so a
+    half-masked ``900101-1******`` is still recognised).
+    """
     if _missing(text):
         return ""
     return _shorten_repeats(mask_pii(_unicode_and_space(str(text)), names))

@@ -1,6 +1,9 @@
-"""The VoC pipeline step: mask consultation text in the warehouse, classify topics (trained on the
-agents' labels and checked against a baseline on a held-out split), and store the daily keyword and
-topic aggregates and rising keywords the dashboard reads."""
+"""The VoC pipeline step.
+
+Mask consultation text in the warehouse, classify topics (trained on the agents' labels and checked
+against a baseline on a held-out split), and store the daily keyword and topic aggregates and rising
+keywords the dashboard reads.
+"""
 
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ def _rising(frame: pd.DataFrame, tokens: list[list[str]]) -> pd.DataFrame:
             parts.append(rising_keywords(cur, prev, period=str(current), min_count=5))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=[c.name for c in R.RISING.columns])
+        return pd.DataFrame(columns=[c.name for c in R.VOC_RISING.columns])
     return pd.concat(parts, ignore_index=True)
 
 
@@ -113,8 +116,8 @@ def run(wh: Warehouse, settings: Settings) -> dict:
     labelled = frame["category"].notna() & (frame["category"].astype("string").str.strip() != "")
     summary: dict = {"consultations": len(frame), "texts_masked": changed, "labelled": int(labelled.sum())}
     trained_at = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
-    metrics = pd.DataFrame(columns=[c.name for c in R.MODEL_METRICS.columns])
-    confusion = pd.DataFrame(columns=[c.name for c in R.CONFUSION.columns])
+    metrics = pd.DataFrame(columns=[c.name for c in R.VOC_MODEL_METRICS.columns])
+    confusion = pd.DataFrame(columns=[c.name for c in R.VOC_CONFUSION.columns])
     params = {"review_threshold": threshold, "terms": tokenizer.terms}
     try:
         texts = frame.loc[labelled, "text_masked"].tolist()
@@ -157,18 +160,18 @@ def run(wh: Warehouse, settings: Settings) -> dict:
             frame["topic"] = None
         metrics = pd.DataFrame(
             [(trained_at, "topic_classifier", "labelled_texts", float(labelled.sum()), None, None, note)],
-            columns=[c.name for c in R.MODEL_METRICS.columns],
+            columns=[c.name for c in R.VOC_MODEL_METRICS.columns],
         )
         summary["warning"] = note
 
     keyword_daily, topic_daily = build_daily(frame, tokens)
     rising = _rising(frame, tokens)
-    wh.replace(R.CONSULTATIONS, frame[[c.name for c in R.CONSULTATIONS.columns]])
-    wh.replace(R.KEYWORD_DAILY, keyword_daily)
-    wh.replace(R.TOPIC_DAILY, topic_daily)
-    wh.replace(R.RISING, rising[[c.name for c in R.RISING.columns]])
-    wh.replace(R.MODEL_METRICS, metrics)
-    wh.replace(R.CONFUSION, confusion)
+    wh.replace(R.VOC_CONSULTATIONS, frame[[c.name for c in R.VOC_CONSULTATIONS.columns]])
+    wh.replace(R.VOC_KEYWORD_DAILY, keyword_daily)
+    wh.replace(R.VOC_TOPIC_DAILY, topic_daily)
+    wh.replace(R.VOC_RISING, rising[[c.name for c in R.VOC_RISING.columns]])
+    wh.replace(R.VOC_MODEL_METRICS, metrics)
+    wh.replace(R.VOC_CONFUSION, confusion)
     summary.update(
         keyword_rows=len(keyword_daily),
         rising_significant=int(rising["significant"].sum()) if len(rising) else 0,

@@ -1,6 +1,8 @@
-"""Tokenisation of consultation text: Kiwi morphemes for Korean (with the shipped domain dictionary,
-user dictionaries and the model names of the warehouse, so 경고등 and 예약자명 stay whole), a plain
-word tokeniser with stop words for English, and per-text language detection.
+"""Tokenisation of consultation text.
+
+Kiwi morphemes for Korean (with the shipped domain dictionary, user dictionaries and the model names
+of the warehouse, so 경고등 and 예약자명 stay whole), a plain word tokeniser with stop words for English,
+and per-text language detection.
 
 Kiwi takes seconds to build, so instances are cached per dictionary. Analysis is memoised per
 whitespace-separated word (어절): call-centre vocabulary repeats heavily, so after warm-up most words are
@@ -30,8 +32,11 @@ _VALID_TAGS = frozenset({"NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL"
 
 
 def detect_language(text: str, threshold: float = 0.3) -> str:
-    """``"ko"`` when Hangul makes up at least ``threshold`` of the letters, ``"en"`` when the letters
-    are Latin, ``"und"`` when there are no letters at all (numbers, masks only)."""
+    """The language of a text: ``ko``, ``en`` or ``und``.
+
+    ``"ko"`` when Hangul makes up at least ``threshold`` of the letters, ``"en"`` when the letters
+    are Latin, ``"und"`` when there are no letters at all (numbers, masks only).
+    """
     if not text:
         return "und"
     text = _MASK_RE.sub(" ", text)
@@ -48,11 +53,13 @@ def _read_lines(text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def korean_stopwords() -> frozenset[str]:
+    """The Korean stop words shipped with carsight."""
     return frozenset(_read_lines(resources.files(DICTIONARY_PACKAGE).joinpath("stopwords_ko.txt").read_text("utf-8")))
 
 
 @lru_cache(maxsize=1)
 def english_stopwords() -> frozenset[str]:
+    """scikit-learn's English stop words."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS)
@@ -79,8 +86,7 @@ def _builtin_terms() -> tuple[tuple[str, str], ...]:
 
 
 def load_terms(paths: Sequence[str | Path] = (), *, builtin: bool = True) -> tuple[tuple[str, str], ...]:
-    """Domain terms: the shipped ``domain_terms.txt`` plus user dictionary files (one term per line,
-    optional tab + tag)."""
+    """Domain terms: the shipped ``domain_terms.txt`` plus user dictionary files (one term per line, optional tab + tag)."""
     terms: list[tuple[str, str]] = list(_builtin_terms()) if builtin else []
     for path in paths:
         path = Path(path)
@@ -114,8 +120,11 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _shared_cache(key: tuple) -> dict[str, tuple[str, ...]]:
-    """One word cache per dictionary and options, shared by every tokenizer in the process (the
-    pipeline's tokenizer warms it for the classifier's)."""
+    """One word cache per dictionary and options.
+
+    Shared by every tokenizer in the process (the pipeline's tokenizer warms it for the
+    classifier's).
+    """
     with _CACHE_LOCK:
         if key not in _WORD_CACHES:
             if len(_WORD_CACHES) >= 8:
@@ -134,8 +143,10 @@ def model_terms(models: Iterable[str]) -> tuple[tuple[str, str], ...]:
 
 
 class Tokenizer:
-    """Turns texts into keyword tokens: nouns (compounds from the dictionary kept whole), model codes
-    (``G80``, ``EV6``), Latin abbreviations, and verb/adjective stems as ``…다`` when ``predicates``.
+    """Turns texts into keyword tokens.
+
+    Nouns (compounds from the dictionary kept whole), model codes (``G80``, ``EV6``), Latin
+    abbreviations, and verb/adjective stems as ``…다`` when ``predicates``.
 
     Parameters
     ----------
@@ -168,6 +179,7 @@ class Tokenizer:
 
     # Kiwi and the word cache live outside the object, so a pickled model stays small.
     def __getstate__(self):
+        """Pickle without the per-process word cache."""
         state = self.__dict__.copy()
         state.pop("_canon", None)
         return state
@@ -178,16 +190,21 @@ class Tokenizer:
 
     @property
     def dictionary(self) -> tuple[tuple[str, str], ...]:
+        """The user dictionary: the built-in terms (when on) and the extra terms, each once."""
         builtin = load_terms() if self.builtin_dictionary else ()
         return tuple(dict.fromkeys(builtin + self.terms))
 
     @property
     def kiwi(self):
+        """The Kiwi analyser for this dictionary (one per process)."""
         return get_kiwi(self.dictionary)
 
     def warm_up(self) -> threading.Thread:
-        """Build Kiwi and load its language model in a background thread (several seconds), so the
-        caller can do other work meanwhile; join the thread before tokenising."""
+        """Build Kiwi and load its language model in a background thread.
+
+        It takes several seconds, so the caller can do other work meanwhile; join the thread before
+        tokenising.
+        """
         thread = threading.Thread(target=lambda: self.kiwi.tokenize("준비"), daemon=True)
         thread.start()
         return thread
@@ -255,6 +272,7 @@ class Tokenizer:
         return [w for w in (self._latin(word) for word in _EN_WORD.findall(text)) if w]
 
     def tokenize(self, text: str) -> list[str]:
+        """The tokens of one text."""
         return self.tokenize_many([text])[0]
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:

@@ -1,5 +1,8 @@
-"""Topic discovery when nobody has labelled the texts yet: NMF over a morpheme TF-IDF, each topic
-named by its c-TF-IDF top words, so a team can review the groups and turn them into a label set."""
+"""Topic discovery when nobody has labelled the texts yet.
+
+NMF over a morpheme TF-IDF, each topic named by its c-TF-IDF top words, so a team can review the
+groups and turn them into a label set.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from carsight.voc.tokenise import Tokenizer, split_tokens, tokens_to_text
 
 
 class TopicDiscovery(TransformerMixin, BaseEstimator):
-    """Unsupervised topics: ``fit`` learns ``k`` NMF components; ``transform`` gives topic weights;
-    ``predict`` the strongest topic per text (-1 when a text has no known word).
+    """Unsupervised topics.
+
+    ``fit`` learns ``k`` NMF components; ``transform`` gives topic weights; ``predict`` the
+    strongest topic per text (-1 when a text has no known word).
 
     Learned: ``topics_`` (topic, label, size, share, top_words), ``labels_`` (per training text).
     A ``warning_`` is set when there are fewer than 20 texts per topic: the split is then unstable.
@@ -36,6 +41,7 @@ class TopicDiscovery(TransformerMixin, BaseEstimator):
         return self.tokenizer_.tokenize_many(texts)
 
     def fit(self, X, y=None):
+        """Discover ``k`` topics in texts ``X`` (NMF on TF-IDF)."""
         from sklearn.decomposition import NMF
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -81,11 +87,13 @@ class TopicDiscovery(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
+        """The weight of each topic in each text."""
         check_is_fitted(self, "nmf_")
         tokens = self._token_lists(list(X))
         return self.nmf_.transform(self.vectorizer_.transform([tokens_to_text(t) for t in tokens]))
 
     def predict(self, X) -> np.ndarray:
+        """The strongest topic per text (-1 when no topic word occurs)."""
         weights = self.transform(X)
         return np.where(weights.max(axis=1) > 0, weights.argmax(axis=1), -1)
 

@@ -1,5 +1,8 @@
-"""Word clouds as PNG from keyword frequencies (never from raw text, so masks, stop words and
-dictionary compounds are already handled), drawn with the bundled Korean font."""
+"""Word clouds as PNG from keyword frequencies.
+
+Never from raw text, so masks, stop words and dictionary compounds are already handled; drawn with
+the bundled Korean font.
+"""
 
 from __future__ import annotations
 

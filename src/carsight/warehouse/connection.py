@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import pyarrow as pa
 from carsight.config import warehouse_url
 from carsight.errors import WarehouseError
 from carsight.warehouse import schema as S
+from carsight.warehouse.sharing import is_lock_error
 
 _SQL_TYPES = {
     "string": "VARCHAR",
@@ -45,6 +48,88 @@ class UpsertResult:
     unchanged: int
 
 
+class Stage:
+    """A temporary table shaped like a source table plus helper columns (see :meth:`Warehouse.stage`).
+
+    Chunks of a file are appended as they are read, so memory holds one chunk, never the file; the
+    whole-file steps (keeping the last row of a key, numbering identical rows) then run as set-based
+    SQL over everything staged.
+    """
+
+    def __init__(self, wh: Warehouse, table: S.Table, name: str, extra: dict[str, str]):
+        self.wh, self.table, self.name, self.extra = wh, table, name, extra
+        self.rows = 0
+
+    def append(self, data: pd.DataFrame | pa.Table) -> int:
+        """Append rows holding (some of) the table's columns and the helper columns.
+
+        Columns the data lacks (added to the schema later) get their default. Returns the number of
+        rows appended.
+        """
+        wh, table = self.wh, self.table
+        with wh._registered(data) as (raw, have):
+            missing = [c for c in table.columns if c.name not in have]
+            required = [c.name for c in missing if not c.nullable and c.default is None]
+            if required:
+                raise WarehouseError(f"data for {table.name} lacks columns: {', '.join(required)}")
+
+            def value(c: S.Column) -> str:
+                if c not in missing:
+                    return _q(c.name)
+                return "NULL" if c.default is None else "'" + c.default.replace("'", "''") + "'"
+
+            casts = [f"CAST({value(c)} AS {_SQL_TYPES[c.dtype]})" for c in table.columns]
+            casts += [f"CAST({_q(n) if n in have else 'NULL'} AS {_SQL_TYPES[d]})" for n, d in self.extra.items()]
+            names = ", ".join(_q(n) for n in [*table.column_names, *self.extra])
+            n = len(data)
+            if n:
+                wh._execute(f"INSERT INTO {_q(self.name)} ({names}) SELECT {', '.join(casts)} FROM {_q(raw)}")
+        self.rows += n
+        return n
+
+    def clear(self) -> None:
+        """Forget every row staged so far (a file read again from its start)."""
+        self.wh._execute(f"DELETE FROM {_q(self.name)}")
+        self.rows = 0
+
+    def _last_per_key(self, order: str) -> str:
+        keys = ", ".join(_q(k) for k in self.table.keys)
+        return (
+            f"SELECT {keys}, {_q(order)}, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {_q(order)} DESC) AS _later "
+            f"FROM {_q(self.name)}"
+        )
+
+    def keep_last(self, order: str, examples: int = 5) -> tuple[int, list[dict]]:
+        """Keep, for each natural key, only the row with the highest ``order``.
+
+        That is the last in the file: a later row corrects an earlier one. Returns how many rows were
+        dropped and the keys of the first few, in key order.
+        """
+        keys = ", ".join(_q(k) for k in self.table.keys)
+        distinct = self.wh._scalar(f"SELECT COUNT(*) FROM (SELECT DISTINCT {keys} FROM {_q(self.name)}) d")
+        dropped = self.rows - distinct
+        if not dropped:
+            return 0, []
+        earlier = f"SELECT * FROM ({self._last_per_key(order)}) d WHERE _later > 1"
+        shown = self.wh._rows(f"SELECT {keys} FROM ({earlier}) e ORDER BY {keys}, {_q(order)} LIMIT {int(examples)}")
+        self.wh._execute(f"DELETE FROM {_q(self.name)} WHERE {_q(order)} IN (SELECT {_q(order)} FROM ({earlier}) e)")
+        self.rows -= dropped
+        return dropped, [dict(zip(self.table.keys, row, strict=True)) for row in shown]
+
+    def number_keys(self, key: str, digest: str, order: str) -> None:
+        """Fill ``key`` with ``digest-N``, N numbering the rows of one digest by ``order``.
+
+        The numbers run 1, 2, … in file order over the whole file, so identical rows get distinct,
+        stable keys.
+        """
+        self.wh._execute(
+            f"UPDATE {_q(self.name)} SET {_q(key)} = n.d || '-' || CAST(n.occurrence AS VARCHAR) "
+            f"FROM (SELECT {_q(order)} AS o, {_q(digest)} AS d, "
+            f"ROW_NUMBER() OVER (PARTITION BY {_q(digest)} ORDER BY {_q(order)}) AS occurrence "
+            f"FROM {_q(self.name)}) n WHERE {_q(self.name)}.{_q(order)} = n.o"
+        )
+
+
 class Warehouse:
     """A connection to the carsight warehouse.
 
@@ -54,19 +139,33 @@ class Warehouse:
         A DuckDB file path or any Ibis connection URL (``postgres://…``, ``duckdb://…``).
     read_only:
         Open without write access (DuckDB allows many read-only readers, e.g. dashboards).
+    wait_s:
+        How long to wait for a DuckDB file that other connections hold (a dashboard page reading
+        it for a moment). Default: 10 s when writing, none when reading (a reader says "busy").
     """
 
-    def __init__(self, url: str, *, read_only: bool = False):
+    def __init__(self, url: str, *, read_only: bool = False, wait_s: float | None = None):
         self.url = warehouse_url(url)
         self.read_only = read_only
+        self._transactions = 0  # depth of open transaction() blocks
+        deadline = time.monotonic() + (wait_s if wait_s is not None else 0.0 if read_only else 10.0)
         try:
             if self.url.startswith("duckdb://"):
                 path = self.url[len("duckdb://") :]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                if read_only and path and path != ":memory:" and not Path(path).exists():
+                on_disk = bool(path) and path != ":memory:"
+                if on_disk and read_only and not Path(path).exists():
+                    # Checked before any folder is made: a reader never creates what it reads.
                     raise WarehouseError(f"warehouse {path} does not exist yet: run `carsight init` or `carsight demo`")
-                self.con = ibis.duckdb.connect(path or ":memory:", read_only=read_only)
+                if on_disk and not read_only:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                while True:
+                    try:
+                        self.con = ibis.duckdb.connect(path or ":memory:", read_only=read_only)
+                        break
+                    except Exception as exc:
+                        if not is_lock_error(exc) or time.monotonic() >= deadline:
+                            raise
+                        time.sleep(0.2)
             else:
                 self.con = ibis.connect(self.url)
         except WarehouseError:
@@ -137,44 +236,110 @@ class Warehouse:
 
     # ---- writing -----------------------------------------------------------------
     @contextmanager
-    def _staged(self, table: S.Table, data: pd.DataFrame | pa.Table) -> Iterator[str]:
-        """Expose ``data`` as a relation typed like ``table``; yields its name."""
+    def transaction(self) -> Iterator[None]:
+        """Commit every write inside together, or none.
+
+        An error, or a process killed half way, leaves the warehouse as it was. A transaction opened
+        inside another joins it.
+        """
+        if self._transactions:
+            self._transactions += 1
+            try:
+                yield
+            finally:
+                self._transactions -= 1
+            return
+        self._execute("BEGIN TRANSACTION")
+        self._transactions = 1
+        try:
+            yield
+        except BaseException:
+            self._transactions = 0
+            with suppress(Exception):  # the error that brought us here is the one to report
+                self._execute("ROLLBACK")
+            raise
+        self._transactions = 0
+        self._execute("COMMIT")
+
+    @contextmanager
+    def memory_budget(self, limit: str) -> Iterator[None]:
+        """Hold DuckDB's buffer memory to ``limit`` (such as ``"256MB"``) inside the block.
+
+        Beyond it DuckDB spills to its temporary folder, so memory stays flat however many rows pass
+        through. DuckDB's default limit comes back afterwards (carsight sets no other). Other
+        backends manage their own memory.
+        """
+        if not self.is_duckdb:
+            yield
+            return
+        self._execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            self._execute("RESET memory_limit")
+
+    def _execute(self, sql: str) -> None:
+        if self.is_duckdb:
+            self.con.con.execute(sql)
+        else:
+            with self.con.raw_sql(sql):  # type: ignore[attr-defined]  (closes the cursor)
+                pass
+
+    def _scalar(self, sql: str) -> int:
+        if self.is_duckdb:
+            return int(self.con.con.execute(sql).fetchone()[0] or 0)
+        with self.con.raw_sql(sql) as cur:  # type: ignore[attr-defined]
+            return int(cur.fetchone()[0] or 0)
+
+    def _rows(self, sql: str) -> list[tuple]:
+        if self.is_duckdb:
+            return self.con.con.execute(sql).fetchall()
+        with self.con.raw_sql(sql) as cur:  # type: ignore[attr-defined]
+            return cur.fetchall()
+
+    @contextmanager
+    def _registered(self, data: pd.DataFrame | pa.Table) -> Iterator[tuple[str, list[str]]]:
+        """``data`` as a relation the warehouse can read; yields its name and column names."""
         frame = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
-        missing = [c for c in table.columns if c.name not in frame.column_names]
-        required = [c.name for c in missing if not c.nullable and c.default is None]
-        if required:
-            raise WarehouseError(f"data for {table.name} lacks columns: {', '.join(required)}")
-        stage = f"_stage_{table.name}_{abs(hash(id(frame))) % 10**8}"
-
-        # Columns the data does not carry (added to the schema later) are staged with their default.
-        def value(c: S.Column) -> str:
-            if c not in missing:
-                return _q(c.name)
-            return "NULL" if c.default is None else "'" + c.default.replace("'", "''") + "'"
-
-        casts = ", ".join(f"CAST({value(c)} AS {_SQL_TYPES[c.dtype]}) AS {_q(c.name)}" for c in table.columns)
-        raw = f"{stage}_raw"
+        raw = f"_raw_{uuid.uuid4().hex[:12]}"
         if self.is_duckdb:
             duck = self.con.con
-            duck.register(raw, frame)
+            duck.register(raw, frame)  # DuckDB reads the Arrow buffers in place
             try:
-                duck.execute(f"CREATE OR REPLACE TEMP TABLE {_q(stage)} AS SELECT {casts} FROM {_q(raw)}")
+                yield raw, frame.column_names
             finally:
                 duck.unregister(raw)
         else:
             self.con.create_table(raw, obj=frame, temp=True, overwrite=True)
-            self.con.raw_sql(f"CREATE TEMP TABLE {_q(stage)} AS SELECT {casts} FROM {_q(raw)}")
-            self.con.drop_table(raw, force=True)
+            try:
+                yield raw, frame.column_names
+            finally:
+                self.con.drop_table(raw, force=True)
+
+    @contextmanager
+    def _staged(self, table: S.Table, data: pd.DataFrame | pa.Table) -> Iterator[str]:
+        """Expose ``data`` as a relation typed like ``table``; yields its name."""
+        with self.stage(table) as stage:
+            stage.append(data)
+            yield stage.name
+
+    @contextmanager
+    def stage(self, table: S.Table, *, extra: dict[str, str] | None = None) -> Iterator[Stage]:
+        """A temporary table shaped like ``table``, to fill chunk by chunk and write with :meth:`upsert_from`.
+
+        ``extra`` adds helper columns (name → schema type, such as a file row number). Chunks go in
+        with :meth:`Stage.append`. The table is dropped when the block ends; being temporary, it is
+        never stored, so a process killed half way leaves nothing of it behind.
+        """
+        stage = Stage(self, table, f"_stage_{table.name}_{uuid.uuid4().hex[:12]}", dict(extra or {}))
+        columns = [*((c.name, c.dtype) for c in table.columns), *stage.extra.items()]
+        self._execute(
+            f"CREATE TEMP TABLE {_q(stage.name)} (" + ", ".join(f"{_q(n)} {_SQL_TYPES[d]}" for n, d in columns) + ")"
+        )
         try:
             yield stage
         finally:
-            self.con.raw_sql(f"DROP TABLE IF EXISTS {_q(stage)}")
-
-    def _scalar(self, sql: str) -> int:
-        if self.is_duckdb:
-            return int(self.con.con.execute(sql).fetchone()[0])
-        with self.con.raw_sql(sql) as cur:  # type: ignore[attr-defined]
-            return int(cur.fetchone()[0])
+            self._execute(f"DROP TABLE IF EXISTS {_q(stage.name)}")
 
     def upsert(
         self,
@@ -192,40 +357,78 @@ class Warehouse:
         ``dry_run`` only counts what would happen.
         """
         table = S.get_table(table) if isinstance(table, str) else table
+        if dry_run and not self.has_table(table.name):
+            return UpsertResult(inserted=len(data), updated=0, unchanged=0)
+        if columns is None:  # only what the data carries is compared and updated
+            columns = set(data.column_names if isinstance(data, pa.Table) else data.columns)
+        with self._staged(table, data) as stage:
+            return self.upsert_from(table, stage, columns=columns, dry_run=dry_run)
+
+    def upsert_from(
+        self,
+        table: S.Table | str,
+        relation: str,
+        *,
+        columns: list[str] | set[str] | None = None,
+        dry_run: bool = False,
+    ) -> UpsertResult:
+        """:meth:`upsert` from a relation already in the warehouse, such as a :meth:`stage`.
+
+        The relation is typed like ``table`` and unique by its key; its other columns are ignored.
+
+        Parameters
+        ----------
+        table
+            The table to write, by schema or by name.
+        relation
+            Name of the table or view holding the rows.
+        columns
+            The non-key columns the rows really carry (only those are compared and updated);
+            None means every column of ``table``.
+        dry_run
+            Only count what would happen; nothing is written.
+
+        Returns
+        -------
+        UpsertResult
+            Rows inserted, updated and left unchanged.
+        """
+        table = S.get_table(table) if isinstance(table, str) else table
         if not table.keys:
             raise WarehouseError(f"table {table.name} has no natural key; use append")
+        s = _q(relation)
         if not dry_run:
             self.ensure(table)
         elif not self.has_table(table.name):
-            n = len(data)
-            return UpsertResult(inserted=n, updated=0, unchanged=0)
-        if columns is None:  # only what the data carries is compared and updated
-            columns = set(data.column_names if isinstance(data, pa.Table) else data.columns)
+            return UpsertResult(inserted=self._scalar(f"SELECT COUNT(*) FROM {s}"), updated=0, unchanged=0)
+        columns = set(table.column_names) if columns is None else set(columns)
         target = _q(table.name)
         on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in table.keys)
-        others = [c.name for c in table.columns if c.name not in table.keys and (columns is None or c.name in columns)]
+        others = [c.name for c in table.columns if c.name not in table.keys and c.name in columns]
         changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in others) or "FALSE"
         cols = ", ".join(_q(c) for c in table.column_names)
-        with self._staged(table, data) as stage:
-            s = _q(stage)
-            total = self._scalar(f"SELECT COUNT(*) FROM {s}")
-            inserted = self._scalar(
-                f"SELECT COUNT(*) FROM {s} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
+        # One join counts both: a stage row without a partner is new, one with a differing partner
+        # is a change (keys are unique on both sides).
+        new = f"t.{_q(table.keys[0])} IS NULL"
+        total, inserted, updated = self._rows(
+            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {new} THEN 1 ELSE 0 END), 0), "
+            f"COALESCE(SUM(CASE WHEN NOT ({new}) AND ({changed}) THEN 1 ELSE 0 END), 0) "
+            f"FROM {s} s LEFT JOIN {target} t ON {on}"
+        )[0]
+        # An idempotent re-load changes nothing: skip statements that would find nothing
+        # (their joins alone cost seconds on millions of rows).
+        statements = []
+        if updated and not dry_run:
+            assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in others)
+            statements.append(f"UPDATE {target} AS t SET {assignments} FROM {s} AS s WHERE {on} AND ({changed})")
+        if inserted and not dry_run:
+            statements.append(
+                f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {s} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
             )
-            updated = self._scalar(f"SELECT COUNT(*) FROM {s} s JOIN {target} t ON {on} WHERE {changed}")
-            # An idempotent re-load changes nothing: skip statements that would find nothing
-            # (their joins alone cost seconds on millions of rows).
-            statements = []
-            if updated and not dry_run:
-                assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in others)
-                statements.append(f"UPDATE {target} AS t SET {assignments} FROM {s} AS s WHERE {on} AND ({changed})")
-            if inserted and not dry_run:
-                statements.append(
-                    f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {s} s "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
-                )
-            if statements:
-                self._run_in_transaction(statements)
+        if statements:
+            self._run_in_transaction(statements)
+        total, inserted, updated = int(total), int(inserted), int(updated)
         return UpsertResult(inserted=inserted, updated=updated, unchanged=total - inserted - updated)
 
     def append(self, table: S.Table | str, data: pd.DataFrame | pa.Table) -> int:
@@ -264,19 +467,9 @@ class Warehouse:
             self.con.raw_sql(f"DELETE FROM {_q(table.name)} WHERE {_q(column)} = {literal}")
 
     def _run_in_transaction(self, statements: list[str]) -> None:
-        if self.is_duckdb:
-            duck = self.con.con
-            duck.execute("BEGIN TRANSACTION")
-            try:
-                for sql in statements:
-                    duck.execute(sql)
-                duck.execute("COMMIT")
-            except Exception:
-                duck.execute("ROLLBACK")
-                raise
-        else:
+        with self.transaction():
             for sql in statements:
-                self.con.raw_sql(sql)
+                self._execute(sql)
 
     # ---- overview ----------------------------------------------------------------
     def status(self) -> pd.DataFrame:

@@ -1,26 +1,39 @@
-"""Collects the result tables that domain packages declare in ``results_<domain>.py``.
+"""Every result table, collected from the areas' ``results_<area>`` modules by explicit import.
 
-Each domain owns one module here (``results_customers``, ``results_market``, ``results_voc``,
-``results_delivery``) that defines ``TABLES: tuple[Table, ...]``; this keeps table and column
-names in the warehouse package, one place, while domains evolve their own outputs.
+Each area declares the tables its pipeline step writes in ``warehouse/results_<area>.py`` as
+``TABLES: tuple[Table, ...]``; a new area's module is added to :data:`RESULT_MODULES` here, so a
+table that is missing or renamed fails at import, never at the first query.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import carsight.warehouse.results_customers as results_customers
+import carsight.warehouse.results_delivery as results_delivery
+import carsight.warehouse.results_insights as results_insights
+import carsight.warehouse.results_market as results_market
+import carsight.warehouse.results_monitor as results_monitor
+import carsight.warehouse.results_value as results_value
+import carsight.warehouse.results_voc as results_voc
+from carsight.warehouse.tables import Table
 
-from carsight.warehouse.schema import Table
+RESULT_MODULES = (
+    results_customers,
+    results_delivery,
+    results_insights,
+    results_market,
+    results_monitor,
+    results_value,
+    results_voc,
+)
 
 
-def all_result_tables() -> dict[str, Table]:
-    import carsight.warehouse as pkg
+def _by_name(tables: list[Table]) -> dict[str, Table]:
+    named: dict[str, Table] = {}
+    for table in tables:
+        if table.name in named:
+            raise RuntimeError(f"result table '{table.name}' is declared twice")
+        named[table.name] = table
+    return named
 
-    tables: dict[str, Table] = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if not info.name.startswith("results_"):
-            continue
-        module = importlib.import_module(f"carsight.warehouse.{info.name}")
-        for table in getattr(module, "TABLES", ()):
-            tables[table.name] = table
-    return tables
+
+RESULT_TABLES: dict[str, Table] = _by_name([table for module in RESULT_MODULES for table in module.TABLES])

@@ -1,26 +1,28 @@
-"""Result tables of the customers step (RFM, segments, recommendations), written by
-``carsight.customers.pipeline`` and read by the dashboard, API and reports."""
+"""Result tables of the customers step (RFM, segments, recommendations).
+
+Written by ``carsight.customers.pipeline`` and read by the dashboard, API and reports.
+"""
 
 from __future__ import annotations
 
-from carsight.warehouse.schema import Table, _c
+from carsight.warehouse.tables import Table, column
 
 CUSTOMER_RFM = Table(
     "customer_rfm",
     (
-        _c("customer_id", "string", False, "Customer number"),
-        _c("as_of", "date", False, "Reference date; purchases before it count"),
-        _c("recency_days", "int64", False, "Days since the last purchase"),
-        _c("frequency", "int64", False, "Purchases (refunds and zero amounts excluded)"),
-        _c("monetary_total", "float64", False, "Net spend in KRW (refunds subtracted, floored at 0)"),
-        _c("monetary_avg", "float64", False, "Net spend per purchase in KRW"),
-        _c("r_score", "int64", False, "Recency quintile score 1–5 (5 = most recent)"),
-        _c("f_score", "int64", False, "Frequency quintile score 1–5"),
-        _c("m_score", "int64", False, "Monetary quintile score 1–5"),
-        _c("rfm_score", "float64", False, "Composite score 0–100"),
-        _c("grade", "string", False, "Very Strong, Strong, Normal, Weak"),
-        _c("named_segment", "string", False, "Champions, Loyal, … Lost"),
-        _c("group", "string", False, "VIP, Regular, New, Churn risk"),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("as_of", "date", "Reference date; purchases before it count", nullable=False),
+        column("recency_days", "int64", "Days since the last purchase", nullable=False),
+        column("frequency", "int64", "Purchases (refunds and zero amounts excluded)", nullable=False),
+        column("monetary_total", "float64", "Net spend in KRW (refunds subtracted, floored at 0)", nullable=False),
+        column("monetary_avg", "float64", "Net spend per purchase in KRW", nullable=False),
+        column("r_score", "int64", "Recency quintile score 1–5 (5 = most recent)", nullable=False),
+        column("f_score", "int64", "Frequency quintile score 1–5", nullable=False),
+        column("m_score", "int64", "Monetary quintile score 1–5", nullable=False),
+        column("rfm_score", "float64", "Composite score 0–100", nullable=False),
+        column("grade", "string", "Very Strong, Strong, Normal, Weak", nullable=False),
+        column("named_segment", "string", "Champions, Loyal, … Lost", nullable=False),
+        column("group", "string", "VIP, Regular, New, Churn risk", nullable=False),
     ),
     keys=("customer_id",),
     description="RFM scores, grades and segments per customer.",
@@ -30,10 +32,10 @@ CUSTOMER_RFM = Table(
 CUSTOMER_SEGMENTS = Table(
     "customer_segments",
     (
-        _c("customer_id", "string", False, "Customer number"),
-        _c("segment_id", "int64", False, "Customer-type segment (stable across re-fits)"),
-        _c("distance", "float64", True, "Distance to the segment centre (scaled feature space)"),
-        _c("margin", "float64", True, "How much closer than the runner-up segment (0 = on the border)"),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("segment_id", "int64", "Customer-type segment (stable across re-fits)", nullable=False),
+        column("distance", "float64", "Distance to the segment centre (scaled feature space)"),
+        column("margin", "float64", "How much closer than the runner-up segment (0 = on the border)"),
     ),
     keys=("customer_id",),
     description="Customer-type segment of every customer.",
@@ -43,14 +45,14 @@ CUSTOMER_SEGMENTS = Table(
 SEGMENT_PROFILES = Table(
     "segment_profiles",
     (
-        _c("segment_id", "int64", False, "Segment"),
-        _c("size", "int64", False, "Customers in the segment"),
-        _c("share", "float64", False, "Share of all customers"),
-        _c("value", "float64", True, "Average net spend per customer in KRW"),
-        _c("value_total", "float64", True, "Total net spend of the segment in KRW"),
-        _c("profile_ko", "string", False, "Plain-language profile (Korean)"),
-        _c("profile_en", "string", False, "Plain-language profile (English)"),
-        _c("top_features", "string", False, "Most distinguishing features with their lift, as JSON"),
+        column("segment_id", "int64", "Segment", nullable=False),
+        column("size", "int64", "Customers in the segment", nullable=False),
+        column("share", "float64", "Share of all customers", nullable=False),
+        column("value", "float64", "Average net spend per customer in KRW"),
+        column("value_total", "float64", "Total net spend of the segment in KRW"),
+        column("profile_ko", "string", "Plain-language profile (Korean)", nullable=False),
+        column("profile_en", "string", "Plain-language profile (English)", nullable=False),
+        column("top_features", "string", "Most distinguishing features with their lift, as JSON", nullable=False),
     ),
     keys=("segment_id",),
     description="Size, value and readable profile of each segment.",
@@ -60,12 +62,12 @@ SEGMENT_PROFILES = Table(
 SEGMENT_K_CURVE = Table(
     "segment_k_curve",
     (
-        _c("k", "int64", False, "Number of segments tried"),
-        _c("inertia", "float64", False, "Within-cluster sum of squares (elbow curve)"),
-        _c("silhouette", "float64", True, "Mean silhouette on a sample"),
-        _c("silhouette_se", "float64", True, "Standard error of that mean"),
-        _c("elbow", "boolean", False, "The elbow of the inertia curve"),
-        _c("chosen", "boolean", False, "The k that was kept"),
+        column("k", "int64", "Number of segments tried", nullable=False),
+        column("inertia", "float64", "Within-cluster sum of squares (elbow curve)", nullable=False),
+        column("silhouette", "float64", "Mean silhouette on a sample"),
+        column("silhouette_se", "float64", "Standard error of that mean"),
+        column("elbow", "boolean", "The elbow of the inertia curve", nullable=False),
+        column("chosen", "boolean", "The k that was kept", nullable=False),
     ),
     keys=("k",),
     description="How the number of segments was chosen.",
@@ -75,12 +77,12 @@ SEGMENT_K_CURVE = Table(
 RECOMMENDATIONS = Table(
     "recommendations",
     (
-        _c("customer_id", "string", False, "Customer number"),
-        _c("rank", "int64", False, "1 = best"),
-        _c("model", "string", False, "Recommended model"),
-        _c("score", "float64", False, "Model score (higher = more likely)"),
-        _c("reason_ko", "string", False, "Why, in one line (Korean)"),
-        _c("reason_en", "string", False, "Why, in one line (English)"),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("rank", "int64", "1 = best", nullable=False),
+        column("model", "string", "Recommended model", nullable=False),
+        column("score", "float64", "Model score (higher = more likely)", nullable=False),
+        column("reason_ko", "string", "Why, in one line (Korean)", nullable=False),
+        column("reason_en", "string", "Why, in one line (English)", nullable=False),
     ),
     keys=("customer_id", "rank"),
     description="Top vehicle models for each customer.",
@@ -90,10 +92,10 @@ RECOMMENDATIONS = Table(
 RECOMMENDATION_EVAL = Table(
     "recommendation_eval",
     (
-        _c("method", "string", False, "learned, popularity, segment_popularity"),
-        _c("hit_at_3", "float64", False, "Share of held-out purchases in the top 3"),
-        _c("ndcg_at_5", "float64", False, "NDCG@5 of the held-out purchase"),
-        _c("n", "int64", False, "Held-out purchases evaluated"),
+        column("method", "string", "learned, popularity, segment_popularity", nullable=False),
+        column("hit_at_3", "float64", "Share of held-out purchases in the top 3", nullable=False),
+        column("ndcg_at_5", "float64", "NDCG@5 of the held-out purchase", nullable=False),
+        column("n", "int64", "Held-out purchases evaluated", nullable=False),
     ),
     keys=("method",),
     description="Recommenders compared on each customer's latest purchase, held out in time.",

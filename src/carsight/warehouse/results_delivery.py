@@ -1,10 +1,12 @@
-"""Tables the delivery edges keep: the e-mail delivery log, the opt-out list, report runs and
-scheduler runs. They are bookkeeping rather than analytics, but live with the other result tables
-so the dashboard reads them the same way."""
+"""Tables the delivery edges keep: the e-mail delivery log, the opt-out list, report runs and scheduler runs.
+
+They are bookkeeping rather than analytics, but live with the other result tables so the dashboard
+reads them the same way.
+"""
 
 from __future__ import annotations
 
-from carsight.warehouse.schema import Column, Table
+from carsight.warehouse.tables import Table, column
 
 # Delivery states. A row is written as QUEUED before the message goes to the server and becomes
 # SENT only after the server accepted it; SKIPPED rows record why someone was not mailed.
@@ -16,18 +18,24 @@ SKIPPED = "skipped"
 DELIVERY_LOG = Table(
     "delivery_log",
     (
-        Column("campaign_id", "string", False, "Campaign id"),
-        Column("customer_id", "string", False, "Customer number"),
-        Column("email", "string", True, "Address the message went to"),
-        Column("status", "string", False, "queued, sent, failed or skipped", allowed=(QUEUED, SENT, FAILED, SKIPPED)),
-        Column("reason", "string", True, "Why it failed or was skipped (server reply, opted_out, …)"),
-        Column("attempts", "int64", False, "Send attempts so far"),
-        Column("template", "string", True, "Template name"),
-        Column("lang", "string", True, "ko or en"),
-        Column("message_id", "string", True, "Message-ID header (the same on every retry)"),
-        Column("queued_at", "timestamp", True, "When the row was first queued"),
-        Column("sent_at", "timestamp", True, "When the server accepted the message"),
-        Column("updated_at", "timestamp", False, "Last change"),
+        column("campaign_id", "string", "Campaign id", nullable=False),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("email", "string", "Address the message went to"),
+        column(
+            "status",
+            "string",
+            "queued, sent, failed or skipped",
+            nullable=False,
+            allowed=(QUEUED, SENT, FAILED, SKIPPED),
+        ),
+        column("reason", "string", "Why it failed or was skipped (server reply, opted_out, …)"),
+        column("attempts", "int64", "Send attempts so far", nullable=False),
+        column("template", "string", "Template name"),
+        column("lang", "string", "ko or en"),
+        column("message_id", "string", "Message-ID header (the same on every retry)"),
+        column("queued_at", "timestamp", "When the row was first queued"),
+        column("sent_at", "timestamp", "When the server accepted the message"),
+        column("updated_at", "timestamp", "Last change", nullable=False),
     ),
     keys=("campaign_id", "customer_id"),
     description="One row per campaign × customer: what happened to the e-mail.",
@@ -38,11 +46,11 @@ DELIVERY_LOG = Table(
 OPT_OUTS = Table(
     "opt_outs",
     (
-        Column("customer_id", "string", False, "Customer number"),
-        Column("email", "string", True, "Address, when known (also matched)"),
-        Column("reason", "string", True, "Why (customer request, complaint, bounce…)"),
-        Column("source", "string", True, "Where the request came from (cli, dashboard, file)"),
-        Column("opted_out_at", "timestamp", False, "When"),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("email", "string", "Address, when known (also matched)"),
+        column("reason", "string", "Why (customer request, complaint, bounce…)"),
+        column("source", "string", "Where the request came from (cli, dashboard, file)"),
+        column("opted_out_at", "timestamp", "When", nullable=False),
     ),
     keys=("customer_id",),
     description="Customers who must never receive marketing e-mail.",
@@ -53,15 +61,15 @@ OPT_OUTS = Table(
 REPORT_RUNS = Table(
     "report_runs",
     (
-        Column("run_id", "string", False, "Run id"),
-        Column("kind", "string", False, "customers, market or voc"),
-        Column("period", "string", False, "YYYY-MM"),
-        Column("format", "string", False, "html or pdf"),
-        Column("lang", "string", False, "ko or en"),
-        Column("path", "string", True, "Where the report was written"),
-        Column("sections", "int64", False, "Sections with data"),
-        Column("notes", "string", True, "Missing data, LLM notes"),
-        Column("created_at", "timestamp", False, "When"),
+        column("run_id", "string", "Run id", nullable=False),
+        column("kind", "string", "customers, market or voc", nullable=False),
+        column("period", "string", "YYYY-MM", nullable=False),
+        column("format", "string", "html or pdf", nullable=False),
+        column("lang", "string", "ko or en", nullable=False),
+        column("path", "string", "Where the report was written"),
+        column("sections", "int64", "Sections with data", nullable=False),
+        column("notes", "string", "Missing data, LLM notes"),
+        column("created_at", "timestamp", "When", nullable=False),
     ),
     keys=("run_id",),
     description="Reports built, by kind and period.",
@@ -72,13 +80,13 @@ REPORT_RUNS = Table(
 SCHEDULE_RUNS = Table(
     "schedule_runs",
     (
-        Column("schedule", "string", False, "Schedule name"),
-        Column("slot", "timestamp", False, "The cron slot this run belongs to"),
-        Column("action", "string", False, "pipeline or report"),
-        Column("status", "string", False, "running, done or failed"),
-        Column("message", "string", True, "Summary or error"),
-        Column("started_at", "timestamp", False, "When it started"),
-        Column("finished_at", "timestamp", True, "When it finished"),
+        column("schedule", "string", "Schedule name", nullable=False),
+        column("slot", "timestamp", "The cron slot this run belongs to", nullable=False),
+        column("action", "string", "pipeline or report", nullable=False),
+        column("status", "string", "running, done or failed", nullable=False),
+        column("message", "string", "Summary or error"),
+        column("started_at", "timestamp", "When it started", nullable=False),
+        column("finished_at", "timestamp", "When it finished"),
     ),
     keys=("schedule", "slot"),
     description="One row per schedule slot run (at most one run per slot).",

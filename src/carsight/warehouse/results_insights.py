@@ -1,37 +1,52 @@
-"""Result tables of the insights steps: trigger rules for repurchase (with the customers' trigger
-features as of today, so a chosen rule becomes a target list), and the segments that drove the change
-in sales and purchases. Written by ``carsight.customers.trigger_pipeline`` and
-``carsight.market.driver_pipeline``; read by the dashboard, API and reports."""
+"""Result tables of the insights steps.
+
+Trigger rules for repurchase (with the customers' trigger features as of today, so a chosen rule
+becomes a target list), and the segments that drove the change in sales and purchases. Written by
+``carsight.customers.trigger_pipeline`` and ``carsight.market.driver_pipeline``; read by the
+dashboard, API and reports.
+"""
 
 from __future__ import annotations
 
-from carsight.warehouse.schema import Column, Table, _c
+from carsight.warehouse.tables import Table, column
 
 TRIGGER_RULES = Table(
     "trigger_rules",
     (
-        _c("target", "string", False, "Outcome the rules lead to (repurchase)"),
-        _c("rank", "int64", False, "1 = best (by profit efficiency)"),
-        _c("conditions", "string", False, "Conditions joined by ' & ' (col=v, a<col<=b, col in [a, b), …)"),
-        _c("n_conditions", "int64", False, "Number of conditions"),
-        _c("coverage", "float64", False, "Customers meeting the conditions ÷ all customers"),
-        _c("support", "float64", False, "Customers meeting the conditions with the outcome ÷ all customers"),
-        _c("confidence", "float64", False, "Outcome rate among customers meeting the conditions"),
-        _c("lift", "float64", False, "Confidence ÷ the outcome rate of all customers"),
-        _c("customers", "int64", False, "Customers meeting the conditions at the reference date"),
-        _c("responders", "int64", False, "… of whom had the outcome in the horizon"),
-        _c("profit_efficiency", "float64", True, "(margin × responders − cost × contacts) ÷ (cost × contacts)"),
-        _c(
-            "representative", "boolean", False, "Overlaps no better representative rule by more than half its customers"
+        column("target", "string", "Outcome the rules lead to (repurchase)", nullable=False),
+        column("rank", "int64", "1 = best (by profit efficiency)", nullable=False),
+        column(
+            "conditions", "string", "Conditions joined by ' & ' (col=v, a<col<=b, col in [a, b), …)", nullable=False
         ),
-        _c("union_customers", "int64", True, "Customers of representative rules 1..this together (each once)"),
-        _c("union_responders", "int64", True, "… of whom had the outcome"),
-        _c("reference_date", "date", False, "Features use events before this date; the outcome is counted after it"),
-        _c("horizon_days", "int64", False, "Outcome window after the reference date, in days"),
-        _c("base_rate", "float64", False, "Outcome rate of all customers at the reference date"),
-        _c("population", "int64", False, "Customers the rules were mined on"),
-        _c("margin", "float64", True, "Profit of one responder used for profit efficiency (KRW)"),
-        _c("contact_cost", "float64", True, "Cost of one contact used for profit efficiency (KRW)"),
+        column("n_conditions", "int64", "Number of conditions", nullable=False),
+        column("coverage", "float64", "Customers meeting the conditions ÷ all customers", nullable=False),
+        column(
+            "support", "float64", "Customers meeting the conditions with the outcome ÷ all customers", nullable=False
+        ),
+        column("confidence", "float64", "Outcome rate among customers meeting the conditions", nullable=False),
+        column("lift", "float64", "Confidence ÷ the outcome rate of all customers", nullable=False),
+        column("customers", "int64", "Customers meeting the conditions at the reference date", nullable=False),
+        column("responders", "int64", "… of whom had the outcome in the horizon", nullable=False),
+        column("profit_efficiency", "float64", "(margin × responders − cost × contacts) ÷ (cost × contacts)"),
+        column(
+            "representative",
+            "boolean",
+            "Overlaps no better representative rule by more than half its customers",
+            nullable=False,
+        ),
+        column("union_customers", "int64", "Customers of representative rules 1..this together (each once)"),
+        column("union_responders", "int64", "… of whom had the outcome"),
+        column(
+            "reference_date",
+            "date",
+            "Features use events before this date; the outcome is counted after it",
+            nullable=False,
+        ),
+        column("horizon_days", "int64", "Outcome window after the reference date, in days", nullable=False),
+        column("base_rate", "float64", "Outcome rate of all customers at the reference date", nullable=False),
+        column("population", "int64", "Customers the rules were mined on", nullable=False),
+        column("margin", "float64", "Profit of one responder used for profit efficiency (KRW)"),
+        column("contact_cost", "float64", "Cost of one contact used for profit efficiency (KRW)"),
     ),
     keys=("target", "rank"),
     description="Trigger conditions (association rules) for repurchase, best first.",
@@ -62,10 +77,10 @@ TRIGGER_FEATURE_COLUMNS = (
 TRIGGER_FEATURES = Table(
     "trigger_features",
     (
-        _c("customer_id", "string", False, "Customer number"),
-        _c("as_of", "date", False, "Features use events before this date"),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("as_of", "date", "Features use events before this date", nullable=False),
         *(
-            Column(name, "float64", True, "Point-in-time feature (carsight.customers.features)")
+            column(name, "float64", "Point-in-time feature (carsight.customers.features)")
             for name in TRIGGER_FEATURE_COLUMNS
         ),
     ),
@@ -81,24 +96,29 @@ DRIVER_DIMENSIONS = ("model", "market", "kind", "region", "customer_segment", "c
 DRIVER_SEGMENTS = Table(
     "driver_segments",
     (
-        _c("analysis", "string", False, "sales (units by model × market × kind) or purchases (revenue)"),
-        _c("comparison", "string", False, "year: last 12 months vs the 12 before; quarter: last 3 vs a year earlier"),
-        _c("rank", "int64", False, "1 = biggest absolute contribution"),
-        _c("segment", "string", False, "The segment as dim=value & dim=value"),
-        *(_c(name, "string", True, "Segment value (empty = all)") for name in DRIVER_DIMENSIONS),
-        _c("base", "float64", False, "Segment total in the base period"),
-        _c("current", "float64", False, "Segment total in the current period"),
-        _c("change", "float64", False, "current − base"),
-        _c("share_of_change", "float64", True, "change ÷ the change of the whole total"),
-        _c("volume", "float64", True, "Part of the change from the number of purchases (purchases only)"),
-        _c("mix", "float64", True, "Part from a different composition of cells at base prices"),
-        _c("rate", "float64", True, "Part from the value per purchase within cells"),
-        _c("base_start", "date", False, "First month of the base period"),
-        _c("base_end", "date", False, "Last month of the base period"),
-        _c("current_start", "date", False, "First month of the current period"),
-        _c("current_end", "date", False, "Last month of the current period"),
-        _c("base_total", "float64", False, "Whole total in the base period"),
-        _c("current_total", "float64", False, "Whole total in the current period"),
+        column("analysis", "string", "sales (units by model × market × kind) or purchases (revenue)", nullable=False),
+        column(
+            "comparison",
+            "string",
+            "year: last 12 months vs the 12 before; quarter: last 3 vs a year earlier",
+            nullable=False,
+        ),
+        column("rank", "int64", "1 = biggest absolute contribution", nullable=False),
+        column("segment", "string", "The segment as dim=value & dim=value", nullable=False),
+        *(column(name, "string", "Segment value (empty = all)") for name in DRIVER_DIMENSIONS),
+        column("base", "float64", "Segment total in the base period", nullable=False),
+        column("current", "float64", "Segment total in the current period", nullable=False),
+        column("change", "float64", "current − base", nullable=False),
+        column("share_of_change", "float64", "change ÷ the change of the whole total"),
+        column("volume", "float64", "Part of the change from the number of purchases (purchases only)"),
+        column("mix", "float64", "Part from a different composition of cells at base prices"),
+        column("rate", "float64", "Part from the value per purchase within cells"),
+        column("base_start", "date", "First month of the base period", nullable=False),
+        column("base_end", "date", "Last month of the base period", nullable=False),
+        column("current_start", "date", "First month of the current period", nullable=False),
+        column("current_end", "date", "Last month of the current period", nullable=False),
+        column("base_total", "float64", "Whole total in the base period", nullable=False),
+        column("current_total", "float64", "Whole total in the current period", nullable=False),
     ),
     keys=("analysis", "comparison", "rank"),
     description="The segments that explain most of the change in sales and purchases between two periods.",

@@ -1,74 +1,21 @@
 """The canonical schema: the single source of carsight's table and column names and types.
 
 Source tables hold what companies load (through ``carsight ingest``); system tables hold
-load bookkeeping; result tables (declared by each domain in ``warehouse/results_*.py``)
-hold what the pipeline computes for the dashboard and API. Bump ``SCHEMA_VERSION`` when a
+load bookkeeping; result tables (declared by each area in ``warehouse/results_<area>.py`` and
+collected in ``warehouse/results.py``) hold what the pipeline computes for the dashboard and API.
+Columns are declared with :func:`carsight.warehouse.tables.column`. Bump ``SCHEMA_VERSION`` when a
 source or system table changes; ``carsight init`` migrates additively (new tables, new columns).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from carsight.errors import InputError
+from carsight.warehouse.results import RESULT_TABLES
+from carsight.warehouse.tables import COUNT, MONEY, MONTH, Table, column
+from carsight.warehouse.tables import PLAIN as PLAIN  # re-exported: the loader reads roles here
+from carsight.warehouse.tables import Column as Column  # re-exported for type hints
 
-import ibis
-import ibis.expr.datatypes as dt
-
-SCHEMA_VERSION = 2
-
-# Column roles tell the loader how to clean a value.
-COUNT = "count"  # units/counts: '-' and blank mean 0
-MONEY = "money"  # amounts: thousands separators and currency signs removed; blank is missing
-MONTH = "month"  # a date normalised to the first day of its month
-PLAIN = "plain"
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    dtype: str  # an Ibis type string: string, int64, float64, date, timestamp, boolean
-    nullable: bool = True
-    description: str = ""
-    role: str = PLAIN
-    # Allowed values (after normalisation) for a categorical column; None = free text.
-    allowed: tuple[str, ...] | None = None
-    # Stored where a file does not say (a key column a table added later: rows loaded before get it).
-    default: str | None = None
-    # A count that may be negative (a correction printed as "(1)" in a sales table).
-    signed: bool = False
-
-    @property
-    def ibis_type(self) -> dt.DataType:
-        return dt.dtype(self.dtype).copy(nullable=self.nullable)
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    columns: tuple[Column, ...]
-    keys: tuple[str, ...] = ()
-    description: str = ""
-    kind: str = "source"  # source | system | result
-    # Column to show date ranges by in `carsight status`.
-    date_column: str | None = None
-    extras: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"table {self.name} has no column {name}")
-
-    def ibis_schema(self) -> ibis.Schema:
-        return ibis.schema({c.name: c.ibis_type for c in self.columns})
-
-
-def _c(name, dtype, nullable=True, description="", role=PLAIN, allowed=None, default=None, signed=False) -> Column:
-    return Column(name, dtype, nullable, description, role, tuple(allowed) if allowed else None, default, signed)
-
+SCHEMA_VERSION = 4  # 4: events
 
 POWERTRAINS = ("ICE", "HEV", "PHEV", "EV")
 BODY_TYPES = ("sedan", "suv", "hatchback", "mpv", "pickup", "coupe", "van", "truck")
@@ -83,15 +30,15 @@ ALL = "(all)"  # a dimension a sales file does not split by
 VEHICLES = Table(
     "vehicles",
     (
-        _c("model", "string", False, "Model name as sold (e.g. 'Tucson')"),
-        _c("brand", "string", True, "Brand (e.g. 'Hyundai', 'Genesis'), when the file says"),
-        _c("segment", "string", True, "Market segment (A–F, or a maker's own label such as 준대형)"),
-        _c("body_type", "string", True, "Body type", allowed=BODY_TYPES),
-        _c("powertrain", "string", True, "Powertrain", allowed=POWERTRAINS),
-        _c("launch_month", "date", True, "First month on sale", MONTH),
-        _c("discontinued_month", "date", True, "Last month on sale, if discontinued", MONTH),
-        _c("base_price", "int64", True, "Base price in KRW", MONEY),
-        _c("eco_friendly", "boolean", True, "Counted as an eco-friendly car (친환경차)"),
+        column("model", "string", "Model name as sold (e.g. 'Tucson')", nullable=False),
+        column("brand", "string", "Brand (e.g. 'Hyundai', 'Genesis'), when the file says"),
+        column("segment", "string", "Market segment (A–F, or a maker's own label such as 준대형)"),
+        column("body_type", "string", "Body type", allowed=BODY_TYPES),
+        column("powertrain", "string", "Powertrain", allowed=POWERTRAINS),
+        column("launch_month", "date", "First month on sale", role=MONTH),
+        column("discontinued_month", "date", "Last month on sale, if discontinued", role=MONTH),
+        column("base_price", "int64", "Base price in KRW", role=MONEY),
+        column("eco_friendly", "boolean", "Counted as an eco-friendly car (친환경차)"),
     ),
     keys=("model",),
     description="The model line-up.",
@@ -101,16 +48,16 @@ VEHICLES = Table(
 CUSTOMERS = Table(
     "customers",
     (
-        _c("customer_id", "string", False, "Customer number"),
-        _c("name", "string", True, "Full name (personal data)"),
-        _c("gender", "string", True, "M or F", allowed=GENDERS),
-        _c("birth_year", "int64", True, "Year of birth"),
-        _c("region", "string", True, "Region (시/도)"),
-        _c("join_date", "date", True, "Date the customer was first registered"),
-        _c("channel", "string", True, "Acquisition channel (showroom, web, referral, …)"),
-        _c("email", "string", True, "E-mail address (personal data)"),
-        _c("phone", "string", True, "Phone number (personal data)"),
-        _c("marketing_opt_in", "boolean", True, "Consented to marketing contact"),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("name", "string", "Full name (personal data)"),
+        column("gender", "string", "M or F", allowed=GENDERS),
+        column("birth_year", "int64", "Year of birth"),
+        column("region", "string", "Region (시/도)"),
+        column("join_date", "date", "Date the customer was first registered"),
+        column("channel", "string", "Acquisition channel (showroom, web, referral, …)"),
+        column("email", "string", "E-mail address (personal data)"),
+        column("phone", "string", "Phone number (personal data)"),
+        column("marketing_opt_in", "boolean", "Consented to marketing contact"),
     ),
     keys=("customer_id",),
     description="One row per customer.",
@@ -120,16 +67,16 @@ CUSTOMERS = Table(
 PURCHASES = Table(
     "purchases",
     (
-        _c("purchase_id", "string", False, "Contract or invoice number"),
-        _c("customer_id", "string", False, "Customer number"),
-        _c("purchase_date", "date", False, "Contract or delivery date"),
-        _c("brand", "string", True, "Brand"),
-        _c("model", "string", False, "Model"),
-        _c("amount", "float64", False, "Transaction amount in KRW (refunds negative)", MONEY),
-        _c("payment_type", "string", True, "Payment type", allowed=PAYMENT_TYPES),
-        _c("payment_detail", "string", True, "The file's own payment word when payment_type is 'other'"),
-        _c("dealer", "string", True, "Dealer or branch"),
-        _c("channel", "string", True, "Sales channel"),
+        column("purchase_id", "string", "Contract or invoice number", nullable=False),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("purchase_date", "date", "Contract or delivery date", nullable=False),
+        column("brand", "string", "Brand"),
+        column("model", "string", "Model", nullable=False),
+        column("amount", "float64", "Transaction amount in KRW (refunds negative)", nullable=False, role=MONEY),
+        column("payment_type", "string", "Payment type", allowed=PAYMENT_TYPES),
+        column("payment_detail", "string", "The file's own payment word when payment_type is 'other'"),
+        column("dealer", "string", "Dealer or branch"),
+        column("channel", "string", "Sales channel"),
     ),
     keys=("purchase_id",),
     description="Vehicle purchases.",
@@ -139,13 +86,13 @@ PURCHASES = Table(
 LEADS = Table(
     "leads",
     (
-        _c("lead_id", "string", False, "Lead number"),
-        _c("customer_id", "string", True, "Customer number, when known"),
-        _c("lead_date", "date", False, "Date of the lead"),
-        _c("lead_type", "string", True, "test_drive, web_inquiry, quote, showroom_visit, …"),
-        _c("model", "string", True, "Model of interest"),
-        _c("channel", "string", True, "Channel (web, app, BDC, showroom, …)"),
-        _c("status", "string", True, "open, won, lost"),
+        column("lead_id", "string", "Lead number", nullable=False),
+        column("customer_id", "string", "Customer number, when known"),
+        column("lead_date", "date", "Date of the lead", nullable=False),
+        column("lead_type", "string", "test_drive, web_inquiry, quote, showroom_visit, …"),
+        column("model", "string", "Model of interest"),
+        column("channel", "string", "Channel (web, app, BDC, showroom, …)"),
+        column("status", "string", "open, won, lost"),
     ),
     keys=("lead_id",),
     description="Test drives, web inquiries and other leads.",
@@ -155,13 +102,13 @@ LEADS = Table(
 SERVICE_VISITS = Table(
     "service_visits",
     (
-        _c("visit_id", "string", False, "Repair order number"),
-        _c("customer_id", "string", True, "Customer number"),
-        _c("visit_date", "date", False, "Date of the visit"),
-        _c("model", "string", True, "Model serviced"),
-        _c("service_type", "string", True, "maintenance, repair, warranty, recall, …"),
-        _c("amount", "float64", True, "Amount paid in KRW", MONEY),
-        _c("mileage_km", "int64", True, "Odometer in km", COUNT),
+        column("visit_id", "string", "Repair order number", nullable=False),
+        column("customer_id", "string", "Customer number"),
+        column("visit_date", "date", "Date of the visit", nullable=False),
+        column("model", "string", "Model serviced"),
+        column("service_type", "string", "maintenance, repair, warranty, recall, …"),
+        column("amount", "float64", "Amount paid in KRW", role=MONEY),
+        column("mileage_km", "int64", "Odometer in km", role=COUNT),
     ),
     keys=("visit_id",),
     description="Service and repair visits.",
@@ -171,13 +118,13 @@ SERVICE_VISITS = Table(
 CONSULTATIONS = Table(
     "consultations",
     (
-        _c("consultation_id", "string", False, "Consultation number"),
-        _c("customer_id", "string", True, "Customer number, when known"),
-        _c("consulted_at", "timestamp", False, "When the consultation happened"),
-        _c("model", "string", True, "Model the customer called about"),
-        _c("channel", "string", True, "phone, chat, email, app, …"),
-        _c("category", "string", True, "Topic label given by the agent, if any"),
-        _c("text", "string", True, "What the customer said (masked unless configured otherwise)"),
+        column("consultation_id", "string", "Consultation number", nullable=False),
+        column("customer_id", "string", "Customer number, when known"),
+        column("consulted_at", "timestamp", "When the consultation happened", nullable=False),
+        column("model", "string", "Model the customer called about"),
+        column("channel", "string", "phone, chat, email, app, …"),
+        column("category", "string", "Topic label given by the agent, if any"),
+        column("text", "string", "What the customer said (masked unless configured otherwise)"),
     ),
     keys=("consultation_id",),
     description="Call-centre consultations and complaints.",
@@ -187,14 +134,14 @@ CONSULTATIONS = Table(
 CAMPAIGNS = Table(
     "campaigns",
     (
-        _c("campaign_id", "string", False, "Campaign id"),
-        _c("name", "string", True, "Campaign name"),
-        _c("channel", "string", True, "email, sms, dm, call, …"),
-        _c("start_date", "date", True, "First contact date"),
-        _c("end_date", "date", True, "Last response date counted"),
-        _c("goal", "string", True, "repurchase, service, test_drive, …"),
-        _c("offer", "string", True, "What was offered"),
-        _c("cost_per_contact", "float64", True, "Cost of one contact in KRW", MONEY),
+        column("campaign_id", "string", "Campaign id", nullable=False),
+        column("name", "string", "Campaign name"),
+        column("channel", "string", "email, sms, dm, call, …"),
+        column("start_date", "date", "First contact date"),
+        column("end_date", "date", "Last response date counted"),
+        column("goal", "string", "repurchase, service, test_drive, …"),
+        column("offer", "string", "What was offered"),
+        column("cost_per_contact", "float64", "Cost of one contact in KRW", role=MONEY),
     ),
     keys=("campaign_id",),
     description="Marketing campaigns.",
@@ -204,12 +151,12 @@ CAMPAIGNS = Table(
 CAMPAIGN_CONTACTS = Table(
     "campaign_contacts",
     (
-        _c("campaign_id", "string", False, "Campaign id"),
-        _c("customer_id", "string", False, "Customer number"),
-        _c("sent_at", "timestamp", True, "When the contact was sent"),
-        _c("opened", "boolean", True, "Opened the message"),
-        _c("responded", "boolean", True, "Responded (visit, test drive, purchase…)"),
-        _c("responded_at", "timestamp", True, "When they responded"),
+        column("campaign_id", "string", "Campaign id", nullable=False),
+        column("customer_id", "string", "Customer number", nullable=False),
+        column("sent_at", "timestamp", "When the contact was sent"),
+        column("opened", "boolean", "Opened the message"),
+        column("responded", "boolean", "Responded (visit, test drive, purchase…)"),
+        column("responded_at", "timestamp", "When they responded"),
     ),
     keys=("campaign_id", "customer_id"),
     description="Who was contacted by which campaign and how they reacted.",
@@ -219,32 +166,66 @@ CAMPAIGN_CONTACTS = Table(
 SALES_MONTHLY = Table(
     "sales_monthly",
     (
-        _c("brand", "string", False, "Brand"),
-        _c("model", "string", False, "Model"),
-        _c("market", "string", False, "Country or market"),
-        _c("kind", "string", False, "domestic, export, overseas_plant or retail", allowed=SALES_KINDS),
-        _c("month", "date", False, "Month (first day)", MONTH),
-        _c("units", "int64", False, "Units sold or shipped (corrections may be negative)", COUNT, signed=True),
-        _c("plant", "string", False, "Plant the units came from, when the file splits by plant", default=ALL),
-        _c("vehicle_class", "string", False, "Vehicle class (PC, RV, CV…), when the file splits by it", default=ALL),
+        column("brand", "string", "Brand", nullable=False),
+        column("model", "string", "Model", nullable=False),
+        column("market", "string", "Country or market", nullable=False),
+        column("kind", "string", "domestic, export, overseas_plant or retail", nullable=False, allowed=SALES_KINDS),
+        column("month", "date", "Month (first day)", nullable=False, role=MONTH),
+        column(
+            "units",
+            "int64",
+            "Units sold or shipped (corrections may be negative)",
+            nullable=False,
+            role=COUNT,
+            signed=True,
+        ),
+        column(
+            "plant", "string", "Plant the units came from, when the file splits by plant", nullable=False, default=ALL
+        ),
+        column(
+            "vehicle_class",
+            "string",
+            "Vehicle class (PC, RV, CV…), when the file splits by it",
+            nullable=False,
+            default=ALL,
+        ),
     ),
     keys=("brand", "model", "market", "kind", "plant", "vehicle_class", "month"),
     description="Monthly sales and exports per model and market.",
     date_column="month",
 )
 
+# What moves sales besides the season and the trend (docs/market.md, "Events").
+EVENT_KINDS = ("launch", "incentive", "tax", "shock", "other")
+
+EVENTS = Table(
+    "events",
+    (
+        column("name", "string", "Event name; occurrences of a recurring event share it", nullable=False),
+        column("start", "date", "First month of the event", nullable=False, role=MONTH),
+        column("end", "date", "Last month, inclusive (= start for a one-month event)", nullable=False, role=MONTH),
+        column("kind", "string", "launch, incentive, tax, shock or other", nullable=False, allowed=EVENT_KINDS),
+        column("market", "string", "Market it applies to ((all): every market)", nullable=False, default=ALL),
+        column("model", "string", "Model it applies to ((all): every model)", nullable=False, default=ALL),
+        column("brand", "string", "Brand it applies to ((all): every brand)", nullable=False, default=ALL),
+    ),
+    keys=("name", "start", "market", "model", "brand"),
+    description="Declared events that move sales: launches, incentives, tax changes, shocks.",
+    date_column="start",
+)
+
 QUARANTINE = Table(
     "quarantine",
     (
-        _c("load_id", "string", False, "The load that rejected the row"),
-        _c("table_name", "string", False, "Target table"),
-        _c("source_file", "string", False, "File name"),
-        _c("row_number", "int64", False, "Row number in the file (1 = first data row after the header)"),
-        _c("column_name", "string", True, "Offending column"),
-        _c("value", "string", True, "Offending value"),
-        _c("reason", "string", False, "Why the row was rejected, and what was expected"),
-        _c("raw", "string", True, "The whole row as JSON"),
-        _c("rejected_at", "timestamp", False, "When"),
+        column("load_id", "string", "The load that rejected the row", nullable=False),
+        column("table_name", "string", "Target table", nullable=False),
+        column("source_file", "string", "File name", nullable=False),
+        column("row_number", "int64", "Row number in the file (1 = first data row after the header)", nullable=False),
+        column("column_name", "string", "Offending column"),
+        column("value", "string", "Offending value"),
+        column("reason", "string", "Why the row was rejected, and what was expected", nullable=False),
+        column("raw", "string", "The whole row as JSON"),
+        column("rejected_at", "timestamp", "When", nullable=False),
     ),
     description="Rows rejected by ingest, with the reason.",
     kind="system",
@@ -254,19 +235,19 @@ QUARANTINE = Table(
 LOAD_LOG = Table(
     "load_log",
     (
-        _c("load_id", "string", False, "Load id"),
-        _c("table_name", "string", False, "Target table"),
-        _c("source_file", "string", False, "File name"),
-        _c("file_sha256", "string", True, "Content hash of the file"),
-        _c("rows_read", "int64", False, "Data rows read"),
-        _c("inserted", "int64", False, "Rows inserted"),
-        _c("updated", "int64", False, "Rows updated"),
-        _c("unchanged", "int64", False, "Rows already present and identical"),
-        _c("rejected", "int64", False, "Rows quarantined"),
-        _c("subtotals", "int64", False, "Subtotal rows recognised and kept out"),
-        _c("started_at", "timestamp", False, "When the load started"),
-        _c("seconds", "float64", False, "Time taken"),
-        _c("notes", "string", True, "What the loader assumed (defaults, derived keys), as a JSON list"),
+        column("load_id", "string", "Load id", nullable=False),
+        column("table_name", "string", "Target table", nullable=False),
+        column("source_file", "string", "File name", nullable=False),
+        column("file_sha256", "string", "Content hash of the file"),
+        column("rows_read", "int64", "Data rows read", nullable=False),
+        column("inserted", "int64", "Rows inserted", nullable=False),
+        column("updated", "int64", "Rows updated", nullable=False),
+        column("unchanged", "int64", "Rows already present and identical", nullable=False),
+        column("rejected", "int64", "Rows quarantined", nullable=False),
+        column("subtotals", "int64", "Subtotal rows recognised and kept out", nullable=False),
+        column("started_at", "timestamp", "When the load started", nullable=False),
+        column("seconds", "float64", "Time taken", nullable=False),
+        column("notes", "string", "What the loader assumed (defaults, derived keys), as a JSON list"),
     ),
     keys=("load_id",),
     description="One row per ingest run.",
@@ -277,11 +258,39 @@ LOAD_LOG = Table(
 SCHEMA_META = Table(
     "carsight_schema",
     (
-        _c("version", "int64", False, "Schema version"),
-        _c("applied_at", "timestamp", False, "When it was applied"),
+        column("version", "int64", "Schema version", nullable=False),
+        column("applied_at", "timestamp", "When it was applied", nullable=False),
     ),
     description="Schema version history.",
     kind="system",
+)
+
+# Pipeline step states, in the order a step goes through them.
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+
+PIPELINE_STATUS = Table(
+    "pipeline_status",
+    (
+        column("run_id", "string", "The pipeline run", nullable=False),
+        column("position", "int64", "Order of the step in the run (1 = first)", nullable=False),
+        column("step", "string", "Step name (customers, propensity, market, voc, …)", nullable=False),
+        column(
+            "status",
+            "string",
+            "pending, running, done or failed",
+            nullable=False,
+            allowed=(PENDING, RUNNING, DONE, FAILED),
+        ),
+        column("tables", "string", "Result tables the step writes, comma-separated", nullable=False),
+        column("started_at", "timestamp", "When the step started"),
+        column("finished_at", "timestamp", "When it finished or failed"),
+        column("seconds", "float64", "Time taken"),
+        column("message", "string", "Why it failed"),
+    ),
+    keys=("run_id", "step"),
+    description="The steps of the latest pipeline run and where each stands (pages say what is being computed).",
+    kind="system",
+    date_column="started_at",
 )
 
 SOURCE_TABLES: dict[str, Table] = {
@@ -296,26 +305,33 @@ SOURCE_TABLES: dict[str, Table] = {
         CAMPAIGNS,
         CAMPAIGN_CONTACTS,
         SALES_MONTHLY,
+        EVENTS,
     )
 }
-SYSTEM_TABLES: dict[str, Table] = {t.name: t for t in (QUARANTINE, LOAD_LOG, SCHEMA_META)}
+SYSTEM_TABLES: dict[str, Table] = {t.name: t for t in (QUARANTINE, LOAD_LOG, SCHEMA_META, PIPELINE_STATUS)}
 
-
-def result_tables() -> dict[str, Table]:
-    """Result tables declared by the domain packages (``warehouse/results_*.py``)."""
-    from carsight.warehouse import results
-
-    return results.all_result_tables()
+ALL_TABLES: dict[str, Table] = {**SOURCE_TABLES, **SYSTEM_TABLES, **RESULT_TABLES}
+if len(ALL_TABLES) != len(SOURCE_TABLES) + len(SYSTEM_TABLES) + len(RESULT_TABLES):
+    raise RuntimeError("a result table has the name of a source or system table")
 
 
 def all_tables() -> dict[str, Table]:
-    return {**SOURCE_TABLES, **SYSTEM_TABLES, **result_tables()}
+    """Every table carsight knows, by name: source, system and result tables."""
+    return dict(ALL_TABLES)
 
 
 def get_table(name: str) -> Table:
-    tables = all_tables()
-    if name not in tables:
-        from carsight.errors import InputError
+    """The table called ``name``.
 
-        raise InputError(f"unknown table '{name}'", expected="one of " + ", ".join(sorted(SOURCE_TABLES)))
-    return tables[name]
+    Raises
+    ------
+    InputError
+        For a name that is no source, system or result table; the message lists them all.
+    """
+    if name not in ALL_TABLES:
+        known = "; ".join(
+            f"{kind}: {', '.join(sorted(tables))}"
+            for kind, tables in (("source", SOURCE_TABLES), ("system", SYSTEM_TABLES), ("result", RESULT_TABLES))
+        )
+        raise InputError(f"unknown table '{name}'", expected=f"a table of the schema ({known})")
+    return ALL_TABLES[name]

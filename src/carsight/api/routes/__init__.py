@@ -1,2 +1,1 @@
-"""The API's routes, one module per resource; each is a few lines that call the snapshot or a
-domain package."""
+"""The API's routes, one module per resource; each is a few lines that call the snapshot or a domain package."""

@@ -23,11 +23,13 @@ async def get_customer(
     snap: SnapshotDep,
     lang: LangDep,
 ) -> dict:
+    """One customer's segment, RFM, propensity, lifetime value and recommendations."""
     return snap.customer(customer_id, lang)
 
 
 @router.post("/customers/batch", response_model=CustomerBatchResponse, summary="Scores of many customers at once")
 async def customers_batch(body: CustomerBatchRequest, snap: SnapshotDep, lang: LangDep) -> dict:
+    """Several customers at once; ids not in the warehouse are listed under ``missing``."""
     found, missing = [], []
     for customer_id in dict.fromkeys(body.customer_ids):
         if customer_id in snap.customer_ids:

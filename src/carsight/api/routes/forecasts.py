@@ -15,6 +15,7 @@ router = APIRouter(tags=["forecasts"], dependencies=[Authenticated])
 
 @router.get("/forecasts", response_model=ForecastList, summary="Series that have a forecast")
 async def list_forecasts(snap: SnapshotDep) -> dict:
+    """Every forecast series with its level."""
     return {"series": [{"series_id": k, "level": v["level"]} for k, v in snap.forecasts.items()]}
 
 
@@ -26,6 +27,7 @@ async def list_forecasts(snap: SnapshotDep) -> dict:
     responses={404: {"model": ErrorResponse}},
 )
 async def forecast(series_id: Annotated[str, Path(min_length=1, max_length=200)], snap: SnapshotDep) -> dict:
+    """One series' forecast with its intervals and backtest."""
     found = snap.forecasts.get(series_id)
     if found is None:
         raise NotFoundError(f"no forecast for series '{series_id}'")

@@ -13,6 +13,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health, summary="Liveness and what data is loaded")
 async def health(snap: SnapshotDep) -> dict:
+    """Whether the API has loaded data, and which parts have data or a model behind them."""
     return {
         "status": "ok" if snap.customer_ids else "degraded",
         "version": __version__,

@@ -1,5 +1,7 @@
-"""Insights from the last pipeline run: repurchase trigger rules, and the segments that drove the
-change in sales or purchases."""
+"""Insights from the last pipeline run.
+
+Repurchase trigger rules, and the segments that drove the change in sales or purchases.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ async def triggers(
     representative: Annotated[bool, Query(description="Only rules that overlap no better rule by half")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict:
+    """The stored repurchase trigger rules, best first."""
     if snap.triggers is None:
         raise NotFoundError(f"no trigger rules are stored: {_RUN}")
     rules = [r for r in snap.triggers["rules"] if r["representative"] or not representative]
@@ -45,6 +48,7 @@ async def drivers(
         Literal["year", "quarter"], Query(description="last 12 months vs the 12 before, or last 3 vs a year earlier")
     ] = "year",
 ) -> dict:
+    """The segments that explain the change in sales units or purchase revenue."""
     found = snap.drivers.get((analysis, comparison))
     if found is None:
         raise NotFoundError(f"no {analysis} drivers for the {comparison} comparison: {_RUN}")

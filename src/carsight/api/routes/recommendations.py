@@ -18,6 +18,7 @@ router = APIRouter(tags=["recommendations"], dependencies=[Authenticated])
     responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
 def recommend(body: RecommendationRequest, snap: SnapshotDep, lang: LangDep) -> dict:
+    """Recommended models of a customer in the warehouse, or of a new customer's profile."""
     if body.customer_id is not None:
         if body.customer_id not in snap.customer_ids:
             raise NotFoundError(f"customer {body.customer_id} is not in the warehouse")

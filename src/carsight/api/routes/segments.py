@@ -22,6 +22,7 @@ def _assign(snap, customer: NewCustomer, lang: str) -> dict:
     "/segments/assign", response_model=SegmentAssignment, summary="Segment of a new customer", responses=_UNAVAILABLE
 )
 def assign(body: NewCustomer, snap: SnapshotDep, lang: LangDep) -> dict:
+    """The segment of a new customer from what a dealer types in."""
     return _assign(snap, body, lang)
 
 
@@ -32,4 +33,5 @@ def assign(body: NewCustomer, snap: SnapshotDep, lang: LangDep) -> dict:
     responses=_UNAVAILABLE,
 )
 def assign_batch(body: AssignBatchRequest, snap: SnapshotDep, lang: LangDep) -> dict:
+    """The segments of several new customers at once."""
     return {"results": [_assign(snap, c, lang) for c in body.customers]}

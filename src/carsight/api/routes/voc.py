@@ -18,6 +18,7 @@ MAX_KEYWORDS = 8
     responses={503: {"model": ErrorResponse, "description": "No topic classifier yet"}},
 )
 def classify(body: VocClassifyRequest, snap: SnapshotDep) -> dict:
+    """Mask texts and give each its topic, confidence and keywords."""
     from carsight.voc.normalise import clean_and_mask
 
     model = snap.need("voc_model", "the VoC topic classifier")

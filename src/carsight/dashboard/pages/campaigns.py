@@ -1,7 +1,10 @@
-"""Campaigns (marketing): pick a propensity target and a grade cut, read the holdout lift of the
-model against its baseline, see expected responders and profit for a contact cost and margin,
-export the target list, and hand it to e-mail sending (carsight.notify). Below, the repurchase
-trigger rules at the same cost and margin, and a target list from the rule chosen."""
+"""Campaigns (marketing).
+
+Pick a propensity target and a grade cut, read the holdout lift of the model against its baseline,
+see expected responders and profit for a contact cost and margin, export the target list, and hand
+it to e-mail sending (carsight.notify). Below, the repurchase trigger rules at the same cost and
+margin, and a target list from the rule chosen.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +17,25 @@ import streamlit as st
 from carsight.config import get_settings
 from carsight.customers.deciles import profit_table
 from carsight.customers.triggers import profit_efficiency
-from carsight.dashboard import charts, data, results, state
+from carsight.dashboard import charts, data, frames, results, state
 from carsight.dashboard.state import tr
 from carsight.errors import CarsightError
-from carsight.i18n import t
+from carsight.i18n import word
+from carsight.notify import send_campaign, shipped_templates
+from carsight.warehouse.results_insights import TRIGGER_RULES
+from carsight.warehouse.results_value import PROPENSITY_DECILES, PROPENSITY_METRICS, PROPENSITY_SCORES
+from carsight.warehouse.sharing import is_lock_error
 
 
 def controls(r: data.Reader) -> dict:
-    found = data.distinct(r, results.PROPENSITY_SCORES, "target")
+    """The target, grade cut, contact cost and margin the page works with."""
+    found = data.distinct(r, PROPENSITY_SCORES.name, "target")
     # The usual marketing order first; any other target a company trained after them.
     targets = [t_ for t_ in ("repurchase", "response", "churn") if t_ in found] + [
         t_ for t_ in found if t_ not in ("repurchase", "response", "churn")
     ]
     if not targets:
-        st.info(tr("notice.no_rows", table=results.PROPENSITY_SCORES))
+        st.info(tr("notice.no_rows", table=PROPENSITY_SCORES.name))
         st.stop()
     c1, c2, c3, c4 = st.columns(4)
     target = c1.selectbox(
@@ -42,19 +50,20 @@ def controls(r: data.Reader) -> dict:
 
 
 def tr_target(value: str) -> str:
-    text = tr(f"camp.targets.{value}")
-    return value if text.startswith("dash.") else text
+    """A target in the current language."""
+    return word("value.target", value, state.lang())
 
 
 def holdout(r: data.Reader, c: dict) -> None:
+    """The holdout lift and profit per grade of the chosen target, beside the baseline."""
     st.subheader(tr("camp.holdout", target=tr_target(c["target"])))
-    deciles = data.read(r, results.PROPENSITY_DECILES, where=(("target", c["target"]),), order_by=("model", "decile"))
+    deciles = data.read(r, PROPENSITY_DECILES.name, where=(("target", c["target"]),), order_by=("model", "decile"))
     if deciles.empty:
-        st.info(tr("notice.no_rows", table=results.PROPENSITY_DECILES))
+        st.info(tr("notice.no_rows", table=PROPENSITY_DECILES.name))
         return
     metrics = (
-        data.read(r, results.PROPENSITY_METRICS, where=(("target", c["target"]),))
-        if r.has(results.PROPENSITY_METRICS)
+        data.read(r, PROPENSITY_METRICS.name, where=(("target", c["target"]),))
+        if r.has(PROPENSITY_METRICS.name)
         else pd.DataFrame()
     )
     left, right = st.columns(2)
@@ -95,23 +104,8 @@ def holdout(r: data.Reader, c: dict) -> None:
     else:
         st.caption(tr("camp.no_grade_pays"))
     if not metrics.empty:
-        cols = [
-            c_
-            for c_ in (
-                "model",
-                "auroc",
-                "auroc_lo",
-                "auroc_hi",
-                "pr_auc",
-                "brier",
-                "ece",
-                "n_test",
-                "positives",
-                "note",
-            )
-            if c_ in metrics
-        ]
-        st.dataframe(metrics[cols], hide_index=True)
+        cols = [c_ for c_ in results.PROPENSITY_METRIC_COLUMNS if c_ in metrics and c_ != "target"]
+        frames.show(metrics, cols)
         if int(main.positives.sum()) < 50:
             st.warning(tr("notice.thin", n=int(main.positives.sum())))
 
@@ -125,6 +119,7 @@ def _main_model(deciles: pd.DataFrame) -> str:
 
 
 def expected(r: data.Reader, c: dict) -> pd.DataFrame:
+    """Expected responders and profit of contacting grades 1..cut today."""
     st.subheader(tr("camp.expected"))
     grades = results.grade_summary(r, c["target"])
     chosen = grades[grades.grade <= c["cut"]]
@@ -141,11 +136,12 @@ def expected(r: data.Reader, c: dict) -> pd.DataFrame:
 
 
 def target_list(r: data.Reader, c: dict) -> list[str]:
+    """The target list of grades 1..cut, shown and downloadable; returns the customer ids."""
     st.subheader(tr("camp.list"))
     only_opt_in = st.checkbox(tr("camp.only_opt_in"), value=True, key="camp_opt_in")
     frame = results.target_list(r, c["target"], c["cut"], only_opt_in, state.lang())
     st.caption(tr("camp.list_size", n=len(frame)))
-    st.dataframe(frame.head(100), hide_index=True)
+    frames.show(frame.head(100).rename(columns={f"reason1_{state.lang()}": "reason"}))
     st.download_button(
         tr("camp.download"),
         # Built only when clicked; the BOM makes Excel open Korean CSV correctly.
@@ -158,12 +154,8 @@ def target_list(r: data.Reader, c: dict) -> list[str]:
 
 
 def send(ids: list[str], c: dict) -> None:
+    """The form that sends the campaign e-mail (a dry run by default)."""
     st.subheader(tr("camp.send"))
-    try:
-        from carsight.notify import send_campaign, shipped_templates
-    except ImportError:
-        st.info(tr("camp.no_notify"))
-        return
     with st.form("camp_send"):
         c1, c2, c3 = st.columns(3)
         campaign_id = c1.text_input(tr("camp.campaign_id"), value=f"{c['target']}-{dt.date.today():%Y%m%d}")
@@ -192,7 +184,7 @@ def send(ids: list[str], c: dict) -> None:
                 on_progress=lambda done, total: bar.progress(done / max(total, 1)),
             )
     except CarsightError as exc:
-        st.error(tr("notice.busy") if data.is_busy_error(exc) else tr("notice.error", message=str(exc)))
+        st.error(tr("notice.busy") if is_lock_error(exc) else tr("notice.error", message=str(exc)))
         return
     summary = report.as_dict()
     (st.success if report.ok else st.error)(
@@ -205,10 +197,13 @@ def send(ids: list[str], c: dict) -> None:
 
 
 def triggers(r: data.Reader, c: dict) -> None:
-    """Stored repurchase trigger rules, re-scored at this page's cost and margin, and a target list
-    of today's customers meeting the rule chosen."""
+    """Stored repurchase trigger rules and the target list of the rule chosen.
+
+    The rules are re-scored at this page's cost and margin; the list holds today's customers meeting
+    the rule chosen.
+    """
     st.subheader(tr("trig.title"))
-    rules = data.read(r, results.TRIGGER_RULES, order_by=("rank",))
+    rules = data.read(r, TRIGGER_RULES.name, order_by=("rank",))
     if rules.empty:
         st.info(tr("trig.none"))
         return
@@ -243,12 +238,11 @@ def triggers(r: data.Reader, c: dict) -> None:
     charts.show(fig, key="trig_chart")
     cols = ["conditions", "coverage", "confidence", "lift", "customers", "responders", "profit_efficiency"]
     table = shown[cols].head(50).assign(coverage=lambda f: f.coverage * 100, confidence=lambda f: f.confidence * 100)
-    label = {col: t(f"insights.column.{col}", state.lang()) for col in cols}
-    formats = {"coverage": "%.2f%%", "confidence": "%.1f%%", "lift": "%.2f", "profit_efficiency": "%.2f"}
-    st.dataframe(
-        table.rename(columns=label),
-        hide_index=True,
-        column_config={label[k]: st.column_config.NumberColumn(format=v) for k, v in formats.items()},
+    frames.show(
+        table,
+        cols,
+        formats={"coverage": "%.2f%%", "confidence": "%.1f%%", "lift": "%.2f", "profit_efficiency": "%.2f"},
+        section="insights.column",
     )
     chosen = st.selectbox(tr("trig.pick"), shown.conditions.head(50).tolist(), key="trig_rule")
     if not chosen:
@@ -258,7 +252,7 @@ def triggers(r: data.Reader, c: dict) -> None:
     as_of = pd.Timestamp(frame.as_of.iloc[0]).date().isoformat() if len(frame) else "—"
     st.markdown(tr("trig.list", as_of=as_of))
     st.caption(tr("trig.list_size", n=len(frame)))
-    st.dataframe(frame.head(100), hide_index=True)
+    frames.show(frame.head(100), [c for c in frame.columns if c != "as_of"])
     st.download_button(
         tr("trig.download"),
         data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),

@@ -1,5 +1,8 @@
-"""Customers (marketing): RFM grades and named segments, customer-type segment profiles with size
-and value, which models each segment buys, and the elbow/silhouette curves behind the chosen K."""
+"""Customers (marketing).
+
+RFM grades and named segments, customer-type segment profiles with size and value, which models each
+segment buys, and the elbow/silhouette curves behind the chosen K.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +11,20 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from carsight.dashboard import charts, data, results, state
+from carsight.customers.rfm import GRADES
+from carsight.dashboard import charts, data, frames, results, state
 from carsight.dashboard.state import tr
+from carsight.warehouse.results_customers import CUSTOMER_SEGMENTS, SEGMENT_K_CURVE, SEGMENT_PROFILES
 
 
 def rfm(r: data.Reader) -> None:
+    """RFM grades, named segments and dealer groups."""
     st.subheader(tr("customers.rfm"))
     dist = results.rfm_distribution(r)
     total = int(dist.n.sum())
     left, right = st.columns(2)
     grades = dist.groupby("grade", as_index=False).n.sum()
-    order = _order(grades.grade, _grade_order())
+    order = _order(grades.grade, list(GRADES))
     grades = grades.set_index("grade").loc[order].reset_index()
     grades["label"] = [state.rfm_word("grade", g) for g in grades.grade]
     with left:
@@ -56,25 +62,17 @@ def rfm(r: data.Reader) -> None:
         )
 
 
-def _grade_order() -> list[str]:
-    try:
-        from carsight.customers.rfm import GRADES
-
-        return list(GRADES)
-    except ImportError:  # pragma: no cover
-        return []
-
-
 def _order(values: pd.Series, preferred: list[str]) -> list[str]:
     present = list(values)
     return [v for v in preferred if v in present] + [v for v in present if v not in preferred]
 
 
 def profiles(r: data.Reader) -> pd.DataFrame:
+    """Customer-type segments with their size, value and profile."""
     st.subheader(tr("customers.segments"))
     prof = results.segment_profiles(r)
     if prof.empty:
-        st.info(tr("notice.no_rows", table=results.SEGMENT_PROFILES.name))
+        st.info(tr("notice.no_rows", table=SEGMENT_PROFILES.name))
         return prof
     lang = state.lang()
     prof = prof.assign(profile=prof[f"profile_{lang}"], share_pct=prof["share"] * 100, value=prof["value"].round(0))
@@ -94,30 +92,20 @@ def profiles(r: data.Reader) -> pd.DataFrame:
         charts.style(fig, tr("customers.segment_chart"), tr("axis.customers"), tr("axis.value_krw"))
         charts.show(fig, key="cust_seg_scatter")
     with right:
-        st.dataframe(
-            prof[["segment_id", "size", "share_pct", "value", "profile"]].rename(
-                columns={
-                    "segment_id": tr("col.segment"),
-                    "size": tr("col.size"),
-                    "share_pct": tr("col.share_pct"),
-                    "value": tr("col.value_krw"),
-                    "profile": tr("col.profile"),
-                }
-            ),
-            hide_index=True,
-            column_config={
-                tr("col.share_pct"): st.column_config.NumberColumn(format="%.1f%%"),
-                tr("col.value_krw"): st.column_config.NumberColumn(format="localized"),
-            },
+        frames.show(
+            prof.rename(columns={"segment_id": "segment", "value": "value_krw"}),
+            ["segment", "size", "share_pct", "value_krw", "profile"],
+            formats={"share_pct": "%.1f%%", "value_krw": "localized"},
         )
     return prof
 
 
 def heatmap(r: data.Reader) -> None:
+    """Each segment's purchases by model, as shares."""
     st.subheader(tr("customers.segment_models"))
     frame = results.segment_by_model(r)
     if frame.empty:
-        st.info(tr("notice.no_rows", table=results.CUSTOMER_SEGMENTS.name))
+        st.info(tr("notice.no_rows", table=CUSTOMER_SEGMENTS.name))
         return
     pivot = frame.pivot_table(index="segment_id", columns="model", values="n", aggfunc="sum", fill_value=0)
     top = pivot.sum().nlargest(20).index
@@ -135,10 +123,11 @@ def heatmap(r: data.Reader) -> None:
 
 
 def k_curve(r: data.Reader) -> None:
+    """The elbow and silhouette curves behind the chosen number of segments."""
     st.subheader(tr("customers.k_curve"))
     curve = results.k_curve(r)
     if curve.empty:
-        st.info(tr("notice.no_rows", table=results.SEGMENT_K_CURVE.name))
+        st.info(tr("notice.no_rows", table=SEGMENT_K_CURVE.name))
         return
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(

@@ -1,18 +1,24 @@
-"""Customer desk (dealer): find a customer and see everything about them on one screen, or type in
-a new customer and get their segment and the models to show, then save them."""
+"""Customer desk (dealer).
+
+Find a customer and see everything about them on one screen, or type in a new customer and get their
+segment and the models to show, then save them.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from carsight.dashboard import data, desk, forms, results, state
+from carsight.dashboard import data, desk, forms, frames, results, state
 from carsight.dashboard.state import tr
 from carsight.errors import InputError, WarehouseError
 from carsight.warehouse import schema as S
+from carsight.warehouse.results_customers import CUSTOMER_RFM
+from carsight.warehouse.sharing import is_lock_error
 
 
 def search(r: data.Reader) -> str | None:
+    """The customer search; returns the id chosen."""
     text = st.text_input(
         tr("desk.search"), key=state.CUSTOMER, persist_state=state.PERSIST, placeholder=tr("desk.search_hint")
     )
@@ -27,6 +33,7 @@ def search(r: data.Reader) -> str | None:
 
 
 def view(r: data.Reader, customer_id: str) -> None:
+    """Everything about one customer on one screen."""
     person = data.rows_for(r, S.CUSTOMERS.name, "customer_id", customer_id)
     if person.empty:
         st.warning(tr("desk.not_found", id=customer_id))
@@ -34,7 +41,7 @@ def view(r: data.Reader, customer_id: str) -> None:
     p = person.iloc[0]
     st.subheader(f"{p['name'] or ''} ({customer_id})")
     cols = st.columns(4)
-    cols[0].metric(tr("desk.gender"), p["gender"] or "—")
+    cols[0].metric(tr("desk.gender"), tr(f"form.gender_{p['gender']}") if p["gender"] in S.GENDERS else "—")
     cols[1].metric(tr("desk.birth_year"), "—" if pd.isna(p["birth_year"]) else str(int(p["birth_year"])))
     cols[2].metric(tr("desk.region"), p["region"] or "—")
     cols[3].metric(tr("desk.opt_in"), tr("desk.yes") if p["marketing_opt_in"] else tr("desk.no"))
@@ -42,7 +49,7 @@ def view(r: data.Reader, customer_id: str) -> None:
     left, right = st.columns(2)
     with left, state.section():
         st.markdown(f"**{tr('desk.rfm')}**")
-        rfm = results.customer_row(r, results.CUSTOMER_RFM.name, customer_id)
+        rfm = results.customer_row(r, CUSTOMER_RFM.name, customer_id)
         if rfm.empty:
             st.caption(tr("desk.no_rfm"))
         else:
@@ -70,7 +77,12 @@ def view(r: data.Reader, customer_id: str) -> None:
         if scores.empty:
             st.caption(tr("desk.no_scores"))
         else:
-            st.dataframe(scores, hide_index=True)
+            frames.show(
+                scores,
+                ["target", "grade", "score_pct", "horizon_days", "reason1", "reason2", "reason3"],
+                formats={"score_pct": "%.1f%%"},
+            )
+            st.caption(tr("desk.scores_note", as_of=frames.plain_date(scores.as_of.iloc[0])))
     with state.section():
         st.markdown(f"**{tr('desk.clv')}**")
         clv = desk.clv_of(r, customer_id)
@@ -82,38 +94,37 @@ def view(r: data.Reader, customer_id: str) -> None:
             c[1].metric(tr("desk.expected_purchases"), _num(clv.get("expected_purchases"), ".2f"))
             c[2].metric(tr("desk.expected_value"), _krw(clv.get("expected_value")))
             c[3].metric(tr("desk.hurdle_value"), _krw(clv.get("hurdle_expected_value")))
-            st.caption(tr("desk.clv_note", days=int(clv.get("horizon_days") or 0), as_of=str(clv.get("as_of"))[:10]))
+            st.caption(
+                tr("desk.clv_note", days=int(clv.get("horizon_days") or 0), as_of=frames.plain_date(clv.get("as_of")))
+            )
     with state.section():
         st.markdown(f"**{tr('desk.recommended')}**")
         recs = results.customer_recommendations(r, customer_id)
         if recs.empty:
             st.caption(tr("desk.no_recs"))
         else:
-            lang = state.lang()
-            st.dataframe(
-                recs[["rank", "model", "score", f"reason_{lang}"]], hide_index=True, column_config=_rec_columns()
-            )
+            show_recommendations(recs)
     tabs = st.tabs([tr("desk.purchases"), tr("desk.visits"), tr("desk.consultations")])
     with tabs[0], state.section():
-        st.dataframe(
-            data.rows_for(r, S.PURCHASES.name, "customer_id", customer_id, order_by="purchase_date"), hide_index=True
-        )
+        purchases = data.rows_for(r, S.PURCHASES.name, "customer_id", customer_id, order_by="purchase_date")
+        frames.show(purchases, PURCHASE_COLUMNS, formats={"amount": "localized"})
     with tabs[1], state.section():
-        st.dataframe(
-            data.rows_for(r, S.SERVICE_VISITS.name, "customer_id", customer_id, order_by="visit_date"), hide_index=True
-        )
+        visits = data.rows_for(r, S.SERVICE_VISITS.name, "customer_id", customer_id, order_by="visit_date")
+        frames.show(visits, VISIT_COLUMNS, formats={"amount": "localized"})
     with tabs[2], state.section():
-        st.dataframe(desk.masked_consultations(r, customer_id), hide_index=True)
+        frames.show(desk.masked_consultations(r, customer_id))
         st.caption(tr("desk.masked_note"))
 
 
-def _rec_columns() -> dict:
-    return {
-        "rank": tr("col.rank"),
-        "model": tr("col.model"),
-        "score": st.column_config.NumberColumn(tr("col.score"), format="%.3f"),
-        f"reason_{state.lang()}": tr("col.reason"),
-    }
+# What the desk shows of a customer's purchases and service visits, most telling first.
+PURCHASE_COLUMNS = ("purchase_date", "model", "brand", "amount", "payment_type", "dealer", "channel", "purchase_id")
+VISIT_COLUMNS = ("visit_date", "model", "service_type", "amount", "mileage_km", "visit_id")
+
+
+def show_recommendations(recs: pd.DataFrame) -> None:
+    """The recommended models with the reason in the current language."""
+    recs = recs.rename(columns={f"reason_{state.lang()}": "reason"})
+    frames.show(recs, ["rank", "model", "score", "reason"])
 
 
 def _missing(value) -> bool:
@@ -133,6 +144,7 @@ def _krw(value) -> str:
 
 
 def new_customer(r: data.Reader) -> None:
+    """The new-customer form: the segment and models at once, and saving the customer."""
     st.subheader(tr("desk.new"))
     regions = data.distinct(r, S.CUSTOMERS.name, "region")
     channels = data.distinct(r, S.CUSTOMERS.name, "channel")
@@ -216,13 +228,14 @@ def _save(values: dict, errors: dict) -> dict:
         errors[exc.column or "customer_id"] = exc.message
         return {"ok": False, "text": tr("form.has_errors")}
     except WarehouseError as exc:
-        if data.is_busy_error(exc):
+        if is_lock_error(exc):
             return {"ok": False, "text": tr("notice.busy")}
         return {"ok": False, "text": tr("notice.error", message=str(exc))}
     return {"ok": True, "text": tr(f"form.saved_{outcome}", id=values["customer_id"])}
 
 
 def show_answer(answer: dict) -> None:
+    """The segment and recommended models of a new customer."""
     seg = answer.get("segment")
     c1, c2 = st.container(key="desk_answer").columns(2)
     with c1:
@@ -239,7 +252,7 @@ def show_answer(answer: dict) -> None:
             st.info(answer.get("recs_missing") or tr("desk.no_recs"))
         else:
             st.markdown(f"**{tr('desk.recommended')}**")
-            st.dataframe(recs, hide_index=True, column_config=_rec_columns())
+            show_recommendations(recs)
 
 
 st.title(tr("page.desk"))

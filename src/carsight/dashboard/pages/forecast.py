@@ -1,18 +1,31 @@
-"""Forecast (HQ planning): per series, the actuals, the forecast with its 80/95% intervals, the method
-chosen for it and that method's backtest error beside the baseline's (MAPE, and MASE against
-seasonal naive)."""
+"""Forecast (HQ planning).
+
+Per series, the actuals, the forecast with its 80/95% intervals, the method chosen for it and that
+method's backtest error beside the baseline's (MAPE, and MASE against seasonal naive).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from carsight.dashboard import charts, data, forecasts, state
+from carsight.dashboard import charts, data, forecasts, frames, state
 from carsight.dashboard.state import tr
 from carsight.warehouse.results_market import FORECASTS
 
+# The forecast table's columns, named as the forecasts result table names them.
+FORECAST_COLUMNS = {
+    "ds": "month",
+    "mean": "yhat",
+    "lo_80": "yhat_lo_80",
+    "hi_80": "yhat_hi_80",
+    "lo_95": "yhat_lo_95",
+    "hi_95": "yhat_hi_95",
+}
+
 
 def pick_series(r: data.Reader) -> pd.Series:
+    """The level and series to show (the Market page's market first)."""
     series = forecasts.series_list(r)
     if series.empty:
         raise data.MissingTable(FORECASTS.name)
@@ -36,6 +49,7 @@ def pick_series(r: data.Reader) -> pd.Series:
 
 
 def tr_level(value: str) -> str:
+    """A series level in the current language."""
     text = tr(f"fc.level.{'bottom' if '/' in value else value}")
     return value if text.startswith("dash.") else text
 
@@ -45,6 +59,7 @@ def _num(value, fmt: str) -> str:
 
 
 def show_series(r: data.Reader, row: pd.Series) -> None:
+    """One series: actuals, forecast with intervals, and the chosen method's backtest."""
     history, future = forecasts.series(r, row.unique_id)
     errors = forecasts.errors_for(r, row.unique_id)
     method = row.get("model_name")
@@ -84,19 +99,14 @@ def show_series(r: data.Reader, row: pd.Series) -> None:
             st.warning(str(row["warning"]))
     if not errors.empty:
         st.markdown(f"**{tr('fc.all_models')}**")
-        st.dataframe(
-            errors,
-            hide_index=True,
-            column_config={
-                c: st.column_config.NumberColumn(format="%.2f")
-                for c in ("mape", "smape", "mase", "coverage_80", "coverage_95")
-            },
-        )
+        frames.show(errors)
     with st.expander(tr("fc.table")):
-        st.dataframe(future, hide_index=True)
+        months = future.assign(ds=future.ds.dt.strftime("%Y-%m"))
+        frames.show(months.rename(columns=FORECAST_COLUMNS), list(FORECAST_COLUMNS.values()))
 
 
 def overview(r: data.Reader) -> None:
+    """Every series with its method and whether it beats its baseline."""
     st.subheader(tr("fc.overall"))
     series = forecasts.series_list(r)
     if "mase" not in series:
@@ -121,7 +131,7 @@ def overview(r: data.Reader) -> None:
         )
         if c in series
     ]
-    st.dataframe(series[cols], hide_index=True)
+    frames.show(series, cols)
 
 
 st.title(tr("page.forecast"))

@@ -1,6 +1,8 @@
-"""Market (HQ planning / export): top models per country, unusually strong models per market,
-the markets × models heatmap and year-on-year change, and what drove the change (a waterfall of the
-segments that explain it)."""
+"""Market (HQ planning / export).
+
+Top models per country, unusually strong models per market, the markets × models heatmap and
+year-on-year change, and what drove the change (a waterfall of the segments that explain it).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from carsight.dashboard import charts, data, results, state
+from carsight.dashboard import charts, data, frames, state
 from carsight.dashboard.state import tr
-from carsight.i18n import t
 from carsight.warehouse import schema as S
+from carsight.warehouse.results_insights import DRIVER_SEGMENTS
+from carsight.warehouse.results_market import MARKET_UNUSUAL
 
 
 def filters(r: data.Reader) -> dict:
+    """The market, year, kinds and brands the page shows."""
     table = S.SALES_MONTHLY.name
     # Biggest market first, so the default is the one most people plan for.
     markets = data.sales(r, ("market",)).sort_values("units", ascending=False).market.tolist()
@@ -43,8 +47,11 @@ def filters(r: data.Reader) -> dict:
 
 
 def _year_bounds(year: int, last) -> tuple:
-    """The year's months up to the last month with data; the previous year over the same months,
-    so year-on-year compares like with like when the current year is incomplete."""
+    """The year's months up to the last month with data.
+
+    The previous year over the same months, so year-on-year compares like with like when the current
+    year is incomplete.
+    """
     end_month = last.month if year == last.year else 12
     start = pd.Timestamp(year=year, month=1, day=1).date()
     end = pd.Timestamp(year=year, month=end_month, day=1).date()
@@ -52,6 +59,7 @@ def _year_bounds(year: int, last) -> tuple:
 
 
 def top_models(r: data.Reader, f: dict) -> None:
+    """The year's top models in the market, with year on year."""
     st.subheader(tr("market.top", market=f["market"], year=f["year"]))
     start, end, end_month = _year_bounds(f["year"], f["last"])
     cur = data.sales(r, ("model",), kinds=f["kinds"], brands=f["brands"], markets=(f["market"],), start=start, end=end)
@@ -81,28 +89,16 @@ def top_models(r: data.Reader, f: dict) -> None:
         )
         charts.show(fig, key="market_top")
     with right:
-        st.dataframe(
-            top.rename(
-                columns={
-                    "model": tr("col.model"),
-                    "units": tr("col.units"),
-                    "prev": tr("col.prev_year"),
-                    "yoy": tr("col.yoy_pct"),
-                    "share": tr("col.share_pct"),
-                }
-            ),
-            hide_index=True,
-            column_config={
-                tr("col.units"): st.column_config.NumberColumn(format="localized"),
-                tr("col.prev_year"): st.column_config.NumberColumn(format="localized"),
-                tr("col.yoy_pct"): st.column_config.NumberColumn(format="%.1f%%"),
-                tr("col.share_pct"): st.column_config.NumberColumn(format="%.1f%%"),
-            },
+        frames.show(
+            top.rename(columns={"prev": "prev_year", "yoy": "yoy_pct", "share": "share_pct"}),
+            ["model", "units", "prev_year", "yoy_pct", "share_pct"],
+            formats={"units": "localized", "prev_year": "localized", "yoy_pct": "%.1f%%", "share_pct": "%.1f%%"},
         )
         st.caption(tr("market.yoy_note", months=end_month))
 
 
 def yoy_chart(r: data.Reader, f: dict) -> None:
+    """Units per month of this year against the years before."""
     monthly = data.sales(r, ("year", "month"), kinds=f["kinds"], brands=f["brands"], markets=(f["market"],))
     if monthly.empty:
         return
@@ -121,8 +117,9 @@ def yoy_chart(r: data.Reader, f: dict) -> None:
 
 
 def unusual(r: data.Reader, f: dict) -> None:
+    """Models selling unusually well (or badly) in the market."""
     st.subheader(tr("market.unusual", market=f["market"]))
-    frame = data.read(r, results.MARKET_UNUSUAL, where=(("market", f["market"]),), order_by=("-points",))
+    frame = data.read(r, MARKET_UNUSUAL.name, where=(("market", f["market"]),), order_by=("-points",))
     if frame.empty:
         st.info(tr("market.unusual_none"))
         return
@@ -149,18 +146,16 @@ def unusual(r: data.Reader, f: dict) -> None:
     if bool(frame.small_market.fillna(False).any()):
         st.warning(tr("market.small_market", market=f["market"]))
     cols = ["model", "brand", "units", "share_market", "share_overall", "points", "points_se", "ratio", "flag"]
-    st.dataframe(
-        frame[cols].head(30),
-        hide_index=True,
-        column_config={
-            c: st.column_config.NumberColumn(format="%.2f")
-            for c in ("share_market", "share_overall", "points", "points_se", "ratio")
-        },
+    frames.show(
+        frame.head(30),
+        cols,
+        formats={c: "%.2f" for c in ("share_market", "share_overall", "points", "points_se", "ratio")},
     )
     st.caption(tr("market.unusual_note", period=period))
 
 
 def matrix(r: data.Reader, f: dict) -> None:
+    """Markets × models heatmap of share or units."""
     st.subheader(tr("market.matrix"))
     start, end, _ = _year_bounds(f["year"], f["last"])
     frame = data.sales(r, ("market", "model"), kinds=f["kinds"], brands=f["brands"], start=start, end=end)
@@ -193,8 +188,10 @@ def matrix(r: data.Reader, f: dict) -> None:
 
 
 def what_changed(r: data.Reader) -> None:
-    """The segments that drove the change (pipeline's drivers step), as a waterfall from the base
-    total to the current total, over all markets."""
+    """The segments that drove the change, as a waterfall.
+
+    From the pipeline's drivers step: from the base total to the current total, over all markets.
+    """
     st.subheader(tr("drivers.title"))
     c1, c2 = st.columns(2)
     analysis = c1.radio(
@@ -206,7 +203,7 @@ def what_changed(r: data.Reader) -> None:
         horizontal=True, key="drivers_comparison",
     )  # fmt: skip
     frame = data.read(
-        r, results.DRIVER_SEGMENTS, where=(("analysis", analysis), ("comparison", comparison)), order_by=("rank",)
+        r, DRIVER_SEGMENTS.name, where=(("analysis", analysis), ("comparison", comparison)), order_by=("rank",)
     )
     if frame.empty:
         st.info(tr("drivers.none"))
@@ -248,14 +245,11 @@ def what_changed(r: data.Reader) -> None:
     if analysis == "purchases":
         cols += ["volume", "mix", "rate"]
     table = frame[cols].assign(share_of_change=lambda f: f.share_of_change * 100)
-    label = {col: t(f"insights.column.{col}", state.lang()) for col in cols}
-    st.dataframe(
-        table.rename(columns=label),
-        hide_index=True,
-        column_config={
-            label[c]: st.column_config.NumberColumn(format="%.1f%%" if c == "share_of_change" else "localized")
-            for c in cols[1:]
-        },
+    frames.show(
+        table,
+        cols,
+        formats={c: "%.1f%%" if c == "share_of_change" else "localized" for c in cols[1:]},
+        section="insights.column",
     )
     st.caption(tr("drivers.note"))
 

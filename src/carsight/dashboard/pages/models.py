@@ -1,6 +1,9 @@
-"""Models: every saved model with its metrics, training date and data fingerprint; the propensity
-models' decile, lift, calibration and importance beside their baselines; the recommender and text
-classifier evaluations; and the e-mail delivery log."""
+"""Models: every saved model and how each one is evaluated.
+
+Every saved model with its metrics and training date; the propensity models' decile, lift,
+calibration and importance beside their baselines; the recommender and text classifier evaluations;
+and the e-mail delivery log.
+"""
 
 from __future__ import annotations
 
@@ -11,32 +14,50 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from carsight.dashboard import charts, data, results, state
+from carsight.customers.deciles import DECILE_COLUMNS as DECILE_TABLE_COLUMNS
+from carsight.dashboard import charts, data, frames, results, state
 from carsight.dashboard.state import tr
+from carsight.warehouse.results_customers import RECOMMENDATION_EVAL
+from carsight.warehouse.results_delivery import DELIVERY_LOG
+from carsight.warehouse.results_market import FORECAST_BACKTEST
+from carsight.warehouse.results_value import (
+    PROPENSITY_CALIBRATION,
+    PROPENSITY_DECILES,
+    PROPENSITY_IMPORTANCE,
+    PROPENSITY_METRICS,
+)
+from carsight.warehouse.results_voc import VOC_MODEL_METRICS
+
+# What the page shows of the propensity decile tables, in this order.
+DECILE_COLUMNS = ("model", *DECILE_TABLE_COLUMNS, "profit")
 
 
 def saved() -> None:
+    """The saved models; their files and fingerprints only with internals on."""
     st.subheader(tr("models.saved"))
     metas = results.saved_models()
     if not metas:
         st.info(tr("models.none"))
         return
+    internals = state.show_internals()
     rows = []
     for m in metas:
         fp = m.fingerprint or {}
-        rows.append(
-            {
-                tr("models.name"): Path(m.path).name,
-                tr("models.kind"): m.kind,
-                tr("models.version"): m.model_version,
-                tr("models.trained"): m.created_at,
-                tr("models.rows"): fp.get("rows"),
-                tr("models.fingerprint"): (fp.get("sha256") or "")[:12],
-                tr("models.metrics"): ", ".join(f"{k}={_fmt(v)}" for k, v in _scalars(m.metrics).items())[:200],
-                tr("models.path"): m.path,
-            }
-        )
+        row = {
+            tr("models.name"): Path(m.path).name,
+            tr("models.kind"): m.kind,
+            tr("models.version"): m.model_version,
+            tr("models.trained"): frames.plain_date(m.created_at),
+            tr("models.rows"): fp.get("rows"),
+            tr("models.metrics"): ", ".join(f"{k}={_fmt(v)}" for k, v in _scalars(m.metrics).items())[:200],
+        }
+        if internals:
+            row[tr("models.fingerprint")] = (fp.get("sha256") or "")[:12]
+            row[tr("models.path")] = m.path
+        rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if not internals:
+        return
     pick = st.selectbox(
         tr("models.pick"),
         range(len(metas)),
@@ -68,16 +89,17 @@ def _fmt(value) -> str:
 
 
 def propensity(r: data.Reader) -> None:
+    """The propensity models' metrics, gain, calibration, deciles and importance."""
     st.subheader(tr("models.propensity"))
-    metrics = data.read(r, results.PROPENSITY_METRICS, order_by=("target", "model"))
+    metrics = data.read(r, PROPENSITY_METRICS.name, order_by=("target", "model"))
     if metrics.empty:
-        st.info(tr("notice.no_rows", table=results.PROPENSITY_METRICS))
+        st.info(tr("notice.no_rows", table=PROPENSITY_METRICS.name))
         return
-    st.dataframe(metrics, hide_index=True)
+    frames.show(metrics, [c for c in results.PROPENSITY_METRIC_COLUMNS if c in metrics])
     st.caption(tr("models.baseline_note"))
     targets = sorted(metrics.target.unique())
     target = st.selectbox(tr("camp.target"), targets, key=state.TARGET, persist_state=state.PERSIST)
-    deciles = data.read(r, results.PROPENSITY_DECILES, where=(("target", target),), order_by=("model", "decile"))
+    deciles = data.read(r, PROPENSITY_DECILES.name, where=(("target", target),), order_by=("model", "decile"))
     left, right = st.columns(2)
     with left:
         fig = go.Figure()
@@ -103,8 +125,8 @@ def propensity(r: data.Reader) -> None:
         charts.style(fig, tr("models.gain_chart", target=target), tr("axis.decile"), tr("axis.cum_gain_pct"))
         charts.show(fig, key="models_gain")
     with right:
-        if r.has(results.PROPENSITY_CALIBRATION):
-            cal = data.read(r, results.PROPENSITY_CALIBRATION, where=(("target", target),), order_by=("bin",))
+        if r.has(PROPENSITY_CALIBRATION.name):
+            cal = data.read(r, PROPENSITY_CALIBRATION.name, where=(("target", target),), order_by=("bin",))
             cal = cal[cal.customers > 0]
             fig = go.Figure()
             fig.add_trace(
@@ -129,9 +151,9 @@ def propensity(r: data.Reader) -> None:
                 fig, tr("models.calibration_chart", target=target), tr("axis.predicted_pct"), tr("axis.observed_pct")
             )
             charts.show(fig, key="models_calibration")
-    st.dataframe(deciles, hide_index=True)
-    if r.has(results.PROPENSITY_IMPORTANCE):
-        imp = data.read(r, results.PROPENSITY_IMPORTANCE, where=(("target", target),), order_by=("rank",), limit=15)
+    frames.show(deciles, [c for c in DECILE_COLUMNS if c in deciles])
+    if r.has(PROPENSITY_IMPORTANCE.name):
+        imp = data.read(r, PROPENSITY_IMPORTANCE.name, where=(("target", target),), order_by=("rank",), limit=15)
         label = f"description_{state.lang()}"
         imp = imp.assign(label=imp[label].fillna(imp.feature) if label in imp else imp.feature)
         fig = charts.bars(
@@ -147,34 +169,40 @@ def propensity(r: data.Reader) -> None:
 
 
 def other_evaluations(r: data.Reader) -> None:
+    """The recommender, topic classifier and forecast evaluations."""
     st.subheader(tr("models.other"))
     shown = False
-    if r.has(results.RECOMMENDATION_EVAL.name):
+    if r.has(RECOMMENDATION_EVAL.name):
         st.markdown(f"**{tr('models.recommender')}**")
-        st.dataframe(results.recommendation_eval(r), hide_index=True)
+        frames.show(results.recommendation_eval(r), ["method", "hit_at_3", "ndcg_at_5", "n"])
         shown = True
-    if r.has(results.VOC_MODEL_METRICS):
+    if r.has(VOC_MODEL_METRICS.name):
         st.markdown(f"**{tr('models.voc')}**")
-        st.dataframe(data.read(r, results.VOC_MODEL_METRICS), hide_index=True)
+        voc_metrics = data.read(r, VOC_MODEL_METRICS.name)
+        frames.show(
+            voc_metrics, ["model_name", "metric", "value", "n_train", "n_test", "note"], formats={"value": "%.3f"}
+        )
         shown = True
-    if r.has(results.FORECAST_BACKTEST):
+    if r.has(FORECAST_BACKTEST.name):
         st.markdown(f"**{tr('models.forecast')}**")
-        st.dataframe(results.backtest_summary(r), hide_index=True)
+        frames.show(results.backtest_summary(r))
         shown = True
     if not shown:
-        st.info(tr("notice.run_pipeline", table=results.RECOMMENDATION_EVAL.name))
+        state.result_missing(RECOMMENDATION_EVAL.name)
 
 
 def delivery(r: data.Reader) -> None:
-    if not r.has(results.DELIVERY_LOG, allow_empty=True):
+    """The e-mail delivery log per campaign."""
+    if not r.has(DELIVERY_LOG.name, allow_empty=True):
         return
     st.subheader(tr("models.delivery"))
     summary = results.delivery_summary(r)
     if summary.empty:
         st.caption(tr("models.delivery_empty"))
         return
-    st.dataframe(summary, hide_index=True)
-    st.dataframe(data.read(r, results.DELIVERY_LOG, order_by=("-updated_at",), limit=200), hide_index=True)
+    frames.show(summary)
+    log = data.read(r, DELIVERY_LOG.name, order_by=("-updated_at",), limit=200)
+    frames.show(log, ["updated_at", "campaign_id", "customer_id", "email", "status", "reason", "attempts", "template"])
 
 
 st.title(tr("page.models"))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from carsight.dashboard import charts, data, results, state
+from carsight.customers.rfm import CHURN_RISK, VIP
+from carsight.dashboard import charts, data, frames, results, state
 from carsight.dashboard.state import tr
 from carsight.warehouse import schema as S
+from carsight.warehouse.results_customers import CUSTOMER_RFM
+from carsight.warehouse.results_voc import VOC_CONSULTATIONS
 
 
 def _pct(new: float, old: float) -> float | None:
@@ -17,6 +20,7 @@ def _pct(new: float, old: float) -> float | None:
 
 
 def kpis(r: data.Reader) -> None:
+    """The morning KPIs."""
     cols = st.columns(5)
     with cols[0], state.section():
         st.metric(tr("kpi.customers"), f"{data.count(r, S.CUSTOMERS.name):,}")
@@ -36,22 +40,22 @@ def kpis(r: data.Reader) -> None:
         )
     missing: list[str] = []
     with cols[2]:
-        if r.has(results.CUSTOMER_RFM.name):
+        if r.has(CUSTOMER_RFM.name):
             groups = results.rfm_groups(r)
             total = int(groups.n.sum())
-            vip = int(groups.loc[groups.group == results.VIP, "n"].sum())
-            churn = int(groups.loc[groups.group == results.CHURN_RISK, "n"].sum())
+            vip = int(groups.loc[groups.group == VIP, "n"].sum())
+            churn = int(groups.loc[groups.group == CHURN_RISK, "n"].sum())
             st.metric(
                 tr("kpi.vip_share"), f"{vip / total * 100:.1f}%" if total else "—", help=tr("kpi.vip_help", n=vip)
             )
         else:
-            missing.append(results.CUSTOMER_RFM.name)
+            missing.append(CUSTOMER_RFM.name)
             churn = None
             st.metric(tr("kpi.vip_share"), "—")
     with cols[3]:
         st.metric(tr("kpi.churn_risk"), "—" if churn is None else f"{churn:,}", help=tr("kpi.churn_help"))
     with cols[4]:
-        if r.has(results.VOC_CONSULTATIONS):
+        if r.has(VOC_CONSULTATIONS.name):
             complaints = results.open_complaints(r)
             st.metric(
                 tr("kpi.complaints"),
@@ -65,13 +69,14 @@ def kpis(r: data.Reader) -> None:
                 ),
             )
         else:
-            missing.append(results.VOC_CONSULTATIONS)
+            missing.append(VOC_CONSULTATIONS.name)
             st.metric(tr("kpi.complaints"), "—")
-    if missing:
-        st.info(tr("notice.run_pipeline", table=", ".join(missing)))
+    for table in missing:
+        state.result_missing(table)
 
 
 def changes(r: data.Reader) -> None:
+    """What changed since the month before."""
     st.subheader(tr("overview.changes"))
     activity = data.monthly_activity(r)
     if activity.empty:
@@ -93,22 +98,16 @@ def changes(r: data.Reader) -> None:
         last = series.index[-1]
         rows.append(
             {
-                tr("col.metric"): label,
-                tr("col.month"): last.strftime("%Y-%m"),
-                tr("col.value"): float(series.iloc[-1]),
-                tr("col.previous"): float(series.iloc[-2]),
-                tr("col.change_pct"): _pct(series.iloc[-1], series.iloc[-2]),
+                "metric": label,
+                "month": last.strftime("%Y-%m"),
+                "value": float(series.iloc[-1]),
+                "previous": float(series.iloc[-2]),
+                "change_pct": _pct(series.iloc[-1], series.iloc[-2]),
             }
         )
-    table = pd.DataFrame(rows)
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={
-            tr("col.value"): st.column_config.NumberColumn(format="localized"),
-            tr("col.previous"): st.column_config.NumberColumn(format="localized"),
-            tr("col.change_pct"): st.column_config.NumberColumn(format="%.1f%%"),
-        },
+    frames.show(
+        pd.DataFrame(rows, columns=["metric", "month", "value", "previous", "change_pct"]),
+        formats={"value": "localized", "previous": "localized", "change_pct": "%.1f%%"},
     )
     st.caption(tr("overview.changes_note"))
     if "units" in activity:
@@ -125,6 +124,7 @@ def changes(r: data.Reader) -> None:
 
 
 def alerts(r: data.Reader) -> None:
+    """Alerts worth a look."""
     st.subheader(tr("overview.alerts"))
     found = results.alerts(r, state.lang())
     if not found:
@@ -136,6 +136,24 @@ def alerts(r: data.Reader) -> None:
         st.caption(tr("overview.alerts_missing", tables=", ".join(missing)))
 
 
+def monitoring(r: data.Reader) -> None:
+    """The open alerts of `carsight monitor run` (docs/monitoring.md), most severe first."""
+    from carsight.monitor.alerts import read_alerts
+    from carsight.warehouse.results_monitor import MONITOR_ALERTS
+
+    st.subheader(tr("overview.monitoring"))
+    if not r.has(MONITOR_ALERTS.name):
+        st.caption(tr("overview.monitoring_never"))
+        return
+    found = read_alerts(r.wh)
+    if found.empty:
+        st.success(tr("overview.monitoring_none"))
+        return
+    show = {"critical": st.error, "warning": st.warning, "info": st.info}
+    for row in found.itertuples(index=False):
+        show[row.severity](f"{getattr(row, f'message_{state.lang()}')} · {row.opened_at:%Y-%m-%d}")
+
+
 st.title(tr("page.overview"))
 with state.guarded(), data.Reader() as reader:
     kpis(reader)
@@ -144,3 +162,5 @@ with state.guarded(), data.Reader() as reader:
         changes(reader)
     with right, state.section():
         alerts(reader)
+    with state.section():
+        monitoring(reader)

@@ -1,5 +1,8 @@
-"""Voice of the customer (call-centre managers): filter by date range, model and topic; keyword
-ranking and rising keywords; topic trend; a word cloud; a sample of masked consultation texts."""
+"""Voice of the customer (call-centre managers).
+
+Filter by date range, model and topic; keyword ranking and rising keywords; topic trend; a word
+cloud; a sample of masked consultation texts.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,16 @@ import datetime as dt
 
 import streamlit as st
 
-from carsight.dashboard import charts, data, results, state, voc
+from carsight.dashboard import charts, data, frames, state, voc
 from carsight.dashboard.state import tr
+from carsight.warehouse.results_voc import VOC_KEYWORD_DAILY
 
 
 def filters(r: data.Reader) -> dict:
+    """The date range, model and topic the page shows."""
     first, last = voc.date_bounds(r)
     if last is None:
-        st.info(tr("notice.no_rows", table=results.VOC_KEYWORD_DAILY))
+        st.info(tr("notice.no_rows", table=VOC_KEYWORD_DAILY.name))
         st.stop()
     default = (max(first, last - dt.timedelta(days=89)), last)
     c1, c2, c3 = st.columns([2, 1, 1])
@@ -47,6 +52,7 @@ def filters(r: data.Reader) -> dict:
 
 
 def keywords(r: data.Reader, f: dict) -> None:
+    """Keyword ranking, rising keywords and the word cloud."""
     ranking = voc.keyword_ranking(r, f["start"], f["end"], f["model"], f["topic"], limit=30)
     left, right = st.columns(2)
     with left:
@@ -70,17 +76,14 @@ def keywords(r: data.Reader, f: dict) -> None:
         if rising.empty:
             st.info(tr("voc.no_rising"))
         else:
-            st.dataframe(
-                rising.head(20),
-                hide_index=True,
-                column_order=("keyword", "count", "previous", "ratio", "q_value", "significant"),
-                column_config={
-                    "keyword": tr("col.keyword"),
-                    "count": st.column_config.NumberColumn(tr("col.this_month"), format="localized"),
-                    "previous": st.column_config.NumberColumn(tr("col.previous_month_count"), format="localized"),
-                    "ratio": st.column_config.NumberColumn(tr("col.ratio"), format="%.2f×"),
-                    "q_value": st.column_config.NumberColumn(tr("col.q_value"), format="%.3f"),
-                    "significant": st.column_config.CheckboxColumn(tr("col.significant")),
+            frames.show(
+                rising.head(20).rename(columns={"count": "this_month", "previous": "previous_month_count"}),
+                ["keyword", "this_month", "previous_month_count", "ratio", "q_value", "significant"],
+                formats={
+                    "this_month": "localized",
+                    "previous_month_count": "localized",
+                    "ratio": "%.2f×",
+                    "q_value": "%.3f",
                 },
             )
             st.caption(tr("voc.rising_note", period=rising.period.iloc[0]))
@@ -98,6 +101,7 @@ def keywords(r: data.Reader, f: dict) -> None:
 
 
 def topics(r: data.Reader, f: dict) -> None:
+    """Consultations per topic and week."""
     st.subheader(tr("voc.topics"))
     trend = voc.topic_trend(r, f["start"], f["end"], f["model"], f["topic"])
     if trend.empty:
@@ -108,12 +112,13 @@ def topics(r: data.Reader, f: dict) -> None:
 
 
 def sample(r: data.Reader, f: dict) -> None:
+    """A sample of masked consultation texts."""
     st.subheader(tr("voc.sample"))
     frame = voc.sample_texts(r, f["start"], f["end"], f["model"], f["topic"], n=20)
     if frame.empty:
         st.info(tr("voc.no_data"))
         return
-    st.dataframe(frame, hide_index=True)
+    frames.show(frame)
     st.caption(tr("desk.masked_note"))
 
 
