@@ -1,12 +1,18 @@
 """Scoring API latency and throughput on loopback: GET /customers/{id} (existing customer) and
-POST /segments/assign (new customer), one uvicorn worker in its own process.
+POST /segments/assign (new customer), one uvicorn worker in its own process; and the customer
+lookup's p99 while `carsight pipeline run` writes the same warehouse, beside its p99 idle.
 
 Latency: sequential requests over one keep-alive connection with httpx (p50/p99). Throughput: a
 bounded closed-loop load (``--concurrency`` raw keep-alive connections for ``--seconds``) with its
 p99 under load. The data is
 a demo warehouse after the pipeline (built in a temporary folder unless --warehouse is given).
 
+During a run the API keeps answering from the last published results (readers never wait for
+writers) and reloads in the background when a step publishes; the run takes CPU from the server on
+the same two cores, which is part of what is measured.
+
 Usage: .venv/bin/python bench/api_latency.py [--customers 3000] [--warehouse W --model-dir M]
+       [--no-during-run]
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -132,6 +139,41 @@ async def _load(base: str, kind: str, ids: list[str], concurrency: int, seconds:
     return len(latencies), errors, latencies, elapsed
 
 
+def _during_run(base: str, ids: list[str], env: dict, steps: list[str]) -> dict:
+    """Sequential customer lookups for as long as `carsight pipeline run` (``steps``; all when empty) takes.
+
+    Every answer must be a 200 from the last published results; the pipeline runs in its own
+    process on the warehouse the API reads.
+    """
+    carsight = Path(sys.executable).with_name("carsight")
+    run = subprocess.Popen(
+        [str(carsight), "pipeline", "run", *(f"--step={step}" for step in steps)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    rng = random.Random(3)
+    latencies, errors, stamps = [], 0, set()
+    started = time.perf_counter()
+    with httpx.Client(base_url=base, headers=HEADERS, timeout=30) as client:
+        while run.poll() is None:
+            start = time.perf_counter()
+            response = client.get(f"/customers/{rng.choice(ids)}")
+            latencies.append((time.perf_counter() - start) * 1000)
+            errors += response.status_code != 200
+            stamps.add(response.headers.get("X-Carsight-Results-As-Of"))
+    if run.returncode != 0:
+        raise SystemExit(f"the pipeline run failed: {run.stderr.read().decode()[-2000:]}")
+    return {
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "requests": len(latencies),
+        "errors": errors,
+        "run_s": round(time.perf_counter() - started, 1),
+        "results_stamps_seen": len(stamps),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=3000)
@@ -140,10 +182,23 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000, help="sequential requests per endpoint")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=8.0, help="load duration per endpoint (bounded)")
+    parser.add_argument(
+        "--during-run",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure GET /customers/{id} while `carsight pipeline run` writes the warehouse",
+    )
+    parser.add_argument(
+        "--run-steps", nargs="*", default=[], help="pipeline steps the run during the measurement runs (default: all)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="carsight-bench-api-") as tmp:
-        if args.warehouse:
+        if args.warehouse and args.during_run:  # the run writes: measure on a private copy
+            path, models = Path(tmp) / "bench.duckdb", Path(tmp) / "models"
+            shutil.copy(args.warehouse, path)
+            shutil.copytree(args.model_dir or args.warehouse.parent / "models", models)
+        elif args.warehouse:
             path, models = args.warehouse, args.model_dir or args.warehouse.parent / "models"
         else:
             print(f"building a {args.customers}-customer demo warehouse and running the pipeline…", flush=True)
@@ -178,7 +233,11 @@ def main() -> int:
                     time.sleep(0.3)
             if not health["available"].get("segmenter"):
                 raise SystemExit("no segmenter model: run the pipeline first")
-            metrics, data = {}, {"customers": len(ids), "warehouse": str(path), "concurrency": args.concurrency}
+            metrics, data = (
+                {},
+                {"customers": len(ids), "warehouse": str(args.warehouse or path), "concurrency": args.concurrency},
+            )
+            data["run_steps"] = args.run_steps or "all"
             for kind, label in (("customer", "get_customer"), ("assign", "segments_assign")):
                 seq = _sequential(base, kind, ids, args.requests)
                 n, errors, loaded, elapsed = asyncio.run(_load(base, kind, ids, args.concurrency, args.seconds))
@@ -192,6 +251,12 @@ def main() -> int:
                     "load_errors": errors,
                 }
                 print(label, metrics[label], flush=True)
+            if args.during_run:
+                metrics["get_customer_during_run"] = _during_run(base, ids, env, args.run_steps)
+                metrics["get_customer_during_run"]["p99_ratio_to_idle"] = round(
+                    metrics["get_customer_during_run"]["p99_ms"] / metrics["get_customer"]["p99_ms"], 2
+                )
+                print("get_customer_during_run", metrics["get_customer_during_run"], flush=True)
         finally:
             server.terminate()
             try:
@@ -202,6 +267,9 @@ def main() -> int:
     for label in ("get_customer", "segments_assign"):
         goals[f"{label}.p99_ms"] = goal(metrics[label]["p99_ms"], 25.0, "<=")
         goals[f"{label}.throughput_rps"] = goal(metrics[label]["throughput_rps"], 300.0, ">=")
+    if "get_customer_during_run" in metrics:
+        during = metrics["get_customer_during_run"]
+        goals["get_customer_during_run.errors"] = goal(during["errors"], 0, "<=")
     path = write_result(
         "api_latency",
         description="Scoring API on loopback, one uvicorn worker: sequential p50/p99 and closed-loop throughput",

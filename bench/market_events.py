@@ -6,7 +6,10 @@ Collections:
   injected at known months. Every series gets its own uplift, drawn between +15% and +40%, in six
   irregular months of its history (the past occurrences to learn from) and in one month of each
   held-out window (the occurrence to forecast); the events file declares those months, as a planner
-  would declare a recurring sales campaign. Series are cut to their last 120 months.
+  would declare a recurring sales campaign. Series are cut to their last 120 months. The unrelated
+  series end in different years, so each has its own campaign, counted back from its own last month
+  and declared with the series as its scope (one event per series and month: learnt from that series
+  alone); the employment series share one campaign (learnt by pooling across them).
 * ``demo``: the demo's sales (seed 42) with its planted domestic incentive (× 1.25 in seven
   irregular months in Korea) and its 2021 supply shock, declared by the demo's own events file
   (``carsight.demo.market.events_frame``, read through ``carsight.ingest``).
@@ -59,9 +62,17 @@ def _month(number: int) -> pd.Timestamp:
     return pd.Timestamp(year=int(number) // 12, month=int(number) % 12 + 1, day=1)
 
 
-def injected(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+def injected(
+    frame: pd.DataFrame, seed: int = 0, per_series: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, dict[str, float]]:
     """The series (last 120 months, never negative ones only) with an uplift in the event months,
-    the events file that declares them, and each series' true uplift."""
+    the events file that declares them, the series' id parts (None without scope) and each series'
+    true uplift.
+
+    ``per_series``: every series has its own campaign in the months counted back from its own last
+    month, declared with the series as its ``model`` scope (unrelated series end in different years);
+    otherwise one campaign, counted back from the last month of all, covers every series.
+    """
     rng = np.random.default_rng(seed)
     parts, uplift = [], {}
     for _, g in frame.groupby("unique_id", sort=True):
@@ -70,18 +81,21 @@ def injected(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataF
             continue
         parts.append(g)
     data = pd.concat(parts, ignore_index=True)
-    end = int(month_number(data["ds"]).max())
-    months = [end - k for k in (*PAST, *HELD_OUT)]
-    out = []
+    end_all = int(month_number(data["ds"]).max())
+    out, rows = [], []
     for uid, g in data.groupby("unique_id", sort=True):
         u = float(rng.uniform(0.15, 0.40))
         uplift[uid] = u
+        end = int(month_number(g["ds"]).max()) if per_series else end_all
+        months = sorted(end - k for k in (*PAST, *HELD_OUT))
         on = np.isin(month_number(g["ds"]), months)
         out.append(g.assign(y=np.where(on, g["y"] * (1 + u), g["y"])))
-    events = pd.DataFrame(
-        [{"name": "campaign", "start": _month(m), "end": _month(m), "kind": "incentive"} for m in sorted(months)]
-    )
-    return pd.concat(out, ignore_index=True), events, uplift
+        if per_series or not rows:
+            scope = {"model": uid} if per_series else {}
+            rows += [{"name": "campaign", "start": _month(m), "end": _month(m), "kind": "incentive"} | scope
+                     for m in months]  # fmt: skip
+    keys = pd.DataFrame({"unique_id": sorted(uplift), "model": sorted(uplift)}) if per_series else None
+    return pd.concat(out, ignore_index=True), pd.DataFrame(rows), keys, uplift
 
 
 def demo() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
@@ -182,10 +196,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     sets = {}
     if args.only in (None, "unrelated"):
-        data, events, _ = injected(D.unrelated_series(), seed=1)
-        sets["unrelated"] = (data, events, None, None, "interpolate")
+        data, events, keys, _ = injected(D.unrelated_series(), seed=1, per_series=True)
+        sets["unrelated"] = (data, events, keys, None, "interpolate")
     if args.only in (None, "employment"):
-        data, events, _ = injected(D.employment_series(), seed=2)
+        data, events, _, _ = injected(D.employment_series(), seed=2)
         sets["employment"] = (data, events, None, None, "interpolate")
     if args.only in (None, "demo"):
         Y_df, events, meta, groups = demo()
@@ -213,8 +227,10 @@ def main() -> None:
         "and without the events, and Prophet with the same events as holidays",
         data={
             "unrelated": "26 public series (bench/_market_data.py), last 120 months, uplift U(15%, 40%) per series "
-            f"in months end-{PAST} (past) and end-{HELD_OUT} (one per held-out window)",
-            "employment": "147 US employment series, the same injection",
+            f"in months end-{PAST} (past) and end-{HELD_OUT} (one per held-out window), counted from each series' own "
+            "end and declared per series (scope model = the series)",
+            "employment": "147 US employment series, the same injection in the same months for all, one campaign "
+            "declared for all",
             "demo": "demo seed 42: domestic campaign × 1.25 in 7 irregular months (Korea), 2021 supply shock; "
             "the demo's events file",
             "windows": f"{ORIGINS} origins {STEP} months apart, h={H}",

@@ -13,7 +13,8 @@ Logs:
 
 Usage: flock /tmp/carsight-heavy.lock .venv/bin/python bench/value_clv.py [--customers 50000]
 Metrics: AUROC of "any purchase in the horizon", MAE of purchase occasions, MAE of value, and totals,
-for carsight's default columns and for each model (BG/NBD + Gamma-Gamma, hurdle, past rate).
+for carsight's default columns and for each model (BG/NBD + Gamma-Gamma, hurdle, past rate, their
+ensemble); for carsight also the standard error of its AUROC gain over BG/NBD (DeLong, paired).
 Writes bench/results/value_clv.json.
 """
 
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import goal, write_result  # noqa: E402
 from carsight.customers.clv import holdout_outcomes  # noqa: E402
 from carsight.customers.clv_select import CANDIDATES, ENSEMBLE, customer_value, model_column  # noqa: E402
+from carsight.customers.deciles import auroc_difference_se  # noqa: E402
 
 
 def _lifetimes_file(name: str) -> Path:
@@ -106,6 +108,11 @@ def evaluate(tx: pd.DataFrame, calibration_end: str, horizon_days: int) -> dict:
         if model_column(name, "p_any_purchase") in frame
     }
     ours = _scores(frame, "p_any_purchase", "expected_purchases", "expected_value")
+    bought = (frame.actual_purchases > 0).astype(int)
+    # How far the gain over BG/NBD is from noise: DeLong's standard error of the paired AUROC gap.
+    ours["auroc_gain_over_bgnbd_se"] = round(
+        float(auroc_difference_se(bought, frame["p_any_purchase"], frame[model_column("bgnbd", "p_any_purchase")])), 4
+    )
     return {
         "customers": int(len(frame)),
         "customers_in_log_by_end": int(tx[tx.date <= pd.Timestamp(calibration_end)].customer_id.nunique()),
@@ -154,7 +161,7 @@ def main() -> None:
         goals[f"{name}_no_customer_lost"] = goal(r["customers"] - r["customers_in_log_by_end"], 0, ">=")
     write_result(
         "value_clv",
-        description="CLV chosen by backtest per data set (BG/NBD + Gamma-Gamma, LightGBM hurdle, past rate), scored on the holdout after the calibration end.",
+        description="CLV chosen by backtest per data set (BG/NBD + Gamma-Gamma, LightGBM hurdle, past rate, their ensemble), scored on the holdout after the calibration end.",
         data={
             "cdnow": "CDNOW master (lifetimes CDNOW_master.txt, 23,570 customers), four calibration ends, horizon to 1998-06-30",
             "lifetimes_simulated": "lifetimes example_transactions.csv (5,000 customers simulated from BG/NBD, no amounts), calibration to 2014-08-31, +122 days",
@@ -167,7 +174,7 @@ def main() -> None:
         },
         notes=(
             "carsight = the default columns of `carsight clv` (each from the model with the best backtest on its metric). "
-            "The backtest uses only data up to the calibration end."
+            "The backtest uses only data up to the calibration end. The simulated log is drawn from BG/NBD itself: +0.02 over the true model is out of reach there by construction; it checks that the choice does no harm."
         ),
     )
 

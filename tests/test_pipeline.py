@@ -7,6 +7,7 @@ import pytest
 from carsight.config import Settings
 from carsight.errors import InputError
 from carsight.pipeline import STEPS, run_pipeline, select_steps
+from carsight.warehouse.connection import duckdb_file
 
 
 def test_a_misspelt_step_is_an_error_before_anything_runs(tmp_warehouse):
@@ -24,18 +25,18 @@ def test_selected_steps_run_in_pipeline_order():
 
 
 def _fake_steps(monkeypatch, seen: list, fail_at: str | None = None):
-    """Two quick steps in place of the real ones; each notes whether the reading copy was there."""
+    """Two quick steps in place of the real ones; each notes what a reader sees while it runs."""
     from carsight import pipeline
+    from carsight.warehouse import open_reader
+    from carsight.warehouse import schema as S
     from carsight.warehouse.results_customers import CUSTOMER_RFM
     from carsight.warehouse.results_voc import VOC_RISING
-    from carsight.warehouse.sharing import reading_copy_path
 
     def step(name):
         def run(wh, settings):
-            from carsight.warehouse.connection import duckdb_file
-
-            copy = reading_copy_path(duckdb_file(wh.url))
-            seen.append((name, copy.exists()))
+            with open_reader(str(duckdb_file(wh.url))) as r:  # the writer holds the file
+                status = r.table(S.PIPELINE_STATUS.name).to_pandas().set_index("step").status.to_dict()
+                seen.append((name, r.publication.writer, status))
             if name == fail_at:
                 raise RuntimeError("the data broke")
             return {"rows": 1}
@@ -49,17 +50,25 @@ def _fake_steps(monkeypatch, seen: list, fail_at: str | None = None):
     monkeypatch.setattr(pipeline, "STEPS", fakes)
 
 
-def test_a_run_records_each_step_and_publishes_a_reading_copy_while_it_runs(tmp_warehouse, monkeypatch):
+def test_a_run_records_each_step_and_publishes_when_it_starts_and_after_each_step(tmp_warehouse, monkeypatch):
+    from carsight.warehouse import open_reader
     from carsight.warehouse import schema as S
-    from carsight.warehouse.connection import duckdb_file
-    from carsight.warehouse.sharing import reading_copy_path
+    from carsight.warehouse.sharing import latest_publication
 
     seen: list = []
     _fake_steps(monkeypatch, seen)
     results = run_pipeline(tmp_warehouse, Settings())
     assert [r.name for r in results] == ["first", "second"]
-    assert seen == [("first", True), ("second", True)]  # the dashboard can read during each step
-    assert not reading_copy_path(duckdb_file(tmp_warehouse.url)).exists()  # withdrawn at the end
+    # Readers see the run's progress while it holds the file: the first step running, then done.
+    assert seen == [
+        ("first", "pipeline", {"first": S.RUNNING, "second": S.PENDING}),
+        ("second", "pipeline", {"first": S.DONE, "second": S.PENDING}),
+    ]
+    # The last snapshot stays published after the run: readers never need the writer's file.
+    publication = latest_publication(duckdb_file(tmp_warehouse.url))
+    assert (publication.writer, publication.detail) == ("pipeline", "2/2")
+    with open_reader(str(duckdb_file(tmp_warehouse.url))) as r:
+        assert r.table(S.PIPELINE_STATUS.name).to_pandas().status.tolist() == [S.DONE, S.DONE]
     status = tmp_warehouse.table(S.PIPELINE_STATUS.name).to_pandas().sort_values("position")
     assert status.step.tolist() == ["first", "second"]
     assert status.status.tolist() == [S.DONE, S.DONE]
@@ -74,7 +83,7 @@ def test_a_failing_step_is_recorded_with_its_reason_and_stops_the_run(tmp_wareho
     _fake_steps(monkeypatch, seen, fail_at="first")
     with pytest.raises(RuntimeError, match="the data broke"):
         run_pipeline(tmp_warehouse, Settings())
-    assert [name for name, _ in seen] == ["first"]
+    assert [name for name, *_ in seen] == ["first"]
     status = tmp_warehouse.table(S.PIPELINE_STATUS.name).to_pandas().set_index("step")
     assert status.loc["first", "status"] == S.FAILED
     assert "the data broke" in status.loc["first", "message"]

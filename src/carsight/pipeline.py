@@ -3,9 +3,10 @@
 Each step is ``run(wh, settings) -> dict`` in its domain package; the CLI, the scheduler and ``make
 demo`` call :func:`run_pipeline`.
 
-A run records where each step stands in the ``pipeline_status`` table, and while it holds a DuckDB
-file it publishes a reading copy after every change (:mod:`carsight.warehouse.sharing`), so the
-dashboard opens during a run and its pages say which results are still being computed.
+A run records where each step stands in the ``pipeline_status`` table and, on a DuckDB file, publishes
+a snapshot for readers when it starts and after every step (:mod:`carsight.warehouse.sharing`): the
+dashboard and the API keep serving the last published results while a step runs, pick up each
+step's tables when it is done, and pages say which results are still being computed.
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ from carsight.market import pipeline as market_pipeline
 from carsight.voc import pipeline as voc_pipeline
 from carsight.warehouse import Warehouse, results_customers, results_market, results_value, results_voc
 from carsight.warehouse import schema as S
-from carsight.warehouse.connection import duckdb_file
 from carsight.warehouse.results_insights import DRIVER_SEGMENTS, TRIGGER_FEATURES, TRIGGER_RULES
-from carsight.warehouse.sharing import publish_reading_copy, withdraw_reading_copy
 from carsight.warehouse.tables import Table
 
 
@@ -91,13 +90,13 @@ def select_steps(names: list[str] | None) -> list[Step]:
 class _Status:
     """The run's rows of ``pipeline_status``.
 
-    Written after every change and, for a DuckDB file, published in the reading copy the dashboard
-    reads while the run holds the file.
+    Written when the run starts and after every step and, for a DuckDB file, published with the
+    results written so far (a step's tables appear to readers together, when the step is done).
     """
 
     def __init__(self, wh: Warehouse, steps: list[Step]):
         self.wh = wh
-        self.file = duckdb_file(wh.url)
+        self.publishes = wh.publishes
         self.rows = pd.DataFrame(
             {
                 "run_id": uuid.uuid4().hex[:12],
@@ -111,11 +110,12 @@ class _Status:
                 "message": None,
             }
         ).set_index("step", drop=False)
-        self._write()
 
     def start(self, step: Step) -> None:
         self.rows.loc[step.name, ["status", "started_at"]] = [S.RUNNING, pd.Timestamp.now()]
-        self._write()
+        # Published when the run starts; a later step's start is not worth a copy of the warehouse
+        # (readers take the first step not done for the running one).
+        self._write(publish=bool((self.rows.status == S.PENDING).sum() == len(self.rows) - 1))
 
     def end(self, step: Step, seconds: float, error: BaseException | None = None) -> None:
         status, message = (S.DONE, None) if error is None else (S.FAILED, f"{type(error).__name__}: {error}")
@@ -127,14 +127,13 @@ class _Status:
         ]
         self._write()
 
-    def _write(self) -> None:
+    def _write(self, publish: bool = True) -> None:
         self.wh.replace(S.PIPELINE_STATUS, self.rows.reset_index(drop=True))
-        if self.file is not None:
-            publish_reading_copy(self.wh, self.file)
-
-    def close(self) -> None:
-        if self.file is not None:
-            withdraw_reading_copy(self.file)
+        if publish and self.publishes:
+            done = int((self.rows.status == S.DONE).sum())
+            running = self.rows.step[self.rows.status == S.RUNNING].tolist()
+            detail = f"{done}/{len(self.rows)}" + (f" {running[0]}" if running else "")
+            self.wh.publish(writer="pipeline", detail=detail)
 
 
 def run_pipeline(
@@ -169,20 +168,17 @@ def run_pipeline(
     selected = select_steps(steps)
     status = _Status(wh, selected)
     results = []
-    try:
-        for step in selected:
-            if on_step:
-                on_step(step)
-            status.start(step)
-            start = time.perf_counter()
-            try:
-                summary = step.run(wh, settings) or {}
-            except BaseException as exc:  # recorded for the pages, then raised as it was
-                status.end(step, time.perf_counter() - start, exc)
-                raise
-            seconds = time.perf_counter() - start
-            status.end(step, seconds)
-            results.append(StepResult(step.name, S.DONE, seconds, summary))
-    finally:
-        status.close()
+    for step in selected:
+        if on_step:
+            on_step(step)
+        status.start(step)
+        start = time.perf_counter()
+        try:
+            summary = step.run(wh, settings) or {}
+        except BaseException as exc:  # recorded for the pages, then raised as it was
+            status.end(step, time.perf_counter() - start, exc)
+            raise
+        seconds = time.perf_counter() - start
+        status.end(step, seconds)
+        results.append(StepResult(step.name, S.DONE, seconds, summary))
     return results

@@ -192,3 +192,32 @@ def test_reload_picks_up_a_new_pipeline_run(api_settings, tmp_path):
     while "C9999" not in store.snapshot.customer_ids and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "C9999" in store.snapshot.customer_ids
+
+
+def test_answers_say_when_their_results_were_published(client, api_settings):
+    import datetime as dt
+
+    from carsight.api.deps import RESULTS_AS_OF
+    from carsight.warehouse.sharing import latest_publication
+
+    published = latest_publication(api_settings.warehouse)
+    for answer in (client.get("/health"), client.get("/customers/C0001", headers=AUTH)):
+        assert answer.status_code == 200
+        assert dt.datetime.fromisoformat(answer.headers[RESULTS_AS_OF]) == published.time
+
+
+def test_a_warehouse_that_published_nothing_is_read_and_says_so(api_settings, tmp_path):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from carsight.api import create_app
+    from carsight.api.deps import RESULTS_AS_OF
+
+    copy = tmp_path / "unpublished.duckdb"
+    shutil.copy(api_settings.warehouse, copy)  # the file alone, without its snapshots
+    settings = api_settings.model_copy(update={"warehouse": str(copy)})
+    with TestClient(create_app(settings)) as c:
+        answer = c.get("/customers/C0001", headers=AUTH)
+        assert answer.status_code == 200 and answer.json()["rfm"] is not None
+        assert answer.headers[RESULTS_AS_OF] == "unpublished"

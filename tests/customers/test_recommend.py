@@ -4,6 +4,7 @@ demo the learned ranker beats both baselines on held-out latest purchases."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,38 @@ def test_evaluation_uses_only_the_past(history):
     assert set(table["method"]) == {"learned", "popularity"}  # no segments given: no segment baseline
     assert (table["n"] == table.attrs["n_test"]).all()
     assert table.attrs["n_train_events"] == int((history.purchases["purchase_date"] < cutoff).sum())
+
+
+def test_evaluation_takes_a_ranker_fitted_beside_it(history):
+    """The pipeline fits the evaluation's ranker early, beside other work: same table as fitting inside."""
+    cutoff = holdout_cutoff(history.purchases)
+    inside, _ = evaluate_recommenders(history, cutoff=cutoff, estimator=VehicleRecommender(n_estimators=60))
+    early = VehicleRecommender(n_estimators=60).fit(history, cutoff=cutoff)
+    given, model = evaluate_recommenders(history, cutoff=cutoff, fitted=early)
+    assert model is early
+    pd.testing.assert_frame_equal(inside, given)
+    with pytest.raises(InputError, match="fitted"):
+        evaluate_recommenders(history, cutoff=cutoff - dt.timedelta(days=30), fitted=early)
+
+
+def test_reasons_say_what_holds_for_each_recommendation(history, fitted):
+    """Each distinct set of facts is worded once; every row still gets the wording of its own facts."""
+    segments = pd.Series(
+        [i % 3 for i in range(history.purchases["customer_id"].nunique())],
+        index=sorted(history.purchases["customer_id"].unique()),
+    )
+    data = replace(history, segments=segments)
+    recs = fitted.recommend(data, k=3)
+    # Customers of one segment get the same share for the same model, so their first clause agrees.
+    first = recs.assign(segment=recs["customer_id"].map(segments), clause=recs["reason_en"].str.split(" · ").str[0])
+    assert first.groupby(["segment", "model"])["clause"].nunique().eq(1).all()
+    # ...and segments that chose differently are told different shares.
+    assert first[first["clause"].str.contains("%")].groupby("model")["clause"].nunique().gt(1).any()
+    # "The model they bought before" only ever where it is true, in both languages.
+    last = history.purchases.sort_values("purchase_date").groupby("customer_id")["model"].last()
+    said = recs["reason_en"].str.contains("the model they bought before")
+    assert said.any() and (recs.loc[said, "model"] == recs.loc[said, "customer_id"].map(last)).all()
+    assert recs.loc[said, "reason_ko"].str.contains("이전에 구매한 모델").all()
 
 
 # The learned ranker beating both baselines on the demo's held-out purchases is asserted on the

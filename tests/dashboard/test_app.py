@@ -1,6 +1,7 @@
 """The dashboard run with Streamlit's AppTest: every page on the pipeline warehouse, figures that
 match SQL, the language switch, the new-customer form, and notices instead of errors when the
-pipeline has not run or the warehouse is busy."""
+pipeline has not run; pages keep reading while another process writes, and a save says it could not
+write then."""
 
 from __future__ import annotations
 
@@ -196,13 +197,44 @@ def test_pages_before_the_pipeline_say_to_run_it(app_for, small_wh_path):
     assert at.get("plotly_chart"), "market charts come from source tables and need no pipeline"
 
 
-def test_busy_warehouse_shows_a_notice_not_an_error(app_for, small_wh_path, tmp_path, holding):
-    path = tmp_path / "busy.duckdb"
+def test_pages_keep_reading_while_another_process_writes(app_for, small_wh_path, tmp_path, holding):
+    """A pipeline run or a load holds the file: every page reads the last published results, with no
+    notice about the writer, and the sidebar says when those results were published."""
+    from carsight.warehouse import Warehouse
+    from carsight.warehouse.sharing import latest_publication
+
+    path = tmp_path / "held.duckdb"
     shutil.copy(small_wh_path, path)
+    with Warehouse(str(path)) as wh:  # a write publishes when it closes
+        wh.upsert(S.CUSTOMERS, wh.table(S.CUSTOMERS.name).limit(1).to_pandas().assign(customer_id="NEW1"))
+    stamp = t("dash.app.as_of", "ko", time=f"{latest_publication(path).time:%Y-%m-%d %H:%M}")
     with holding(path):
         at = app_for(path).run()
         _no_failures(at)
-        assert t("dash.notice.busy", "ko") in [w.value for w in at.warning]
+        assert stamp in [c.value for c in at.sidebar.caption]
+        # The 40 built customers and the one written (and published) before the writer came.
+        assert {m.label: m.value for m in at.metric}[t("dash.kpi.customers", "ko")] == "41"
+        for page in PAGES:
+            at.switch_page(f"pages/{page}.py").run()
+            _no_failures(at)
+            assert not at.warning and not at.error, (page, [w.value for w in (*at.warning, *at.error)])
+
+
+def test_saving_a_customer_while_another_process_writes_says_so(app_for, pipeline_wh_path, tmp_path, holding):
+    """Saving is a write: while a pipeline run holds the file the form says it was not written and
+    why (reads go on)."""
+    from carsight.warehouse import Warehouse
+
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(pipeline_wh_path, path)
+    Warehouse(str(path)).close()  # a writer publishes a copied file's first snapshot when it opens it
+    shutil.copytree(pipeline_wh_path.parent / "models", tmp_path / "models")
+    at = _fill_new_customer(app_for(path).run(), "42")
+    with holding(path):
+        at.button(key="desk_save").click().run()
+    _no_failures(at)
+    assert [w.value for w in at.warning] == [t("dash.notice.write_busy", "ko")]
+    assert _sql(path, f"SELECT COUNT(*) FROM {S.CUSTOMERS.name} WHERE customer_id = 'DESK0001'") == 0
 
 
 def _storage_names() -> set[str]:

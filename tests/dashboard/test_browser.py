@@ -194,3 +194,79 @@ def test_dashboard_in_chromium(pipeline_wh_path, tmp_path):
     assert seen["paths_shown"] == [], "internals (file paths) are shown only with settings.debug"
     for name in PAGES:
         assert (screenshots / f"{name}.png").stat().st_size > 10_000
+
+
+def _render_every_page(page, base: str) -> dict[str, str]:
+    """Open every page and wait for it to finish; returns each page's text (failing on an exception)."""
+    texts = {}
+    for name in PAGES:
+        page.goto(f"{base}/" if name == "overview" else f"{base}/{name}")
+        _settle(page, t(f"dash.page.{name}", "ko"), False)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        texts[name] = page.locator("body").inner_text()
+    return texts
+
+
+def test_every_page_renders_in_chromium_while_a_pipeline_runs(pipeline_wh_path, tmp_path):
+    """Readers never wait for writers: `carsight pipeline run` (another process) holds the served
+    warehouse while chromium opens every page, again and again; no page fails or says it cannot read,
+    and after the run the sidebar shows the new results' time."""
+    from playwright.sync_api import sync_playwright
+
+    from carsight.warehouse.sharing import latest_publication
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    from carsight.warehouse import Warehouse
+
+    warehouse = tmp_path / "served.duckdb"
+    shutil.copy(pipeline_wh_path, warehouse)
+    Warehouse(str(warehouse)).close()  # its first snapshot, as any writer publishes for a copied file
+    before = latest_publication(warehouse)
+    models = tmp_path / "models"
+    shutil.copytree(pipeline_wh_path.parent / "models", models)
+    port = _free_port()
+    proc = serve(warehouse, models, port)
+    env = dict(os.environ, CARSIGHT_WAREHOUSE=str(warehouse), CARSIGHT_MODEL_DIR=str(models))
+    carsight = Path(sys.executable).with_name("carsight")
+    cannot_read = (t("dash.notice.not_published_yet", "ko"), t("dash.notice.write_busy", "ko"), "lock")
+    run = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+                run = subprocess.Popen(
+                    [str(carsight), "pipeline", "run", "--step", "customers"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                while latest_publication(warehouse) == before:  # the run holds the file once it published
+                    assert run.poll() is None, run.stdout.read()
+                    time.sleep(0.2)
+                passes = 0
+                while run.poll() is None:
+                    texts = _render_every_page(page, base)
+                    passes += 1
+                    shown = [(name, words) for name, text in texts.items() for words in cannot_read if words in text]
+                    assert not shown, shown
+                assert run.wait() == 0, run.stdout.read()
+                final = latest_publication(warehouse)
+                texts = _render_every_page(page, base)
+                stamp = t("dash.app.as_of", "ko", time=f"{final.time:%Y-%m-%d %H:%M}")
+                assert all(stamp in text for text in texts.values())
+            finally:
+                browser.close()
+    finally:
+        if run is not None and run.poll() is None:
+            run.kill()
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert passes >= 1, "the run ended before the pages were read during it"

@@ -1,5 +1,6 @@
-"""The dashboard's data layer and form: cache keys that change when the warehouse is written, a
-reader that never keeps the file from a writer, and form validation per field."""
+"""The dashboard's data layer and form: cache keys that change when the warehouse publishes, a
+reader that reads the published snapshot and never keeps the file from a writer, and form
+validation per field."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
 
 
-def test_version_stamp_changes_when_the_warehouse_is_written(small_wh_path, tmp_path):
+def test_version_stamp_changes_when_a_write_is_published(small_wh_path, tmp_path):
     import shutil
 
     path = tmp_path / "w.duckdb"
@@ -25,22 +26,23 @@ def test_version_stamp_changes_when_the_warehouse_is_written(small_wh_path, tmp_
     assert data.version_stamp(str(path)) != before
 
 
-def test_reader_reads_the_reading_copy_only_while_a_writer_holds_the_file(small_wh_path, tmp_path, holding):
-    """During a pipeline run the page reads the copy the run published; a copy left behind by a run
-    that was killed is never read, because the file itself is free then."""
+def test_reader_reads_the_newest_snapshot_while_a_writer_holds_the_file_and_after(small_wh_path, tmp_path, holding):
+    """Before anything is published a page reads the file itself; a write publishes when it closes,
+    and pages then read that snapshot, while another process holds the file and after it is done."""
     import shutil
 
-    from carsight.warehouse.sharing import publish_reading_copy
-
     path = tmp_path / "w.duckdb"
-    shutil.copy(small_wh_path, path)
+    shutil.copy(small_wh_path, path)  # the file alone: nothing published
+    with data.Reader(str(path)) as reader:
+        assert reader.publication is None and reader.wh.count(S.CUSTOMERS.name) == 40
     with Warehouse(str(path)) as wh:
-        publish_reading_copy(wh, path)  # the copy has 40 customers
         wh.upsert(S.CUSTOMERS, forms.as_frame({"customer_id": "X9", "name": "나중 고객", "marketing_opt_in": False}))
     with holding(path), data.Reader(str(path)) as reader:
-        assert reader.wh.count(S.CUSTOMERS.name) == 40  # the published copy
-    with data.Reader(str(path)) as reader:
-        assert reader.wh.count(S.CUSTOMERS.name) == 41  # the file itself, the stale copy ignored
+        assert reader.publication.writer == "write"
+        assert reader.wh.count(S.CUSTOMERS.name) == 41
+        assert reader.key.endswith(reader.publication.file)
+    with data.Reader(str(path)) as reader:  # the snapshot stays: readers never need the writer's file
+        assert reader.publication is not None and reader.wh.count(S.CUSTOMERS.name) == 41
 
 
 def test_reader_releases_the_file_so_a_writer_can_open_it(small_wh_path, tmp_path):

@@ -18,10 +18,11 @@ import pyarrow.csv as pcsv
 import pytest
 
 from carsight.ingest import load as load_module
-from carsight.ingest import load_file, read_table
-from carsight.ingest.table import CHUNK_ROWS
+from carsight.ingest import load_file, read_table, sqlclean
+from carsight.ingest.table import CHUNK_ROWS, open_records
 from carsight.warehouse import connect
-from carsight.warehouse.connection import Stage
+from carsight.warehouse import schema as S
+from carsight.warehouse.staging import Stage
 
 HEADER = "계약번호,고객번호,구매일자,차종,거래 금액,결제방식\n"
 # 11 data rows (7 purchases); with chunks of 3 rows, P2's correction (row 7) and P5's (row 10) sit in later
@@ -57,7 +58,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _staging_tables(wh) -> list[str]:
-    return [name for name in wh.con.list_tables() if name.startswith("_stage")]
+    return [name for name in wh.con.list_tables() if name.startswith(("_stage", "_cells"))]
 
 
 def test_a_file_larger_than_a_chunk_loads_as_if_it_were_read_whole(tmp_warehouse, tmp_path):
@@ -157,7 +158,7 @@ def test_a_dry_run_leaves_no_staging_table_behind(tmp_warehouse, tmp_path):
     assert tmp_warehouse.count("purchases") == 0 and tmp_warehouse.count("load_log") == 0
 
 
-def _purchases_csv(path: Path, rows: int, *, ragged_last: bool = False) -> Path:
+def _purchases_csv(path: Path, rows: int, *, ragged_last: bool = False, encoding: str = "utf-8") -> Path:
     """A clean purchases file of ``rows`` rows (ids in file order), as an export writes it."""
     rng = np.random.default_rng(3)
     ids = np.arange(rows)
@@ -173,6 +174,8 @@ def _purchases_csv(path: Path, rows: int, *, ragged_last: bool = False) -> Path:
         }
     )
     pcsv.write_csv(table, path)
+    if encoding != "utf-8":  # as Korean Excel saves it: DuckDB does not read it, the chunked reader does
+        path.write_bytes(path.read_bytes().decode("utf-8").replace("Kona", "코나").encode(encoding))
     if ragged_last:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write('"P999999999","C1",2024-01-01,"Kona",1000,"one field too many"\n')
@@ -196,16 +199,35 @@ def test_a_file_the_typed_reader_gives_up_on_half_way_is_staged_again_from_its_s
     assert rejected["row_number"].tolist() == [60_001]
 
 
+# `carsight ingest`, killed with SIGKILL right after the upsert wrote its rows into the table, inside the
+# load's transaction and before its commit: the latest point a kill can come and still undo the load.
+_DIE_AFTER_WRITING = """
+import os, signal, sys
+from carsight.cli import main
+from carsight.warehouse.connection import Warehouse
+run = Warehouse._run_in_transaction
+def run_then_die(self, statements):
+    run(self, statements)
+    if any(sql.startswith("INSERT INTO") for sql in statements):
+        os.kill(os.getpid(), signal.SIGKILL)
+Warehouse._run_in_transaction = run_then_die
+sys.argv = ["carsight", *sys.argv[1:]]
+main()
+"""
+
+
 class _Load:
     """``carsight ingest purchases FILE`` in a process of its own, watched through ``/proc``: whether it
     holds the file open, and how much it has read since it first opened it."""
 
-    def __init__(self, path: Path, warehouse: Path):
+    def __init__(self, path: Path, warehouse: Path, *, die_after_writing: bool = False):
         env = {**os.environ, "CARSIGHT_WAREHOUSE": str(warehouse), "CARSIGHT_LANG": "en"}
-        carsight = str(Path(sys.executable).with_name("carsight"))
+        carsight = [str(Path(sys.executable).with_name("carsight"))]
+        if die_after_writing:  # the same command, killing itself once its rows are in the table
+            carsight = [sys.executable, "-c", _DIE_AFTER_WRITING]
         self.path, self.size = path, path.stat().st_size
         self.proc = subprocess.Popen(
-            [carsight, "ingest", "purchases", str(path)],
+            [*carsight, "ingest", "purchases", str(path)],
             cwd=path.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         self.read_before = 0
@@ -266,9 +288,11 @@ def _assert_nothing_loaded(warehouse: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_load_killed_half_way_leaves_nothing_and_the_rerun_loads_every_row_once(tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8", "cp949"])  # read by DuckDB; read in chunks
+def test_a_load_killed_half_way_leaves_nothing_and_the_rerun_loads_every_row_once(tmp_path, encoding):
     rows = 3 * CHUNK_ROWS  # three chunks
-    path = _purchases_csv(tmp_path / "BIG.csv", rows)
+    path = _purchases_csv(tmp_path / "BIG.csv", rows, encoding=encoding)
+    assert sqlclean.fits(open_records(path, S.PURCHASES)) == (encoding == "utf-8")
     # A first load, elsewhere, times the reading and staging, to kill the next one half way through.
     timing = _Load(path, tmp_path / "timing.duckdb")
     window = -timing.opened() + timing.staged()
@@ -283,11 +307,11 @@ def test_a_load_killed_half_way_leaves_nothing_and_the_rerun_loads_every_row_onc
     load.kill()
     _assert_nothing_loaded(warehouse)
 
-    # Killed after the whole file was staged, while it is being written.
-    load = _Load(path, warehouse)
-    load.opened()
-    load.staged()
-    load.kill()
+    # Killed while it writes: once every row is in the table, before the commit (a kill timed from
+    # outside could come after a write this short).
+    load = _Load(path, warehouse, die_after_writing=True)
+    out, err = load.proc.communicate(timeout=300)
+    assert load.proc.returncode == -signal.SIGKILL, err.decode()
     _assert_nothing_loaded(warehouse)
 
     out = _Load(path, warehouse).finish()

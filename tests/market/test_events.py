@@ -188,3 +188,44 @@ def test_forecast_cli_applies_events_and_refuses_a_bad_file_in_one_line(tmp_path
     assert code == 2
     assert "unknown scope: no series has market 'Narnia'" in " ".join(output.split())
     assert "Traceback" not in output and len(output.strip().splitlines()) <= 3
+
+
+def test_a_shock_is_taken_out_month_by_month_and_an_aggregate_keeps_its_own_effect():
+    """A shock that deepens and recovers is adjusted per month (no dip or overshoot left in the
+    history), and a total over two markets keeps its own, smaller effect of a one-market event."""
+    from carsight.market.event_forecast import EventAdjustment
+
+    rng = np.random.default_rng(5)
+    t = np.arange(N)
+    shock = {30: 0.5, 31: 0.5, 32: 0.6, 33: 0.8, 34: 0.9}  # deepens, then recovers
+    base = {u: (300 + 50 * k) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) for k, u in enumerate(["a/Korea", "b/USA"])}
+    factor = np.array([shock.get(i, 1.0) for i in t])
+    lift = np.where(np.isin(t, PAST), 1 + UPLIFT, 1.0)
+    ys = {
+        "a/Korea": base["a/Korea"] * factor * lift * rng.normal(1, 0.02, N),
+        "b/USA": base["b/USA"] * factor * rng.normal(1, 0.02, N),
+    }
+    ys["total"] = ys["a/Korea"] + ys["b/USA"]
+    ds = pd.date_range("2019-01-01", periods=N, freq="MS").to_numpy()
+    keys = pd.DataFrame({"unique_id": ["a/Korea", "b/USA", "total"], "market": ["Korea", "USA", None]})
+    events = pd.concat(
+        [
+            _events(market="Korea"),
+            pd.DataFrame([{"name": "supply", "start": _month(30), "end": _month(34), "kind": "shock"}]),
+        ],
+        ignore_index=True,
+    )
+    adj = EventAdjustment(check_events(events, keys), keys, {u: (ds, y) for u, y in ys.items()}, 12)
+    adj.learn([])
+    for uid in ("a/Korea", "b/USA"):
+        # What is left in the shock months is noise around the series without the shock.
+        ratio = adj.adjusted(uid)[30:35] / (base[uid][30:35] * (lift[30:35] if uid == "a/Korea" else 1))
+        assert np.all(np.abs(ratio - 1) < 0.08), (uid, ratio)
+    table = adj.table()
+    coming = table[table["status"] == "applied"]
+    assert len(coming) == 1
+    korea_effect = adj.final.log_effect("a/Korea", int(coming.index[0]))[0]
+    total_effect = adj.final.log_effect("total", int(coming.index[0]))[0]
+    # The total moves by Korea's share of the uplift only: about 0.3 × 300/650 ≈ 14%.
+    assert abs(np.expm1(korea_effect) - UPLIFT) < 0.08
+    assert 0.05 < np.expm1(total_effect) < 0.22, total_effect

@@ -43,6 +43,20 @@ def test_nothing_unmasked_stays_in_the_warehouse(voc_wh):
     assert set(masked["lang"]) <= {"ko", "en", "und"} and (masked["lang"] == "en").any()
 
 
+def test_the_words_are_kept_for_the_next_run(voc_wh):
+    """Kiwi's analysis of every word is saved beside the models, so a re-run analyses only new words."""
+    import json
+
+    from carsight.voc.tokenise import _MASK_RE
+
+    wh, _, root = voc_wh
+    (saved,) = (root / "models" / "voc_tokens").glob("words-*.json")
+    words = json.loads(saved.read_text("utf-8"))
+    texts = wh.table(R.VOC_CONSULTATIONS.name).filter(lambda t: t.lang == "ko").select("text_masked").to_pandas()
+    some = {w for text in texts["text_masked"].head(50) for w in _MASK_RE.sub(" ", text).split()}
+    assert some and some <= set(words)
+
+
 def test_classifier_beats_baseline_on_demo(voc_wh):
     wh, result, root = voc_wh
     metrics = wh.table(R.VOC_MODEL_METRICS.name).to_pandas().set_index(["model_name", "metric"])["value"]

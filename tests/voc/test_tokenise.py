@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from carsight.errors import InputError
@@ -69,3 +71,21 @@ def test_user_dictionary_file_extends(tmp_path):
 )
 def test_language_detection(text, lang):
     assert detect_language(text) == lang
+
+
+def test_a_saved_word_cache_gives_the_same_tokens_without_kiwi(tmp_path, monkeypatch):
+    """A re-run reads Kiwi's word analyses from the last run: same tokens, and Kiwi is not needed."""
+    from carsight.voc.tokenise import load_word_cache, save_word_cache
+
+    texts = ["엔진 경고등이 켜졌어요 캐시시험", "G80 시승 예약하고 싶어요", "please call me back"]
+    tok = Tokenizer((("캐시시험", "NNG"),))  # its own dictionary: its own process-wide cache
+    expected = tok.tokenize_many(texts)
+    assert "캐시시험" in expected[0]
+    saved = save_word_cache(tmp_path, tok)
+    tok._cache.clear()  # as in a new process
+    assert load_word_cache(tmp_path, tok) == len(json.loads(saved.read_text("utf-8"))) > 0
+    monkeypatch.setattr(Tokenizer, "kiwi", property(lambda self: pytest.fail("Kiwi was needed")))
+    assert tok.tokenize_many(texts) == expected
+    # Another dictionary (or Kiwi version, or options) does not read this file.
+    assert load_word_cache(tmp_path, Tokenizer((("다른사전", "NNG"),))) == 0
+    assert load_word_cache(tmp_path, Tokenizer((("캐시시험", "NNG"),), predicates=False)) == 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from carsight.api.models import Lang
@@ -40,9 +40,19 @@ async def require_token(
         )
 
 
-async def current_snapshot(request: Request) -> Snapshot:
-    """The snapshot the API serves now (reloaded in the background when the warehouse changes)."""
-    return request.app.state.store.current()
+RESULTS_AS_OF = "X-Carsight-Results-As-Of"
+
+
+async def current_snapshot(request: Request, response: Response) -> Snapshot:
+    """The snapshot the API serves now (reloaded in the background when the warehouse publishes).
+
+    The answer's ``X-Carsight-Results-As-Of`` header says when its results were published (RFC 3339),
+    or ``unpublished`` before the warehouse published anything.
+    """
+    snapshot = request.app.state.store.current()
+    stamp = snapshot.results_as_of
+    response.headers[RESULTS_AS_OF] = stamp.isoformat() if stamp is not None else "unpublished"
+    return snapshot
 
 
 async def language(

@@ -1,10 +1,13 @@
 """What the API serves, loaded once.
 
 The pipeline's result tables as in-memory dictionaries keyed by customer (so a lookup is a dict
-access, not a query) and the fitted models. The warehouse is opened read-only only while loading and
-closed again, so the API never blocks a pipeline run. When the warehouse file changes (a pipeline
-run finished) the next request after ``check_every`` seconds starts a reload in the background and
-the new snapshot replaces the old one atomically.
+access, not a query) and the fitted models. They are read from the newest published results
+(:func:`carsight.warehouse.open_reader`), never from the file a pipeline run or a load is writing,
+so the API neither waits for a writer nor blocks one. When a writer publishes (a pipeline step
+finished, a load completed) the next request after ``check_every`` seconds starts a reload in the
+background, and the new snapshot replaces the old one in one assignment; requests meanwhile are
+answered from the old one. Every answer says when its results were published
+(``X-Carsight-Results-As-Of``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import pandas as pd
 from carsight.config import Settings
 from carsight.errors import CarsightError, ModelError, NotFoundError
 from carsight.monitor.alerts import read_alerts
-from carsight.warehouse import Warehouse
+from carsight.warehouse import Warehouse, open_reader, reading_stamp
 from carsight.warehouse import schema as S
+from carsight.warehouse.reading import stamp_of
 from carsight.warehouse.results_customers import CUSTOMER_RFM, CUSTOMER_SEGMENTS, RECOMMENDATIONS, SEGMENT_PROFILES
 from carsight.warehouse.results_insights import DRIVER_DIMENSIONS, DRIVER_SEGMENTS, TRIGGER_RULES
 from carsight.warehouse.results_market import FORECAST_CHOICE, FORECASTS
@@ -66,6 +70,8 @@ class Snapshot:
 
     loaded_at: dt.datetime | None = None
     stamp: str = ""
+    # When the results were published (the warehouse snapshot's time); None before anything was.
+    results_as_of: dt.datetime | None = None
     customer_ids: set[str] = field(default_factory=set)
     rfm: dict[str, dict] = field(default_factory=dict)
     segment: dict[str, int] = field(default_factory=dict)
@@ -134,25 +140,26 @@ class Snapshot:
 
 
 def warehouse_stamp(location: str) -> str:
-    """Changes whenever the DuckDB file (or its WAL) is written; constant for other warehouses."""
-    from carsight.config import warehouse_url
-    from carsight.warehouse.connection import file_stamp
-
-    return file_stamp(location) or warehouse_url(location)
+    """Changes whenever the warehouse publishes new results (see :func:`carsight.warehouse.reading_stamp`)."""
+    return reading_stamp(location)
 
 
 def load_snapshot(settings: Settings) -> Snapshot:
     """Read every result table and model the API serves. Missing pieces become ``problems``, not errors."""
     # Timezone-aware: RFC 3339 date-times (the documented format) need an offset.
-    snap = Snapshot(
-        loaded_at=dt.datetime.now().astimezone().replace(microsecond=0), stamp=warehouse_stamp(settings.warehouse)
-    )
+    snap = Snapshot(loaded_at=dt.datetime.now().astimezone().replace(microsecond=0))
     try:
-        wh = Warehouse(settings.warehouse, read_only=True)
+        wh = open_reader(settings.warehouse)
     except CarsightError as exc:
+        snap.stamp = warehouse_stamp(settings.warehouse)
         snap.problems.append(str(exc))
         return snap
     try:
+        snap.stamp = stamp_of(wh, settings.warehouse)
+        if wh.publication is not None:
+            snap.results_as_of = wh.publication.time
+        else:
+            snap.problems.append("no results published yet: read the warehouse itself")
         _load_tables(wh, snap)
         _load_models(wh, settings, snap)
     finally:

@@ -36,10 +36,14 @@ def settings() -> Settings:
 
 @contextmanager
 def warehouse(read_only: bool = False, init: bool = True):
-    """Open the configured warehouse for one command (created/migrated unless read-only)."""
-    from carsight.warehouse import connect
+    """Open the configured warehouse for one command (created/migrated unless read-only).
 
-    wh = connect(settings().warehouse, read_only=read_only, init=init and not read_only)
+    Read-only commands read the newest published results (:func:`carsight.warehouse.open_reader`),
+    so they answer while a pipeline run or a load writes.
+    """
+    from carsight.warehouse import connect, open_reader
+
+    wh = open_reader(settings().warehouse) if read_only else connect(settings().warehouse, init=init)
     try:
         yield wh
     finally:

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from carsight.customers.rfm import rfm_table
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
 
@@ -199,12 +200,8 @@ def feature_expr(wh: Warehouse, cutoffs) -> ir.Table:
     return out.drop(*[c for c in out.columns if c.startswith("_")])
 
 
-def _rfm(wh: Warehouse, cutoff: dt.date) -> pd.DataFrame | None:
-    """RFM scores as of the cutoff from the Customers I module (same rules as the RFM pages)."""
-    try:
-        from carsight.customers.rfm import rfm_table
-    except ImportError:
-        return None
+def _rfm(wh: Warehouse, cutoff: dt.date) -> pd.DataFrame:
+    """RFM scores as of the cutoff (the same rules as the RFM pages)."""
     rfm = rfm_table(wh.table(S.PURCHASES.name), cutoff).select(ID, *RFM_FEATURES).to_pandas()
     rfm[CUTOFF] = pd.Timestamp(cutoff)
     return rfm
@@ -221,7 +218,7 @@ def build_features(wh: Warehouse, cutoffs) -> pd.DataFrame:
     dates = sorted({_as_date(c) for c in cutoffs})
     frame = feature_expr(wh, dates).to_pandas()
     frame[CUTOFF] = pd.to_datetime(frame[CUTOFF])
-    rfm = [r for r in (_rfm(wh, c) for c in dates) if r is not None and len(r)]
+    rfm = [r for r in (_rfm(wh, c) for c in dates) if len(r)]
     if rfm:
         frame = frame.merge(pd.concat(rfm, ignore_index=True), on=[ID, CUTOFF], how="left")
     else:

@@ -10,13 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from carsight.config import Settings
+from carsight.customers.recommend import VehicleRecommender
+from carsight.customers.recommend_data import RecData
+from carsight.customers.recommend_eval import evaluate_recommenders, holdout_cutoff
 from carsight.customers.rfm import GradeCutoffs, rfm_table
 from carsight.errors import DataTooThinError, ModelError
 from carsight.warehouse import Warehouse
@@ -60,15 +64,49 @@ def run(
     wh: Warehouse, settings: Settings, *, as_of: dt.date | None = None, k_range: tuple[int, int] | None = None
 ) -> dict:
     """Run the customers step: RFM, segments and recommendations, stored and saved; returns a summary."""
-    from carsight.customers.recommend import VehicleRecommender
-    from carsight.customers.recommend_data import RecData
-    from carsight.customers.recommend_eval import evaluate_recommenders, holdout_cutoff
+    # One BLAS/OpenMP thread: the evaluation runs beside the final fit, and on a shared machine extra
+    # threads spin for a core instead of computing.
+    with threadpool_limits(1):
+        return _run(wh, settings, as_of=as_of, k_range=k_range)
+
+
+def _run(wh: Warehouse, settings: Settings, *, as_of: dt.date | None, k_range: tuple[int, int] | None) -> dict:
+    as_of = as_of or _option(settings, "as_of", None) or default_as_of(wh)
+    k_range = k_range or tuple(_option(settings, "k_range", (2, 10)))
+    # Only what was known on as_of: a back-dated run must not learn from purchases after it.
+    data = RecData.from_warehouse(wh).before(as_of)
+    # The recommender's held-out evaluation fits a ranker on the purchases before the holdout cutoff:
+    # it needs no segments and no warehouse, so it starts first and runs beside RFM, the segments and
+    # the final fit (each single-threaded: LightGBM with one thread releases the GIL). On two cores
+    # the step takes about the longer of the two paths instead of their sum, with the same results.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        evaluation: tuple[dt.date, Future] | DataTooThinError
+        try:
+            cutoff = holdout_cutoff(data.purchases)
+            evaluation = (cutoff, pool.submit(VehicleRecommender().fit, data, cutoff=cutoff))
+        except DataTooThinError as exc:
+            evaluation = exc
+        return _compute(wh, settings, as_of, k_range, data, pool, evaluation)
+
+
+def _compute(
+    wh: Warehouse,
+    settings: Settings,
+    as_of: dt.date,
+    k_range: tuple[int, ...],
+    data: RecData,
+    pool: ThreadPoolExecutor,
+    evaluation: tuple[dt.date, Future] | DataTooThinError,
+) -> dict:
+    """RFM, segments and recommendations, stored and saved.
+
+    ``evaluation`` is the holdout cutoff and the recommender fitting before it in ``pool``, or why
+    there is no evaluation.
+    """
     from carsight.customers.segments import CustomerSegmenter
     from carsight.customers.segments_features import segment_frame
     from carsight.registry import save_model
 
-    as_of = as_of or _option(settings, "as_of", None) or default_as_of(wh)
-    k_range = k_range or tuple(_option(settings, "k_range", (2, 10)))
     summary: dict = {"as_of": str(as_of)}
 
     # 1. RFM, in the warehouse
@@ -109,35 +147,27 @@ def run(
     summary.update(segments=int(segmenter.k_), silhouette=round(seg_metrics["silhouette"], 3))
 
     # 3. Recommendations: evaluated on held-out latest purchases, then refitted on everything
-    segments_now = assignments.set_index("customer_id")["segment_id"]
-    # Only what was known on as_of: a back-dated run must not learn from purchases after it.
-    data = RecData.from_warehouse(wh, segments=segments_now).before(as_of)
+    data = replace(data, segments=assignments.set_index("customer_id")["segment_id"])
 
-    def evaluate(cutoff: dt.date, past: pd.DataFrame) -> pd.DataFrame:
-        # No warehouse access here: it runs beside the final fit (see below).
+    def evaluate(cutoff: dt.date, fitted: Future, past: pd.DataFrame) -> pd.DataFrame:
+        # No warehouse access here: it runs beside the final fit. The per-segment baseline uses
+        # segments fitted on data before the cutoff only.
         past_seg = CustomerSegmenter(k_range=(segmenter.k_, segmenter.k_)).fit(past)
         eval_data = replace(data, segments=pd.Series(past_seg.predict(past), index=past.index))
-        return evaluate_recommenders(eval_data, cutoff=cutoff)[0]
+        return evaluate_recommenders(eval_data, cutoff=cutoff, fitted=fitted.result())[0]
 
-    # The evaluation and the final fit are independent and each single-threaded (LightGBM with one
-    # thread, which releases the GIL), so they run side by side: on two cores the step takes the
-    # longer of the two instead of their sum, with the same results.
-    thin: DataTooThinError | None = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    thin = evaluation if isinstance(evaluation, DataTooThinError) else None
+    if thin is None:
+        cutoff, fitted = evaluation
+        past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
+        scored = pool.submit(evaluate, cutoff, fitted, past)
+    recommender = VehicleRecommender().fit(data)
+    recs = recommender.recommend(data, as_of=as_of, k=5)
+    if thin is None:
         try:
-            cutoff = holdout_cutoff(data.purchases)
-            # Segments for the evaluation are fitted on data before the cutoff only.
-            past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
-            evaluation = pool.submit(evaluate, cutoff, past)
+            table = scored.result()
         except DataTooThinError as exc:
             thin = exc
-        recommender = VehicleRecommender().fit(data)
-        recs = recommender.recommend(data, as_of=as_of, k=5)
-        if thin is None:
-            try:
-                table = evaluation.result()
-            except DataTooThinError as exc:
-                thin = exc
     eval_rows = [] if thin else table.to_dict(orient="records")
     if thin is None:
         wh.replace(R.RECOMMENDATION_EVAL, table)

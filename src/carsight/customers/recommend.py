@@ -279,13 +279,25 @@ class VehicleRecommender(BaseEstimator):
         top["model"] = self.models_[top["m"].to_numpy()]
         shares = segment_shares(history, data.segments) if data.segments is not None else None
         top["region"] = profile_field(ev, data.customers, "region").to_numpy(dtype=object)[top["event"].to_numpy()]
-        reasons = [self._reason(r, data, shares) for r in top.itertuples()]
+        # Rows with the same facts share their wording: build each distinct reason once.
+        wording: dict[tuple, tuple[str, str]] = {}
+        reasons = []
+        for row in top.itertuples():
+            key = self._reason_facts(row, data, shares)
+            if key not in wording:
+                wording[key] = self._reason_text(*key)
+            reasons.append(wording[key])
         top["reason_ko"] = [r[0] for r in reasons]
         top["reason_en"] = [r[1] for r in reasons]
         return top[["customer_id", "rank", "model", "score", "reason_ko", "reason_en"]].reset_index(drop=True)
 
-    def _reason(self, row, data: RecData, shares) -> tuple[str, str]:
-        """One line: how often similar customers chose the model, then the strongest fact for it."""
+    def _reason_facts(self, row, data: RecData, shares) -> tuple:
+        """What one recommendation's reason says, as a hashable tuple for :meth:`_reason_text`.
+
+        How often similar customers chose the model (segment share, else age-band share, in whole
+        percent), the strongest fact for it (a recent lead, the last car, the region) with what that
+        fact names, and the model's popularity rank.
+        """
         seg = data.segments.get(row.customer_id) if data.segments is not None else None
         share = shares.get((int(seg), row.model)) if shares and seg is not None and seg == seg else None
         age_share = getattr(row, "pop_age", None)
@@ -296,31 +308,48 @@ class VehicleRecommender(BaseEstimator):
             "region": isinstance(getattr(row, "region", None), str) and (getattr(row, "region_rank", 99) or 99) <= 3,
         }
         fact = next((g for g in getattr(self, "reason_order_", ("lead", "history", "region")) if facts.get(g)), None)
+        if share is not None and share >= 0.01:
+            similar = ("segment_share", round(100 * share))
+        elif age_share is not None and age_share == age_share and age_share >= 0.01:
+            similar = ("age_share", round(100 * age_share))
+        else:
+            similar = None
+        if fact == "lead":
+            detail = (lead,)
+        elif fact == "history":
+            body = self.vehicle_.at[row.model, "body_type"] if row.model in self.vehicle_.index else None
+            same = "same_model" if getattr(row, "prev_same_model", 0) == 1 else "same_body"
+            detail = (row.model, body if isinstance(body, str) else None, same)
+        elif fact == "region":
+            detail = (row.region, int(row.region_rank))
+        else:
+            detail = ()
+        rank = getattr(row, "pop_rank", None)
+        rank = int(rank) if rank is not None and rank == rank else None
+        return similar, fact, detail, rank
+
+    def _reason_text(self, similar, fact, detail, rank) -> tuple[str, str]:
+        """One line in Korean and English: how often similar customers chose the model, then the fact."""
         out = []
         for lang in ("ko", "en"):
             texts = []
-            if share is not None and share >= 0.01:
-                texts.append(t("recommend.reason.segment_share", lang, pct=round(100 * share)))
-            elif age_share is not None and age_share == age_share and age_share >= 0.01:
-                texts.append(t("recommend.reason.age_share", lang, pct=round(100 * age_share)))
-            if fact == "lead" and lead == "interest":
+            if similar is not None:
+                texts.append(t(f"recommend.reason.{similar[0]}", lang, pct=similar[1]))
+            if fact == "lead" and detail[0] == "interest":
                 texts.append(t("recommend.reason.interest", lang))
             elif fact == "lead":
-                word = t(f"recommend.lead.{lead}", lang)
+                word = t(f"recommend.lead.{detail[0]}", lang)
                 if word.startswith("recommend.lead."):
                     word = t("recommend.lead.other", lang)
                 texts.append(t("recommend.reason.recent_lead", lang, lead=word))
             elif fact == "history":
-                body = self.vehicle_.at[row.model, "body_type"] if row.model in self.vehicle_.index else None
-                word = t(f"segment.level.body_type.{body}", lang) if isinstance(body, str) else row.model
-                key = "same_model" if getattr(row, "prev_same_model", 0) == 1 else "same_body"
-                texts.append(t(f"recommend.reason.{key}", lang, body=word, model=row.model))
+                model, body, key = detail
+                word = t(f"segment.level.body_type.{body}", lang) if body is not None else model
+                texts.append(t(f"recommend.reason.{key}", lang, body=word, model=model))
             elif fact == "region":
-                region = t(f"segment.level.region.{row.region}", lang)
-                region = row.region if region.startswith("segment.level.") else region
-                texts.append(t("recommend.reason.region_popular", lang, region=region, rank=int(row.region_rank)))
-            rank = getattr(row, "pop_rank", None)
-            rank = int(rank) if rank is not None and rank == rank else None
+                region = t(f"segment.level.region.{detail[0]}", lang)
+                region = detail[0] if region.startswith("segment.level.") else region
+                texts.append(t("recommend.reason.region_popular", lang, region=region, rank=detail[1]))
             if not texts or (fact is None and rank is not None and rank <= 5):
                 texts.append(t("recommend.reason.popular", lang, rank=rank or 1))
             out.append(" · ".join(texts))

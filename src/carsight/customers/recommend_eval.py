@@ -13,7 +13,7 @@ import pandas as pd
 
 from carsight.customers.recommend import VehicleRecommender
 from carsight.customers.recommend_data import RecData
-from carsight.errors import DataTooThinError
+from carsight.errors import DataTooThinError, InputError
 
 
 def holdout_cutoff(purchases: pd.DataFrame, test_share: float = 0.2) -> dt.date:
@@ -44,12 +44,32 @@ def evaluate_recommenders(
     cutoff: dt.date | None = None,
     test_share: float = 0.2,
     estimator: VehicleRecommender | None = None,
+    fitted: VehicleRecommender | None = None,
 ) -> tuple[pd.DataFrame, VehicleRecommender]:
     """hit@3 and NDCG@5 of the learned ranker and the two baselines on the same split.
 
     Each customer's latest purchase on/after ``cutoff`` is held out; everything learns from
     purchases before ``cutoff`` only. ``data.segments`` must be segments computed from data before
     the cutoff (used by the per-segment baseline). Returns (table, the fitted estimator).
+
+    Parameters
+    ----------
+    data : RecData
+        The purchases (and optional tables) to split.
+    cutoff : datetime.date, optional
+        The holdout date (default: :func:`holdout_cutoff` of ``test_share``).
+    test_share : float
+        Share of buyers whose latest purchase is held out when ``cutoff`` is not given.
+    estimator : VehicleRecommender, optional
+        The unfitted ranker to fit before ``cutoff`` (default settings when None).
+    fitted : VehicleRecommender, optional
+        A ranker already fitted on ``data`` with ``cutoff=cutoff`` (e.g. beside other work), used as
+        it is instead of fitting one here.
+
+    Raises
+    ------
+    InputError
+        When ``fitted`` was fitted with another cutoff.
     """
     p = data.purchases
     cutoff = cutoff or holdout_cutoff(p, test_share)
@@ -59,7 +79,16 @@ def evaluate_recommenders(
     train = p[p["purchase_date"] < cut]
     if len(test) < 20:
         raise DataTooThinError(f"only {len(test)} held-out purchases after {cutoff}: too few to evaluate")
-    model = (estimator or VehicleRecommender()).fit(data, cutoff=cutoff)
+    if fitted is None:
+        model = (estimator or VehicleRecommender()).fit(data, cutoff=cutoff)
+    elif getattr(fitted, "cutoff_", None) != cut.date():
+        raise InputError(
+            f"the fitted recommender learned before {getattr(fitted, 'cutoff_', None)}, not before {cut.date()}",
+            column="fitted",
+            expected=f"a recommender fitted with cutoff={cut.date()}",
+        )
+    else:
+        model = fitted
     ev = pd.DataFrame({"customer_id": test["customer_id"], "date": test["purchase_date"]})
     scored, _ = model.score_events(ev, data, train)
     truth = pd.Index(model.models_).get_indexer(test["model"])

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from carsight.config import Settings
 from carsight.customers import deciles as D
@@ -218,6 +219,13 @@ def _describe(feature: str, lang: str) -> str | None:
 
 def run(wh: Warehouse, settings: Settings) -> dict:
     """Pipeline step: propensity for every target, then CLV. Returns a short summary."""
+    # One BLAS/OpenMP thread: the models here are small, and on a shared machine extra threads spin
+    # for a core instead of computing.
+    with threadpool_limits(1):
+        return _run(wh, settings)
+
+
+def _run(wh: Warehouse, settings: Settings) -> dict:
     from carsight.registry import save_model
 
     last = T.last_event_date(wh)

@@ -55,6 +55,7 @@ current = st.navigation(pages, position="sidebar", expanded=True)
 
 with st.sidebar:
     state.pipeline_banner()
+    state.results_stamp()
     if state.show_internals():
         st.caption(t("dash.app.warehouse", lang, location=data.location()))
     st.caption(t("app.tagline", lang))

@@ -1,12 +1,13 @@
 """Cached, read-only, pre-aggregated queries behind the dashboard pages.
 
-Connection policy (why): DuckDB lets one process write *or* many read, per file. The pipeline and
-``carsight ingest`` must be able to write while the dashboard is open, so the dashboard never
-holds a connection between page runs. A :class:`Reader` opens the warehouse read-only on the first
-cache miss of a page run and closes it when the run ends; a run whose queries are all cached
-opens nothing. Every cached query is keyed by the warehouse location and a version stamp (the
-DuckDB file's and its WAL's mtime and size), so a pipeline run or a saved customer invalidates the
-cache on the next page view. Non-DuckDB warehouses (Ibis URLs) get a one-minute stamp instead.
+Connection policy (why): readers never wait for writers. Every page reads the newest snapshot the
+warehouse's writers published (:func:`carsight.warehouse.reading.open_reader`, the one read path),
+so a pipeline run, a load or a saved customer never makes a page wait or say "busy"; before anything
+was published, the warehouse itself, read-only. A :class:`Reader` looks up the newest snapshot when
+a page run starts (a file read, no connection), opens it on the first cache miss and closes it when
+the run ends; a run whose queries are all cached opens nothing. Every cached query is keyed by the
+warehouse location and the snapshot's name, so a new publication invalidates the cache on the next
+page view. Non-DuckDB warehouses (Ibis URLs) are read live with a one-minute stamp.
 
 Queries aggregate in the warehouse (Ibis) and return small frames; no page pulls a fact table.
 """
@@ -14,7 +15,6 @@ Queries aggregate in the warehouse (Ibis) and return small frames; no page pulls
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import ibis
@@ -22,15 +22,11 @@ import pandas as pd
 import streamlit as st
 
 from carsight.config import get_settings
-from carsight.errors import CarsightError, WarehouseError
-from carsight.warehouse import Warehouse
+from carsight.errors import CarsightError
 from carsight.warehouse import schema as S
-from carsight.warehouse.connection import duckdb_file, file_stamp
-from carsight.warehouse.sharing import is_lock_error, reading_copy_path
-
-
-class WarehouseBusy(WarehouseError):
-    """Another process holds the DuckDB file for writing (a pipeline run or a load)."""
+from carsight.warehouse.connection import Warehouse, duckdb_file
+from carsight.warehouse.reading import open_reader, reading_stamp, stamp_of
+from carsight.warehouse.sharing import Publication, latest_publication
 
 
 class MissingTable(CarsightError):
@@ -57,56 +53,45 @@ def duckdb_path(loc: str) -> Path | None:
 
 
 def version_stamp(loc: str) -> str:
-    """Changes whenever the warehouse (or the reading copy a running pipeline publishes beside it) is written.
+    """Changes whenever readers have something new: the cache key of every query.
 
-    The cache key of every query. A server warehouse has no file to watch, so its cache expires
-    every minute.
+    The newest published snapshot's name (see :func:`carsight.warehouse.reading.reading_stamp`).
     """
-    stamp = file_stamp(loc)
-    if stamp is None:
-        return f"t{int(time.time() // 60)}"
-    copy = reading_copy_path(duckdb_file(loc))
-    return f"{stamp}|{file_stamp(str(copy))}" if copy.exists() else stamp
+    return reading_stamp(loc)
 
 
 class Reader:
-    """Opens the warehouse read-only on first use; closed at the end of each page run.
+    """The published results for one page run: opened read-only on first use, closed at the end.
 
-    While a pipeline holds the file, it reads the reading copy the pipeline publishes after every
-    step.
+    Attributes
+    ----------
+    location : str
+        The configured warehouse.
+    publication : Publication or None
+        The snapshot this page run reads (looked up when the run starts); None when nothing was
+        published yet (the warehouse itself is read) or for a server warehouse.
     """
 
     def __init__(self, loc: str | None = None):
         self.location = loc or location()
-        self.version = version_stamp(self.location)
+        path = duckdb_path(self.location)
+        self.publication: Publication | None = latest_publication(path) if path is not None else None
+        self.version = self.publication.file if self.publication is not None else version_stamp(self.location)
         self._wh: Warehouse | None = None
 
     @property
     def key(self) -> str:
-        """The cache key of this page run: the location and its version stamp."""
+        """The cache key of this page run: the location and what it reads."""
         return f"{self.location}@{self.version}"
 
     @property
     def wh(self) -> Warehouse:
         """The read-only connection, opened on first use."""
         if self._wh is None:
-            path = duckdb_path(self.location)
-            if path is not None and not path.exists():
-                raise WarehouseError(f"warehouse {path} does not exist yet: run `carsight demo` or `carsight init`")
-            try:
-                self._wh = Warehouse(self.location, read_only=True)
-            except WarehouseError as exc:
-                if not is_lock_error(exc):
-                    raise
-                # A writer holds the file: read the copy it publishes, when it publishes one. (A copy
-                # left by a run that was killed is never read: the file itself is free then.)
-                copy = reading_copy_path(path) if path is not None else None
-                if copy is None:
-                    raise WarehouseBusy(str(exc)) from exc
-                try:
-                    self._wh = Warehouse(str(copy), read_only=True)
-                except WarehouseError:  # no copy, or withdrawn a moment ago
-                    raise WarehouseBusy(str(exc)) from exc
+            self._wh = open_reader(self.location, publication=self.publication)
+            if self._wh.publication != self.publication:  # replaced a moment ago: key what is read
+                self.publication = self._wh.publication
+                self.version = stamp_of(self._wh, self.location)
         return self._wh
 
     def table(self, name: str, *, allow_empty: bool = False) -> ibis.Table:
@@ -117,7 +102,7 @@ class Reader:
         """
         if not self.has(name, allow_empty=allow_empty):
             raise MissingTable(name)
-        return self.wh.con.table(name)
+        return self.wh.table(name)
 
     def has(self, *names: str, allow_empty: bool = False) -> bool:
         """Whether every table in ``names`` exists and, for result tables, has rows."""
@@ -130,7 +115,7 @@ class Reader:
         return True
 
     def close(self) -> None:
-        """Close the connection so a writer can open the file."""
+        """Let go of the snapshot."""
         if self._wh is not None:
             self._wh.close()
             self._wh = None
@@ -170,7 +155,7 @@ def _tables(_r: Reader, key: str) -> dict[str, list[str]]:
 
 @_cache
 def _has_rows(_r: Reader, key: str, table: str) -> bool:
-    return int(_r.wh.con.table(table).limit(1).count().execute()) > 0
+    return int(_r.wh.table(table).limit(1).count().execute()) > 0
 
 
 def columns(r: Reader, table: str) -> list[str]:
@@ -359,7 +344,7 @@ def pipeline_status(r: Reader) -> pd.DataFrame:
 def _pipeline_status(_r: Reader, key: str) -> pd.DataFrame:
     if S.PIPELINE_STATUS.name not in tables(_r):
         return pd.DataFrame(columns=S.PIPELINE_STATUS.column_names)
-    return _r.wh.con.table(S.PIPELINE_STATUS.name).order_by("position").execute()
+    return _r.wh.table(S.PIPELINE_STATUS.name).order_by("position").execute()
 
 
 def step_writing(r: Reader, table: str) -> pd.Series | None:

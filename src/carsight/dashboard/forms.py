@@ -113,11 +113,13 @@ def save(location: str, values: dict, lang: str) -> str:
     """Insert one new customer with a write connection held only for the write.
 
     An id that is already taken is refused (a new-customer form must never overwrite someone else);
-    a busy warehouse raises :class:`~carsight.errors.WarehouseError`.
+    a warehouse another process writes raises :class:`~carsight.errors.WarehouseError` after a few
+    seconds (a pipeline run holds it for minutes: the form says so rather than hang). Closing the
+    connection publishes the saved customer to the pages.
     """
     from carsight.warehouse import Warehouse
 
-    wh = Warehouse(location)
+    wh = Warehouse(location, wait_s=3)
     try:
         table = wh.table(S.CUSTOMERS.name)
         taken = int(table.filter(table.customer_id == values["customer_id"]).count().execute())

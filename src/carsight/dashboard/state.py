@@ -60,8 +60,9 @@ def rfm_word(kind: str, value) -> str:
 
 @contextmanager
 def guarded() -> Iterator[None]:
-    """Run a page body: missing tables and a busy warehouse become notices, never tracebacks."""
-    from carsight.dashboard.data import MissingTable, WarehouseBusy
+    """Run a page body: missing tables and a warehouse not readable yet become notices, never tracebacks."""
+    from carsight.dashboard.data import MissingTable
+    from carsight.warehouse.reading import NotPublishedYet
 
     try:
         yield
@@ -70,8 +71,8 @@ def guarded() -> Iterator[None]:
             result_missing(exc.table)
         else:
             st.warning(tr("notice.no_source", table=exc.table))
-    except WarehouseBusy:
-        st.warning(tr("notice.busy"))
+    except NotPublishedYet:
+        st.info(tr("notice.not_published_yet"), icon=":material/hourglass_top:")
     except InputError as exc:
         st.error(str(exc))
     except CarsightError as exc:
@@ -110,7 +111,7 @@ def pipeline_banner() -> None:
     try:
         with data.Reader() as r:
             status = data.pipeline_status(r)
-    except CarsightError:  # a missing or busy warehouse: the page itself says so
+    except CarsightError:  # a missing warehouse, or one with nothing published yet: the page says so
         return
     if status.empty or not status.status.isin([S.PENDING, S.RUNNING]).any():
         return
@@ -118,6 +119,20 @@ def pipeline_banner() -> None:
     now = running.step.iloc[0] if len(running) else status[status.status == S.PENDING].step.iloc[0]
     done = int((status.status == S.DONE).sum())
     st.info(tr("app.pipeline_running", done=done, total=len(status), step=tr(f"step.{now}")))
+
+
+def results_stamp() -> None:
+    """Say when the results every page shows were published (the snapshot's time).
+
+    Or that the warehouse itself is read because nothing was published yet.
+    """
+    from carsight.dashboard import data
+
+    r = data.Reader()
+    if r.publication is not None:
+        st.caption(tr("app.as_of", time=f"{r.publication.time:%Y-%m-%d %H:%M}"))
+    elif data.duckdb_path(r.location) is not None:
+        st.caption(tr("app.unpublished"))
 
 
 @contextmanager

@@ -289,7 +289,9 @@ def clean_text(series: pd.Series) -> pd.Series:
     ):
         series = series.astype("string")
     if series.dtype == object:
-        series = series.map(lambda v: v if v is None or isinstance(v, str) or v != v else str(v))
+        series = series.map(
+            lambda v: v if isinstance(v, str) else None if v is None or v is pd.NA or v != v else str(v)
+        )
     arr = to_arrow_text(series)
     if pc.all(pc.string_is_ascii(arr)).as_py() is False:
         arr = pc.utf8_normalize(arr, "NFC")

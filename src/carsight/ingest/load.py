@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from carsight.errors import InputError
 from carsight.ingest.read import resolve_path
+from carsight.ingest.sqlclean import stage_csv
 from carsight.ingest.table import (
     CHUNK_ROWS,
     ROW,
@@ -33,7 +34,8 @@ from carsight.ingest.table import (
     read_table,
 )
 from carsight.warehouse import schema as S
-from carsight.warehouse.connection import Stage, UpsertResult, Warehouse
+from carsight.warehouse.connection import UpsertResult, Warehouse
+from carsight.warehouse.staging import Stage
 
 # DuckDB's memory while a file of records is staged and written: past it, DuckDB spills to disk, so a
 # load of any size stays within about this plus a chunk and the libraries (bench/ingest_throughput.py).
@@ -186,6 +188,9 @@ def load_file(
         job.hash_file()  # while the file is read
         with wh.memory_budget(LOAD_MEMORY):
             report = _load_records(job, records, set(constants or {}), chunk_rows, on_read)
+    if wh.publishes and not dry_run and not wh.in_transaction:
+        # The completed load is what readers see next (a long load never makes them wait).
+        wh.publish(writer="load", detail=f"{schema_table.name} {resolved.name}")
     report.seconds = time.perf_counter() - start
     return report
 
@@ -266,7 +271,15 @@ def _load_records(job: _Job, records: RecordFile, constants: set[str], chunk_row
             stage.clear()
             tally.reset()
 
-        for part in records.parts(chunk_rows, on_read, restart=restart):
+        # A plain UTF-8 CSV is read and typed by DuckDB itself (:mod:`carsight.ingest.sqlclean`); any
+        # other file, in chunks.
+        staged = stage_csv(records, stage)
+        if staged is not None:
+            tally.rows_read, tally.subtotals, tally.rejected = staged.rows_read, staged.subtotals, staged.rejected
+            tally.maybe_repeated = True
+            if on_read is not None:
+                on_read(records.src.size, records.src.size)
+        for part in records.parts(chunk_rows, on_read, restart=restart) if staged is None else ():
             frame = part.frame
             if derived and len(frame):
                 keys, tally.key_notes = records.content_keys(frame)

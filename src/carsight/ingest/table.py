@@ -175,6 +175,44 @@ def _text_headers(plan: _Plan) -> set[str]:
 
 
 # ---- one chunk -------------------------------------------------------------------------------------------
+def label_headers(plan: _Plan, headers: list[str]) -> list[str]:
+    """The file headers whose cells may label a row as a subtotal (text, not free text or helpers)."""
+    columns = plan.match.columns
+    return [
+        h
+        for h in headers
+        if columns.get(h) not in _FREE_TEXT
+        and columns.get(h) != YEAR
+        and not str(columns.get(h, "")).startswith("__")
+        and (h not in columns or plan.table.column(columns[h]).dtype == "string")
+    ]
+
+
+def clean_columns(
+    out: pd.DataFrame, source: pd.DataFrame, plan: _Plan, constants: dict
+) -> tuple[pd.DataFrame, list[tuple[pd.Series, str, pd.Series, str]]]:
+    """Work out, fill and convert the canonical columns in ``out`` (and its ``__row__``).
+
+    Derived columns are worked out (:func:`carsight.ingest.derive.apply`), ``constants`` fill blanks
+    or add their columns, and every value is cleaned and typed (:func:`convert`). Returns the typed
+    frame (every column of the table) and its problems: (mask of bad rows, file header, raw values,
+    reason). Rows are independent of one another except in date columns, whose day/month order is
+    decided over all the values given.
+    """
+    header_of = {column: header for header, column in plan.match.columns.items()}
+    year_col = out.pop(YEAR) if YEAR in out.columns else None
+    out, derived_headers = derive.apply(out, source, plan.derivation)
+    header_of.update(derived_headers)
+    for column, value in constants.items():
+        if column in out.columns:
+            out[column] = out[column].where(out[column].notna(), value)
+        else:
+            out[column] = pd.Series(value, index=out.index, dtype="object")
+            header_of[column] = f"--set {column}"
+    converted, more = convert(out, plan.table, plan.required, plan.lang, year_col, relaxed=plan.relaxed)
+    return converted, [(m, header_of.get(col, col), raw, why) for m, col, raw, why in more]
+
+
 @dataclass
 class _ChunkResult:
     frame: pd.DataFrame
@@ -215,35 +253,15 @@ def _process(chunk_frame: pd.DataFrame, first_row: int, errors: list, plan: _Pla
     if not keep.all():  # filtering copies every column, so only when there is something to drop
         df = df[keep]
     # Subtotal rows: a label cell says "합계"/"Total".
-    label_headers = [
-        h
-        for h in source_cols
-        if plan.match.columns.get(h) not in _FREE_TEXT
-        and plan.match.columns.get(h) != YEAR
-        and not str(plan.match.columns.get(h, "")).startswith("__")
-        and (h not in plan.match.columns or plan.table.column(plan.match.columns[h]).dtype == "string")
-    ]
-    subtotal = subtotal_rows(df, label_headers)
+    subtotal = subtotal_rows(df, label_headers(plan, source_cols))
     n_sub = int(subtotal.sum())
     if n_sub:
         df = df[~subtotal]
     out = pd.DataFrame(index=df.index)
     out["__row__"] = df["__row__"]
-    header_of: dict[str, str] = {}
     for header, column in plan.match.columns.items():
         out[column] = df[header]
-        header_of[column] = header
-    year_col = out.pop(YEAR) if YEAR in out.columns else None
-    out, derived_headers = derive.apply(out, df, plan.derivation)
-    header_of.update(derived_headers)
-    for column, value in plan.constants.items():
-        if column in out.columns:
-            out[column] = out[column].where(out[column].notna(), value)
-        else:
-            out[column] = pd.Series(value, index=out.index, dtype="object")
-            header_of[column] = f"--set {column}"
-    converted, more = convert(out, plan.table, plan.required, plan.lang, year_col, relaxed=plan.relaxed)
-    problems = [(m, header_of.get(col, col), raw, why) for m, col, raw, why in more]
+    converted, problems = clean_columns(out, df, plan, plan.constants)
     bad_rows = pd.Series(False, index=converted.index)
     for mask, *_ in problems:
         bad_rows |= mask.reindex(converted.index, fill_value=False)

@@ -11,16 +11,19 @@ Per series, on ``log1p(y)`` (effects are multiplicative), an intervention regres
 
 with a piecewise-linear trend (a knot every 12 months, so a level that drifts over the years is
 not taken for an event), 11 month dummies (two seasons of data or more) and one column per event
-occurrence. An occurrence that always falls in the same calendar month as another of its name is
-still identified as long as some year lacks it; one that cannot be told from the season or trend is
-left out (rank check) and reported as not identifiable.
+occurrence (one per month for a declared shock, which deepens and recovers; its effect is the mean
+of its months', with the months' sampling variances averaged, their covariance left out). An
+occurrence that always falls in the same calendar month as another of its name is still identified
+as long as some year lacks it; one that cannot be told from the season or trend is left out (rank
+check) and reported as not identifiable.
 
 Across series the occurrence's estimates are pooled by random-effects meta-analysis (DerSimonian
 and Laird): its mean effect with a 95% interval, and each series' own effect shrunk towards the mean
-by how precise it is (empirical Bayes), so an aggregate series that a Korean incentive moves less
-keeps its own, smaller effect. A coming occurrence gets, per series, the mean of that series' effects
-in the past occurrences of its name (or, when the name has none, of its kind); its uncertainty adds
-the spread between occurrences, which widens the forecast interval in its months.
+by how precise it is (empirical Bayes); an aggregate series (a total that a Korean incentive moves
+less) is no peer of its parts and keeps its own estimate. A coming occurrence gets, per series, the
+mean of that series' effects in the past occurrences of its name (or, when the name has none, of its
+kind); its uncertainty adds the spread between occurrences, which widens the forecast interval in
+its months.
 """
 
 from __future__ import annotations
@@ -128,29 +131,68 @@ class EventEffects:
     series_: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
     pooled_: dict[int, _Pooled] = field(default_factory=dict)
     coming_: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    # (series, shock) → {month number: effect}: a shock's history is adjusted month by month.
+    monthly_: dict[tuple[str, int], dict[int, float]] = field(default_factory=dict)
 
-    def fit(self, series: dict[str, tuple[np.ndarray, np.ndarray]], covering: dict[str, np.ndarray]) -> EventEffects:
+    def fit(
+        self,
+        series: dict[str, tuple[np.ndarray, np.ndarray]],
+        covering: dict[str, np.ndarray],
+        aggregates: frozenset[str] = frozenset(),
+    ) -> EventEffects:
         """Learn the effects from the months up to the cutoff.
 
         ``series``: id → (month numbers, values), never negative; ``covering``: id → the rows of
-        the events that cover it.
+        the events that cover it; ``aggregates``: the series that sum others (a market total), which
+        keep their own estimate: an event moves them by a share of what it moves their parts, so
+        they are not exchangeable with them in the pooling.
+
+        A declared ``shock`` gets one column per month in the regression (as X-13's sequence of
+        additive outliers): a one-off shock deepens and recovers, and one average effect would leave
+        a dip and an overshoot in the adjusted history. Its months are thereby left out of the trend
+        and season, its history is adjusted month by month, and its reported effect is the mean of
+        its months' effects.
         """
         raw: dict[int, list[tuple[str, float, float]]] = {}
+        kinds = self.events["kind"].to_numpy()
         for uid, which in covering.items():
             months, y = series[uid]
             past = months <= self.cutoff
             started = which[self.events["first"].to_numpy()[which] <= self.cutoff] if len(which) else which
             if past.sum() < 3 or len(started) == 0:
                 continue
-            b, v = regress(y[past], months[past], indicators(self.events, started, months[past]))
-            for j, e in enumerate(started):
-                if np.isfinite(b[j]):
-                    raw.setdefault(int(e), []).append((uid, float(b[j]), float(v[j])))
+            columns, owner = [], []
+            for e in started:
+                on = indicators(self.events, np.array([e]), months[past])[:, 0]
+                if kinds[e] == SHOCK and on.sum() > 1:
+                    for i in np.flatnonzero(on):
+                        column = np.zeros(len(on))
+                        column[i] = 1.0
+                        columns.append(column)
+                        owner.append(int(e))
+                else:
+                    columns.append(on)
+                    owner.append(int(e))
+            b, v = regress(y[past], months[past], np.column_stack(columns))
+            owner_arr = np.array(owner)
+            past_months = months[past]
+            for e in started:
+                cols = np.flatnonzero(owner_arr == e)
+                ok = cols[np.isfinite(b[cols])]
+                if len(ok) == 0:
+                    continue
+                if len(cols) > 1:  # a shock: its months' effects, and their mean
+                    on_months = past_months[[int(np.argmax(columns[c])) for c in ok]]
+                    self.monthly_[uid, int(e)] = dict(zip(on_months.tolist(), b[ok].tolist(), strict=True))
+                raw.setdefault(int(e), []).append((uid, float(np.mean(b[ok])), float(np.mean(v[ok]) / len(ok))))
         for e, rows in raw.items():
-            p = pool(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
+            peers = [r for r in rows if r[0] not in aggregates] or rows
+            p = pool(np.array([r[1] for r in peers]), np.array([r[2] for r in peers]))
             self.pooled_[e] = p
             for uid, b, v in rows:
-                if p.tau2 > 0:
+                if uid in aggregates and len(peers) < len(rows):
+                    self.series_[uid, e] = (b, v)
+                elif p.tau2 > 0:
                     prec = 1 / v + 1 / p.tau2
                     self.series_[uid, e] = ((b / v + p.mean / p.tau2) / prec, 1 / prec + p.se**2)
                 else:
@@ -219,11 +261,19 @@ class EventEffects:
 
     # ---------------------------------------------------------------- applying them
     def adjust(self, uid: str, which: np.ndarray, months: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``y`` with the learnt effects of its past events taken out (on log1p scale)."""
+        """``y`` with the learnt effects of its past events taken out (on log1p scale).
+
+        A shock's months by their own effects (its mean where a month has none).
+        """
         if len(which) == 0:
             return y
         on = indicators(self.events, which, months)
-        shift = on @ np.array([self.log_effect(uid, int(e))[0] for e in which])
+        shift = np.zeros(len(months))
+        for j, e in enumerate(which):
+            mean = self.log_effect(uid, int(e))[0]
+            monthly = self.monthly_.get((uid, int(e)), {})
+            effect = np.array([monthly.get(int(m), mean) for m in months]) if monthly else mean
+            shift += on[:, j] * effect
         if not np.any(shift):
             return y
         return np.expm1(np.log1p(np.maximum(y, 0)) - shift)

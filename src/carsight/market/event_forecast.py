@@ -44,6 +44,10 @@ class EventAdjustment:
             if len(m) and (self.values[uid] >= 0).all()
         }
         self.covering = {u: w for u, w in coverage(self.events, self.keys, reach).items() if len(w)}
+        # Series that sum others (an id part is None: a market total): they keep their own effects.
+        self.aggregates = frozenset(
+            u for u, key in self.keys.items() if any(key.get(c) is None for c in SCOPE if c in key)
+        )
         self.by_cutoff: dict[int, EventEffects] = {}
         self.end = max((int(m[-1]) for m in self.months.values() if len(m)), default=0)
 
@@ -52,7 +56,7 @@ class EventAdjustment:
         series = {u: (self.months[u], self.values[u]) for u in self.covering}
         for c in sorted({*map(int, cutoffs), self.end}):
             if c not in self.by_cutoff:
-                self.by_cutoff[c] = EventEffects(self.events, c).fit(series, self.covering)
+                self.by_cutoff[c] = EventEffects(self.events, c).fit(series, self.covering, self.aggregates)
 
     @property
     def final(self) -> EventEffects:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from carsight.config import Settings
 from carsight.errors import DataTooThinError
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 DEFAULT_REVIEW_THRESHOLD = 0.5
 # Without labels, topics are discovered; fewer texts than this per topic are not worth splitting.
 TEXTS_PER_DISCOVERED_TOPIC = 30
+# Under settings.model_dir: Kiwi's analysis of each word, kept between runs.
+WORD_CACHE_DIR = "voc_tokens"
 
 
 def _consultations(wh: Warehouse) -> pd.DataFrame:
@@ -79,19 +83,92 @@ def _rising(frame: pd.DataFrame, tokens: list[list[str]]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _classify(frame: pd.DataFrame, texts: list[str], labels: list[str], report: dict, params: dict, settings) -> dict:
+    """Fit the topic classifier on every labelled text, review every text and save the model.
+
+    ``report`` is what :func:`carsight.voc.classify.evaluate` found on the same texts; it is saved with
+    the model. Returns the summary.
+
+    Raises
+    ------
+    DataTooThinError
+        When the labels cannot train or evaluate a classifier (nothing is saved then).
+    """
+    from carsight.registry import save_model
+    from carsight.voc.classify import MODEL_KIND, TopicClassifier
+
+    model = TopicClassifier(**params).fit(texts, labels)
+    predicted = model.review(frame["text_masked"].tolist())
+    frame["topic"] = predicted["label"].to_numpy()
+    frame["confidence"] = predicted["confidence"].to_numpy()
+    frame["needs_review"] = predicted["needs_review"].to_numpy()
+    save_model(
+        settings.model_dir / "voc_topic",
+        model,
+        kind=MODEL_KIND,
+        params=model.get_params(),
+        metrics={k: report[k] for k in ("model", "baseline", "n_train", "n_test", "labels", "warning")},
+        data=pd.DataFrame({"text": texts, "label": labels}),
+    )
+    summary = {
+        "macro_f1": round(report["model"]["macro_f1"], 3),
+        "baseline_macro_f1": round(report["baseline"]["macro_f1"], 3),
+        "needs_review": int(frame["needs_review"].sum()),
+    }
+    if report.get("warning"):
+        summary["warning"] = report["warning"]
+    return summary
+
+
+def _discover(
+    frame: pd.DataFrame, terms: tuple, n_labelled: int, note: str, trained_at: pd.Timestamp
+) -> tuple[pd.DataFrame, str]:
+    """Without enough labels: topics discovered in the texts (when there are enough), all marked for review.
+
+    Returns the metrics row that says so, and the note.
+    """
+    from carsight.voc.topics import TopicDiscovery
+
+    k = int(min(10, len(frame) // TEXTS_PER_DISCOVERED_TOPIC))
+    frame["confidence"] = np.nan
+    frame["needs_review"] = True
+    if k >= 2:
+        discovery = TopicDiscovery(k=k, terms=terms).fit(frame["text_masked"].tolist())
+        names_by_topic = dict(zip(discovery.topics_["topic"], discovery.topics_["label"], strict=True))
+        frame["topic"] = [names_by_topic.get(int(t)) for t in discovery.labels_]
+        note += f"; {k} topics discovered without labels"
+    else:
+        frame["topic"] = None
+    metrics = pd.DataFrame(
+        [(trained_at, "topic_classifier", "labelled_texts", float(n_labelled), None, None, note)],
+        columns=[c.name for c in R.VOC_MODEL_METRICS.columns],
+    )
+    return metrics, note
+
+
 def run(wh: Warehouse, settings: Settings) -> dict:
     """Mask, classify and aggregate consultations; returns a short summary."""
-    from carsight.registry import save_model
+    # One BLAS/OpenMP thread: the linear models here are small, and on a shared machine extra threads
+    # spin for a core instead of computing (the logistic baseline took 15 s instead of 1 s under load).
+    with threadpool_limits(1):
+        return _run(wh, settings)
+
+
+def _run(wh: Warehouse, settings: Settings) -> dict:
     from carsight.voc.aggregate import build_daily
-    from carsight.voc.classify import MODEL_KIND, TopicClassifier, evaluate
+    from carsight.voc.classify import TopicClassifier, evaluate
     from carsight.voc.normalise import clean_and_mask
-    from carsight.voc.tokenise import Tokenizer, detect_language
+    from carsight.voc.tokenise import Tokenizer, detect_language, load_word_cache, save_word_cache
 
     if not wh.has_table(S.CONSULTATIONS.name) or wh.count(S.CONSULTATIONS.name) == 0:
         return {"consultations": 0}
     frame = _consultations(wh)
     tokenizer = Tokenizer(_terms(wh, settings))
-    warming = tokenizer.warm_up()
+    # Kiwi's analysis of every word seen by earlier runs is kept beside the models: a re-run analyses
+    # only new words, and builds Kiwi (seconds) only when there are some. A first run builds it in
+    # the background while the texts are masked.
+    words_dir = Path(settings.model_dir) / WORD_CACHE_DIR
+    warming = None if load_word_cache(words_dir, tokenizer) else tokenizer.warm_up()
     original = frame["text"]
     names = frame["customer_name"].where(frame["customer_name"].notna(), None)
     masked = [
@@ -107,7 +184,8 @@ def run(wh: Warehouse, settings: Settings) -> dict:
         source["text"] = [m if isinstance(o, str) else o for o, m in zip(original.tolist(), masked, strict=True)]
         wh.upsert(S.CONSULTATIONS, source)
 
-    warming.join()
+    if warming is not None:
+        warming.join()
     tokens = tokenizer.tokenize_many(masked)
     frame["lang"] = [detect_language(t) for t in masked]
     frame["date"] = frame["consulted_at"].dt.normalize().dt.date
@@ -116,53 +194,21 @@ def run(wh: Warehouse, settings: Settings) -> dict:
     labelled = frame["category"].notna() & (frame["category"].astype("string").str.strip() != "")
     summary: dict = {"consultations": len(frame), "texts_masked": changed, "labelled": int(labelled.sum())}
     trained_at = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
-    metrics = pd.DataFrame(columns=[c.name for c in R.VOC_MODEL_METRICS.columns])
-    confusion = pd.DataFrame(columns=[c.name for c in R.VOC_CONFUSION.columns])
     params = {"review_threshold": threshold, "terms": tokenizer.terms}
+    texts = frame.loc[labelled, "text_masked"].tolist()
+    labels = frame.loc[labelled, "category"].astype(str).str.strip().tolist()
+    # The held-out evaluation and the final fit run one after the other, not side by side: liblinear
+    # draws its coordinate order from one process-wide generator, so two SVMs fitting at once would
+    # give results that change from run to run.
     try:
-        texts = frame.loc[labelled, "text_masked"].tolist()
-        labels = frame.loc[labelled, "category"].astype(str).str.strip().tolist()
         report = evaluate(texts, labels, classifier=TopicClassifier(**params))
+        summary.update(_classify(frame, texts, labels, report, params, settings))
         metrics, confusion = _metrics_rows(report, trained_at)
-        model = TopicClassifier(**params).fit(texts, labels)
-        save_model(
-            settings.model_dir / "voc_topic",
-            model,
-            kind=MODEL_KIND,
-            params=model.get_params(),
-            metrics={k: report[k] for k in ("model", "baseline", "n_train", "n_test", "labels", "warning")},
-            data=pd.DataFrame({"text": texts, "label": labels}),
-        )
-        predicted = model.review(frame["text_masked"].tolist())
-        frame["topic"] = predicted["label"].to_numpy()
-        frame["confidence"] = predicted["confidence"].to_numpy()
-        frame["needs_review"] = predicted["needs_review"].to_numpy()
-        summary.update(
-            macro_f1=round(report["model"]["macro_f1"], 3),
-            baseline_macro_f1=round(report["baseline"]["macro_f1"], 3),
-            needs_review=int(frame["needs_review"].sum()),
-        )
-        if report.get("warning"):
-            summary["warning"] = report["warning"]
     except DataTooThinError as exc:
-        from carsight.voc.topics import TopicDiscovery
-
-        note = f"no classifier: {exc}"
-        k = int(min(10, len(frame) // TEXTS_PER_DISCOVERED_TOPIC))
-        frame["confidence"] = np.nan
-        frame["needs_review"] = True
-        if k >= 2:
-            discovery = TopicDiscovery(k=k, terms=tokenizer.terms).fit(frame["text_masked"].tolist())
-            names_by_topic = dict(zip(discovery.topics_["topic"], discovery.topics_["label"], strict=True))
-            frame["topic"] = [names_by_topic.get(int(t)) for t in discovery.labels_]
-            note += f"; {k} topics discovered without labels"
-        else:
-            frame["topic"] = None
-        metrics = pd.DataFrame(
-            [(trained_at, "topic_classifier", "labelled_texts", float(labelled.sum()), None, None, note)],
-            columns=[c.name for c in R.VOC_MODEL_METRICS.columns],
+        metrics, summary["warning"] = _discover(
+            frame, tokenizer.terms, int(labelled.sum()), f"no classifier: {exc}", trained_at
         )
-        summary["warning"] = note
+        confusion = pd.DataFrame(columns=[c.name for c in R.VOC_CONFUSION.columns])
 
     keyword_daily, topic_daily = build_daily(frame, tokens)
     rising = _rising(frame, tokens)
@@ -172,6 +218,7 @@ def run(wh: Warehouse, settings: Settings) -> dict:
     wh.replace(R.VOC_RISING, rising[[c.name for c in R.VOC_RISING.columns]])
     wh.replace(R.VOC_MODEL_METRICS, metrics)
     wh.replace(R.VOC_CONFUSION, confusion)
+    save_word_cache(words_dir, tokenizer)
     summary.update(
         keyword_rows=len(keyword_daily),
         rising_significant=int(rising["significant"].sum()) if len(rising) else 0,

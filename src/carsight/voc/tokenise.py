@@ -304,6 +304,65 @@ class Tokenizer:
         return out
 
 
+def _word_cache_file(folder: Path, tokenizer: Tokenizer) -> Path:
+    """The file of ``tokenizer``'s word analyses: one per Kiwi version, dictionary and options."""
+    import hashlib
+    import json
+    from importlib.metadata import version
+
+    key = json.dumps(
+        [version("kiwipiepy"), tokenizer.dictionary, tokenizer.predicates, tokenizer.stopwords], ensure_ascii=False
+    )
+    return Path(folder) / f"words-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}.json"
+
+
+def load_word_cache(folder: str | Path, tokenizer: Tokenizer) -> int:
+    """Fill ``tokenizer``'s word cache from what an earlier run saved in ``folder``.
+
+    A re-run then analyses only the words it has not seen: Kiwi is not even built when every word is
+    known. The file is keyed by the Kiwi version, the dictionary and the options, so a changed
+    dictionary starts afresh.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Where :func:`save_word_cache` wrote the file.
+    tokenizer : Tokenizer
+        The tokenizer whose (process-wide) word cache is filled.
+
+    Returns
+    -------
+    int
+        The number of words loaded (0 without a file).
+    """
+    import json
+
+    path = _word_cache_file(Path(folder), tokenizer)
+    if not tokenizer.cache_words or not path.is_file():
+        return 0
+    words = json.loads(path.read_text("utf-8"))
+    cache = tokenizer._cache  # taken before the lock: the property takes it too
+    with _CACHE_LOCK:
+        for word, tokens in words.items():
+            cache.setdefault(word, tuple(tokens))
+    return len(words)
+
+
+def save_word_cache(folder: str | Path, tokenizer: Tokenizer) -> Path:
+    """Save ``tokenizer``'s word cache for the next run (see :func:`load_word_cache`); returns the file."""
+    import json
+
+    path = _word_cache_file(Path(folder), tokenizer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cache = tokenizer._cache  # taken before the lock: the property takes it too
+    with _CACHE_LOCK:
+        words = {word: list(tokens) for word, tokens in cache.items()}
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(words, ensure_ascii=False), "utf-8")
+    partial.replace(path)  # a reader never sees half a file
+    return path
+
+
 def tokens_to_text(tokens: Sequence[str]) -> str:
     """Tokens joined for vectorisers that split on spaces (tokens never contain spaces)."""
     return " ".join(tokens)

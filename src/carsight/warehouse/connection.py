@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,21 +24,10 @@ import pyarrow as pa
 from carsight.config import warehouse_url
 from carsight.errors import WarehouseError
 from carsight.warehouse import schema as S
-from carsight.warehouse.sharing import is_lock_error
-
-_SQL_TYPES = {
-    "string": "VARCHAR",
-    "int64": "BIGINT",
-    "float64": "DOUBLE",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "boolean": "BOOLEAN",
-}
-
-
-def _q(name: str) -> str:
-    """Quote an identifier for SQL."""
-    return '"' + name.replace('"', '""') + '"'
+from carsight.warehouse.sharing import Publication, is_lock_error, latest_publication, publish
+from carsight.warehouse.staging import SQL_TYPES as _SQL_TYPES
+from carsight.warehouse.staging import Stage
+from carsight.warehouse.staging import quote as _q
 
 
 @dataclass(frozen=True)
@@ -46,88 +35,6 @@ class UpsertResult:
     inserted: int
     updated: int
     unchanged: int
-
-
-class Stage:
-    """A temporary table shaped like a source table plus helper columns (see :meth:`Warehouse.stage`).
-
-    Chunks of a file are appended as they are read, so memory holds one chunk, never the file; the
-    whole-file steps (keeping the last row of a key, numbering identical rows) then run as set-based
-    SQL over everything staged.
-    """
-
-    def __init__(self, wh: Warehouse, table: S.Table, name: str, extra: dict[str, str]):
-        self.wh, self.table, self.name, self.extra = wh, table, name, extra
-        self.rows = 0
-
-    def append(self, data: pd.DataFrame | pa.Table) -> int:
-        """Append rows holding (some of) the table's columns and the helper columns.
-
-        Columns the data lacks (added to the schema later) get their default. Returns the number of
-        rows appended.
-        """
-        wh, table = self.wh, self.table
-        with wh._registered(data) as (raw, have):
-            missing = [c for c in table.columns if c.name not in have]
-            required = [c.name for c in missing if not c.nullable and c.default is None]
-            if required:
-                raise WarehouseError(f"data for {table.name} lacks columns: {', '.join(required)}")
-
-            def value(c: S.Column) -> str:
-                if c not in missing:
-                    return _q(c.name)
-                return "NULL" if c.default is None else "'" + c.default.replace("'", "''") + "'"
-
-            casts = [f"CAST({value(c)} AS {_SQL_TYPES[c.dtype]})" for c in table.columns]
-            casts += [f"CAST({_q(n) if n in have else 'NULL'} AS {_SQL_TYPES[d]})" for n, d in self.extra.items()]
-            names = ", ".join(_q(n) for n in [*table.column_names, *self.extra])
-            n = len(data)
-            if n:
-                wh._execute(f"INSERT INTO {_q(self.name)} ({names}) SELECT {', '.join(casts)} FROM {_q(raw)}")
-        self.rows += n
-        return n
-
-    def clear(self) -> None:
-        """Forget every row staged so far (a file read again from its start)."""
-        self.wh._execute(f"DELETE FROM {_q(self.name)}")
-        self.rows = 0
-
-    def _last_per_key(self, order: str) -> str:
-        keys = ", ".join(_q(k) for k in self.table.keys)
-        return (
-            f"SELECT {keys}, {_q(order)}, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {_q(order)} DESC) AS _later "
-            f"FROM {_q(self.name)}"
-        )
-
-    def keep_last(self, order: str, examples: int = 5) -> tuple[int, list[dict]]:
-        """Keep, for each natural key, only the row with the highest ``order``.
-
-        That is the last in the file: a later row corrects an earlier one. Returns how many rows were
-        dropped and the keys of the first few, in key order.
-        """
-        keys = ", ".join(_q(k) for k in self.table.keys)
-        distinct = self.wh._scalar(f"SELECT COUNT(*) FROM (SELECT DISTINCT {keys} FROM {_q(self.name)}) d")
-        dropped = self.rows - distinct
-        if not dropped:
-            return 0, []
-        earlier = f"SELECT * FROM ({self._last_per_key(order)}) d WHERE _later > 1"
-        shown = self.wh._rows(f"SELECT {keys} FROM ({earlier}) e ORDER BY {keys}, {_q(order)} LIMIT {int(examples)}")
-        self.wh._execute(f"DELETE FROM {_q(self.name)} WHERE {_q(order)} IN (SELECT {_q(order)} FROM ({earlier}) e)")
-        self.rows -= dropped
-        return dropped, [dict(zip(self.table.keys, row, strict=True)) for row in shown]
-
-    def number_keys(self, key: str, digest: str, order: str) -> None:
-        """Fill ``key`` with ``digest-N``, N numbering the rows of one digest by ``order``.
-
-        The numbers run 1, 2, … in file order over the whole file, so identical rows get distinct,
-        stable keys.
-        """
-        self.wh._execute(
-            f"UPDATE {_q(self.name)} SET {_q(key)} = n.d || '-' || CAST(n.occurrence AS VARCHAR) "
-            f"FROM (SELECT {_q(order)} AS o, {_q(digest)} AS d, "
-            f"ROW_NUMBER() OVER (PARTITION BY {_q(digest)} ORDER BY {_q(order)}) AS occurrence "
-            f"FROM {_q(self.name)}) n WHERE {_q(self.name)}.{_q(order)} = n.o"
-        )
 
 
 class Warehouse:
@@ -140,14 +47,24 @@ class Warehouse:
     read_only:
         Open without write access (DuckDB allows many read-only readers, e.g. dashboards).
     wait_s:
-        How long to wait for a DuckDB file that other connections hold (a dashboard page reading
-        it for a moment). Default: 10 s when writing, none when reading (a reader says "busy").
+        How long to wait for a DuckDB file that other connections hold (a reader of a warehouse
+        that has published nothing yet). Default: 10 s when writing, none when reading.
+    publishes:
+        Whether a writing connection to a DuckDB file publishes a snapshot for readers
+        (:mod:`carsight.warehouse.sharing`): when it opens a file with nothing published, and when
+        it closes having changed the file. Default: yes.
     """
 
-    def __init__(self, url: str, *, read_only: bool = False, wait_s: float | None = None):
+    # Whether this connection publishes snapshots (a writer of a DuckDB file), and the snapshot it
+    # reads (set by carsight.warehouse.open_reader; None: it reads the warehouse itself).
+    publishes: bool = False
+    publication: Publication | None = None
+
+    def __init__(self, url: str, *, read_only: bool = False, wait_s: float | None = None, publishes: bool = True):
         self.url = warehouse_url(url)
         self.read_only = read_only
         self._transactions = 0  # depth of open transaction() blocks
+        self._published_stamp: str | None = None  # the file's stamp when last published (or opened)
         deadline = time.monotonic() + (wait_s if wait_s is not None else 0.0 if read_only else 10.0)
         try:
             if self.url.startswith("duckdb://"):
@@ -168,10 +85,21 @@ class Warehouse:
                         time.sleep(0.2)
             else:
                 self.con = ibis.connect(self.url)
+                if self.con.name == "sqlite":
+                    # Python's sqlite3 otherwise opens a transaction before each write on its own and
+                    # keeps it open; carsight says where transactions begin and end (transaction()).
+                    self.con.con.isolation_level = None
         except WarehouseError:
             raise
         except Exception as exc:  # the driver's message is the useful part
             raise WarehouseError(f"cannot open warehouse {self.url}: {exc}") from exc
+        self._file = duckdb_file(self.url) if publishes and not read_only else None
+        self.publishes = self._file is not None  # a writer of a DuckDB file that publishes for readers
+        if self._file is not None:
+            if latest_publication(self._file) is None:
+                # A reader that starts while this writer holds the file must find something to read.
+                self.publish(writer="open")
+            self._published_stamp = file_stamp(str(self._file))
 
     # ---- reading -----------------------------------------------------------------
     @property
@@ -282,19 +210,19 @@ class Warehouse:
         if self.is_duckdb:
             self.con.con.execute(sql)
         else:
-            with self.con.raw_sql(sql):  # type: ignore[attr-defined]  (closes the cursor)
+            with closing(self.con.raw_sql(sql)):  # type: ignore[attr-defined]
                 pass
 
     def _scalar(self, sql: str) -> int:
         if self.is_duckdb:
             return int(self.con.con.execute(sql).fetchone()[0] or 0)
-        with self.con.raw_sql(sql) as cur:  # type: ignore[attr-defined]
+        with closing(self.con.raw_sql(sql)) as cur:  # type: ignore[attr-defined]
             return int(cur.fetchone()[0] or 0)
 
     def _rows(self, sql: str) -> list[tuple]:
         if self.is_duckdb:
             return self.con.con.execute(sql).fetchall()
-        with self.con.raw_sql(sql) as cur:  # type: ignore[attr-defined]
+        with closing(self.con.raw_sql(sql)) as cur:  # type: ignore[attr-defined]
             return cur.fetchall()
 
     @contextmanager
@@ -310,11 +238,13 @@ class Warehouse:
             finally:
                 duck.unregister(raw)
         else:
-            self.con.create_table(raw, obj=frame, temp=True, overwrite=True)
+            # Created from the schema, then inserted: ibis 12's create_table(obj=…) fails on SQLite.
+            self.con.create_table(raw, schema=ibis.schema(frame.schema), temp=True)
+            self.con.insert(raw, frame)
             try:
                 yield raw, frame.column_names
             finally:
-                self.con.drop_table(raw, force=True)
+                self._execute(f"DROP TABLE IF EXISTS {_q(raw)}")
 
     @contextmanager
     def _staged(self, table: S.Table, data: pd.DataFrame | pa.Table) -> Iterator[str]:
@@ -410,11 +340,15 @@ class Warehouse:
         # One join counts both: a stage row without a partner is new, one with a differing partner
         # is a change (keys are unique on both sides).
         new = f"t.{_q(table.keys[0])} IS NULL"
-        total, inserted, updated = self._rows(
-            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {new} THEN 1 ELSE 0 END), 0), "
-            f"COALESCE(SUM(CASE WHEN NOT ({new}) AND ({changed}) THEN 1 ELSE 0 END), 0) "
-            f"FROM {s} s LEFT JOIN {target} t ON {on}"
-        )[0]
+        if self._scalar(f"SELECT COUNT(*) FROM {target}") == 0:  # a first load: every row is new
+            total = inserted = self._scalar(f"SELECT COUNT(*) FROM {s}")
+            updated = 0
+        else:
+            total, inserted, updated = self._rows(
+                f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {new} THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN NOT ({new}) AND ({changed}) THEN 1 ELSE 0 END), 0) "
+                f"FROM {s} s LEFT JOIN {target} t ON {on}"
+            )[0]
         # An idempotent re-load changes nothing: skip statements that would find nothing
         # (their joins alone cost seconds on millions of rows).
         statements = []
@@ -422,10 +356,9 @@ class Warehouse:
             assignments = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in others)
             statements.append(f"UPDATE {target} AS t SET {assignments} FROM {s} AS s WHERE {on} AND ({changed})")
         if inserted and not dry_run:
-            statements.append(
-                f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {s} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
-            )
+            # When every row is new, no row needs looking up (the anti-join alone costs a third).
+            missing = "" if inserted == total else f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
+            statements.append(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {s} s{missing}")
         if statements:
             self._run_in_transaction(statements)
         total, inserted, updated = int(total), int(inserted), int(updated)
@@ -442,19 +375,57 @@ class Warehouse:
         return n
 
     def replace(self, table: S.Table | str, data: pd.DataFrame | pa.Table) -> int:
-        """Replace a result table's contents in one transaction (readers never see it half-written)."""
+        """Replace a result table's contents atomically: a reader sees the old rows or the new ones.
+
+        Never an empty or half-written table, on every backend. DuckDB deletes and inserts in one
+        transaction. Elsewhere the rows are written to a new table first, which then takes the old
+        one's name (both renames in one transaction where the backend's DDL is transactional, as in
+        SQLite and PostgreSQL), and the old table is dropped; a failure before the swap leaves the
+        old table as it was.
+
+        Returns
+        -------
+        int
+            The number of rows written.
+        """
         table = S.get_table(table) if isinstance(table, str) else table
         self.ensure(table)
         cols = ", ".join(_q(c) for c in table.column_names)
         with self._staged(table, data) as stage:
             n = self._scalar(f"SELECT COUNT(*) FROM {_q(stage)}")
+            if self.is_duckdb:
+                self._run_in_transaction(
+                    [
+                        f"DELETE FROM {_q(table.name)}",
+                        f"INSERT INTO {_q(table.name)} ({cols}) SELECT {cols} FROM {_q(stage)}",
+                    ]
+                )
+            else:
+                self._swap_in(table, f"SELECT {cols} FROM {_q(stage)}")
+        return n
+
+    def _swap_in(self, table: S.Table, select: str) -> None:
+        """Write ``select``'s rows to a new table, then give it ``table``'s name in place of the old one."""
+        token = uuid.uuid4().hex[:12]
+        new, old = f"_new_{table.name}_{token}", f"_old_{table.name}_{token}"
+        cols = ", ".join(_q(c) for c in table.column_names)
+        self.con.create_table(new, schema=table.ibis_schema())
+        try:
+            self._run_in_transaction([f"INSERT INTO {_q(new)} ({cols}) {select}"])
             self._run_in_transaction(
                 [
-                    f"DELETE FROM {_q(table.name)}",
-                    f"INSERT INTO {_q(table.name)} ({cols}) SELECT {cols} FROM {_q(stage)}",
+                    f"ALTER TABLE {_q(table.name)} RENAME TO {_q(old)}",
+                    f"ALTER TABLE {_q(new)} RENAME TO {_q(table.name)}",
                 ]
             )
-        return n
+        except BaseException:
+            # A backend without transactional DDL may have done the first rename only: undo it.
+            tables = set(self.con.list_tables())
+            if table.name not in tables and old in tables:
+                self._execute(f"ALTER TABLE {_q(old)} RENAME TO {_q(table.name)}")
+            self._execute(f"DROP TABLE IF EXISTS {_q(new)}")
+            raise
+        self._execute(f"DROP TABLE {_q(old)}")
 
     def delete_where(self, table: S.Table | str, column: str, value) -> None:
         """Delete rows where ``column = value`` (e.g. one run of a result table)."""
@@ -503,15 +474,56 @@ class Warehouse:
             rows.append(row)
         return pd.DataFrame(rows, columns=["table", "kind", "rows", "first", "last", "last_load"])
 
+    # ---- publishing -------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a :meth:`transaction` block is open (nothing can be published inside one)."""
+        return self._transactions > 0
+
+    def publish(self, *, writer: str = "write", detail: str = "") -> None:
+        """Publish what this writing connection has committed as the snapshot readers open.
+
+        The pipeline calls it after each step and a load after each file; :meth:`close` calls it
+        when the file changed since the last one.
+
+        Parameters
+        ----------
+        writer : str
+            What publishes (``pipeline``, ``load``, ``write``, ``open``).
+        detail : str
+            A few words on what the snapshot holds.
+
+        Raises
+        ------
+        WarehouseError
+            Not a writing connection to a DuckDB file, or the copy failed (see
+            :func:`carsight.warehouse.sharing.publish`).
+        """
+        publish(self, writer=writer, detail=detail)
+        self._published_stamp = file_stamp(self.url)
+
     def close(self) -> None:
-        with suppress(Exception):  # closing twice is harmless
-            self.con.disconnect()
+        """Publish what changed (a writing connection to a DuckDB file), then let go of the warehouse."""
+        try:
+            if getattr(self, "_file", None) is not None and self._transactions == 0:
+                file, self._file = self._file, None  # closing twice publishes once
+                if file_stamp(str(file)) != self._published_stamp:
+                    publish(self, writer="write")
+        finally:
+            with suppress(Exception):  # closing twice is harmless
+                self.con.disconnect()
 
     def __enter__(self) -> Warehouse:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:  # the error that ends the block is the one to report
+            self.close()
+        except WarehouseError as publishing:
+            exc.add_note(f"and then: {publishing}")
 
 
 def connect(url: str | None = None, *, read_only: bool = False, init: bool = False) -> Warehouse:
@@ -520,7 +532,13 @@ def connect(url: str | None = None, *, read_only: bool = False, init: bool = Fal
         from carsight.config import get_settings
 
         url = get_settings().warehouse
-    wh = Warehouse(url, read_only=read_only)
+    if str(url).startswith("spark://"):
+        # Imported here: pyspark comes with the optional spark extra (docs/scale.md).
+        from carsight.warehouse.spark import SparkWarehouse
+
+        wh: Warehouse = SparkWarehouse(str(url), read_only=read_only)
+    else:
+        wh = Warehouse(url, read_only=read_only)
     if init:
         wh.init()
     return wh

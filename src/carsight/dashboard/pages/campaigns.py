@@ -171,7 +171,8 @@ def send(ids: list[str], c: dict) -> None:
 
     bar = st.progress(0.0)
     try:
-        with Warehouse(data.location()) as wh:
+        # A write (the delivery log): a few seconds' wait for the file, then the page says it is written.
+        with Warehouse(data.location(), wait_s=3) as wh:
             report = send_campaign(
                 wh,
                 get_settings(),
@@ -184,7 +185,7 @@ def send(ids: list[str], c: dict) -> None:
                 on_progress=lambda done, total: bar.progress(done / max(total, 1)),
             )
     except CarsightError as exc:
-        st.error(tr("notice.busy") if is_lock_error(exc) else tr("notice.error", message=str(exc)))
+        st.error(tr("notice.write_busy") if is_lock_error(exc) else tr("notice.error", message=str(exc)))
         return
     summary = report.as_dict()
     (st.success if report.ok else st.error)(

@@ -229,7 +229,7 @@ def _save(values: dict, errors: dict) -> dict:
         return {"ok": False, "text": tr("form.has_errors")}
     except WarehouseError as exc:
         if is_lock_error(exc):
-            return {"ok": False, "text": tr("notice.busy")}
+            return {"ok": False, "text": tr("notice.write_busy")}
         return {"ok": False, "text": tr("notice.error", message=str(exc))}
     return {"ok": True, "text": tr(f"form.saved_{outcome}", id=values["customer_id"])}
 

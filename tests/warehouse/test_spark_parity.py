@@ -1,0 +1,244 @@
+"""The Spark warehouse gives the same tables as DuckDB from the same Ibis expressions.
+
+One local[2] Spark session for the module, over the small demo (3,000 customers): customers and
+purchases go in through the Spark bulk ingest path from the demo's own files, the other source
+tables are copied from the DuckDB demo warehouse. Keys must be equal and counts and sums exact;
+percentile-based grades may differ for at most 0.5% of customers (docs/scale.md), though with
+Spark's exact window functions none do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from carsight.customers.features import CATEGORICAL, feature_expr
+from carsight.customers.rfm import rfm_table
+from carsight.market import analytics as A
+from carsight.voc.aggregate import build_daily, top_keywords, topic_counts
+from carsight.warehouse import connect
+from carsight.warehouse import results_voc as RV
+from carsight.warehouse import schema as S
+from carsight.warehouse.results_customers import CUSTOMER_RFM
+from carsight.warehouse.spark import GRACE_S, DriverCollectLimit, SparkWarehouse, driver_collects, parse_url
+from carsight.warehouse.spark_ingest import bulk_load
+from carsight.warehouse.spark_scoring import SCORE, model_frame, score_on_executors
+
+pytestmark = pytest.mark.spark
+
+BULK = (S.CUSTOMERS.name, S.PURCHASES.name)
+CONF = "master=local[2]&spark.sql.shuffle.partitions=4&spark.default.parallelism=2&spark.ui.enabled=false"
+
+
+@pytest.fixture(scope="module")
+def duck(demo_wh_path):
+    wh = connect(str(demo_wh_path), read_only=True)
+    yield wh
+    wh.close()
+
+
+@pytest.fixture(scope="module")
+def spark_wh(tmp_path_factory, demo_files, duck):
+    folder = tmp_path_factory.mktemp("spark-wh")
+    wh = connect(f"spark://{folder}?{CONF}", init=True)
+    manifest = json.loads((demo_files / "manifest.json").read_text())["files"]
+    reports = {}
+    for entry in manifest:
+        if entry["table"] in BULK:
+            reports[entry["table"]] = bulk_load(
+                wh, entry["table"], demo_files / entry["path"], mapping=entry.get("mapping"),
+                constants=entry.get("constants"), year=entry.get("year"), chunk_rows=2_000,
+            )  # fmt: skip
+    for name in S.SOURCE_TABLES:
+        if name not in BULK:
+            wh.replace(name, duck.table(name).to_pyarrow())
+    wh.bulk_reports = reports
+    return wh
+
+
+def _same(left: pd.DataFrame, right: pd.DataFrame, keys: list[str], exact: list[str] = ()) -> None:
+    """Equal keys; every other column equal (floats to 1e-9 relative: sums in another order)."""
+    left = left.sort_values(keys).reset_index(drop=True)
+    right = right.sort_values(keys).reset_index(drop=True)
+    assert len(left) == len(right) and len(left) > 0
+    for k in keys:
+        assert list(left[k].astype(str)) == list(right[k].astype(str)), k
+    for c in left.columns:
+        if c in keys:
+            continue
+        a, b = left[c], right[c]
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b) and c not in exact:
+            np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-9, atol=1e-6, err_msg=c)
+        else:
+            assert list(a.astype(str)) == list(b.astype(str)), c
+
+
+def test_a_spark_url_opens_a_spark_warehouse_of_parquet_tables(spark_wh, tmp_path):
+    assert isinstance(spark_wh, SparkWarehouse) and not spark_wh.is_duckdb
+    folder, conf = parse_url(f"spark://{tmp_path}/wh?master=local[2]&spark.executor.memory=2g")
+    assert folder == (tmp_path / "wh").resolve()
+    assert conf == {"spark.master": "local[2]", "spark.executor.memory": "2g"}
+    current = (spark_wh.folder / S.PURCHASES.name / "_CURRENT").read_text()
+    assert list((spark_wh.folder / S.PURCHASES.name / current).glob("*.parquet"))
+    with pytest.raises(Exception, match="unknown setting 'colour'"):
+        parse_url(f"spark://{tmp_path}?colour=red")
+
+
+def test_bulk_ingest_gives_the_rows_duckdb_ingest_gives(spark_wh, duck, demo_files):
+    for name in BULK:
+        table = S.get_table(name)
+        ours = spark_wh.table(name).to_pandas()
+        theirs = duck.table(name).to_pandas()
+        _same(ours[table.column_names], theirs[table.column_names], list(table.keys))
+    # Loading the same file again changes nothing (upsert by key).
+    entry = next(
+        e for e in json.loads((demo_files / "manifest.json").read_text())["files"] if e["table"] == "purchases"
+    )
+    again = bulk_load(spark_wh, "purchases", demo_files / entry["path"], chunk_rows=2_000)
+    assert again.inserted == 0 and again.updated == 0
+    assert again.unchanged == spark_wh.bulk_reports["purchases"].inserted > 1000
+    assert again.rejected == spark_wh.bulk_reports["purchases"].rejected
+
+
+def _as_of(wh) -> dt.date:
+    last = wh.table("purchases").purchase_date.max().to_pyarrow().as_py()
+    return last + dt.timedelta(days=1)
+
+
+def test_rfm_is_the_same_on_spark(spark_wh, duck):
+    as_of = _as_of(duck)
+    assert as_of == _as_of(spark_wh)
+    ours = rfm_table(spark_wh.table("purchases"), as_of).to_pandas()
+    theirs = rfm_table(duck.table("purchases"), as_of).to_pandas()
+    assert len(theirs) > 1000
+    counts = ["recency_days", "frequency", "r_score", "f_score", "m_score"]
+    _same(ours.drop(columns=["grade", "named_segment", "group"]), theirs.drop(columns=["grade", "named_segment", "group"]), ["customer_id"], exact=counts)  # fmt: skip
+    merged = ours.merge(theirs, on="customer_id", suffixes=("_spark", "_duck"))
+    same_grade = (merged.grade_spark == merged.grade_duck).mean()
+    assert same_grade >= 0.995
+    assert (merged.named_segment_spark == merged.named_segment_duck).mean() >= 0.995
+
+
+def test_point_in_time_features_are_the_same_on_spark(spark_wh, duck):
+    as_of = _as_of(duck)
+    cutoffs = [as_of - dt.timedelta(days=365), as_of]
+    ours = feature_expr(spark_wh, cutoffs).to_pandas()
+    theirs = feature_expr(duck, cutoffs).to_pandas()
+    assert len(theirs) > 1000
+    _same(ours, theirs, ["customer_id", "cutoff"])
+
+
+def test_market_analytics_are_the_same_on_spark(spark_wh, duck):
+    start, end = A.last_period(duck, 12)
+    assert (start, end) == A.last_period(spark_wh, 12)
+    _same(A.top_models(spark_wh, start, end), A.top_models(duck, start, end), ["market", "rank"])
+    _same(A.unusual(spark_wh, start, end), A.unusual(duck, start, end), ["market", "brand", "model"])
+    _same(A.matrix(spark_wh, start, end), A.matrix(duck, start, end), ["market", "brand", "model"])
+    _same(A.monthly(spark_wh, market="Korea"), A.monthly(duck, market="Korea"), ["ds"])
+
+
+def test_voc_daily_aggregates_answer_the_same_on_spark(spark_wh, duck, tmp_path):
+    texts = duck.table("consultations").to_pandas()
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(texts.consulted_at).dt.date,
+            "model": texts.model,
+            "topic": texts.category.fillna("other"),
+        }
+    )
+    keyword_daily, topic_daily = build_daily(frame, [str(t).split() for t in texts.text.fillna("")])
+    local = connect(str(tmp_path / "voc.duckdb"), init=True)
+    for wh in (local, spark_wh):
+        wh.replace(RV.VOC_KEYWORD_DAILY, keyword_daily)
+        wh.replace(RV.VOC_TOPIC_DAILY, topic_daily)
+    model = frame.model.mode()[0]
+    start, end = frame.date.min() + dt.timedelta(days=100), frame.date.max()
+    for kwargs in ({}, {"model": model}, {"model": model, "start": start, "end": end}):
+        ours, theirs = top_keywords(spark_wh, n=15, **kwargs), top_keywords(local, n=15, **kwargs)
+        assert ours.to_dict("records") == theirs.to_dict("records") and len(theirs) == 15
+    _same(topic_counts(spark_wh, model=model), topic_counts(local, model=model), ["topic"])
+    local.close()
+
+
+def test_steps_bring_only_aggregates_to_the_driver(spark_wh):
+    as_of = _as_of(spark_wh)
+    bound = 200  # rows: a group count, the top models of a market; never a customer table
+    # (the features stay on the executors too: the scoring test below computes them under a bound of 10)
+    with driver_collects(bound) as seen:
+        written = spark_wh.replace(CUSTOMER_RFM, rfm_table(spark_wh.table("purchases"), as_of).mutate(as_of=as_of))
+        rfm = spark_wh.table(CUSTOMER_RFM.name)
+        groups = rfm.group_by("group").aggregate(n=rfm.count()).to_pandas()
+        start, end = A.last_period(spark_wh, 12)
+        A.top_models(spark_wh, start, end, n=5)
+    assert written > 1000 and int(groups.n.sum()) == written
+    assert seen and max(rows for _, rows in seen) <= bound
+    # A whole table brought to the driver is refused, loudly.
+    with pytest.raises(DriverCollectLimit, match="rows to the driver"), driver_collects(bound):
+        spark_wh.table("purchases").to_pandas()
+
+
+def test_replacing_a_result_table_is_atomic_for_readers(spark_wh):
+    small = pd.DataFrame({"date": [dt.date(2024, 1, 1)], "model": ["A"], "topic": ["t"], "count": [1]})
+    big = pd.concat([small] * 50, ignore_index=True).assign(model=[f"M{i}" for i in range(50)])
+    name = RV.VOC_TOPIC_DAILY.name
+    stored = len(spark_wh.versions(name))
+    spark_wh.replace(RV.VOC_TOPIC_DAILY, small)
+    seen: set[int] = set()
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.add(spark_wh.count(name))
+            except BaseException as exc:  # a reader that lost its files fails the test below
+                failures.append(exc)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for data in (big, small, big, small, big):
+            spark_wh.replace(RV.VOC_TOPIC_DAILY, data)
+    finally:
+        stop.set()
+        reader.join()
+    assert not failures and seen <= {1, 50} and seen
+    # A write that fails leaves the table as it was.
+    with pytest.raises(Exception, match="lacks columns"):
+        spark_wh.replace(RV.VOC_TOPIC_DAILY, big.drop(columns=["count"]))
+    assert spark_wh.count(name) == 50
+    # Replaced versions stay while a query may still read them, and go once their grace has passed.
+    assert len(spark_wh.versions(name)) == stored + 6
+    for version in spark_wh.versions(name):
+        os.utime(spark_wh.folder / name / version, (time.time() - GRACE_S - 60,) * 2)
+    spark_wh.replace(RV.VOC_TOPIC_DAILY, small)
+    assert len(spark_wh.versions(name)) == 2 and spark_wh.count(name) == 1
+
+
+def test_every_customer_is_scored_on_the_executors(spark_wh, duck, tmp_path):
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    as_of = _as_of(duck)
+    past = feature_expr(duck, [as_of - dt.timedelta(days=365)]).to_pandas()
+    numeric = [c for c in past.columns if c not in ("customer_id", "cutoff", *CATEGORICAL)]
+    model = make_pipeline(SimpleImputer(), LogisticRegression(max_iter=300))
+    model.fit(model_frame(past, numeric), past.purchases_730d > 1)  # fitted on the driver
+    with driver_collects(10) as seen:
+        scores = score_on_executors(spark_wh, feature_expr(spark_wh, [as_of]), model, numeric)
+        scores.write.parquet(str(tmp_path / "scores"))
+    assert not seen  # the scores were written by the executors; nothing came back
+    ours = pd.read_parquet(tmp_path / "scores").sort_values("customer_id").reset_index(drop=True)
+    now = feature_expr(duck, [as_of]).to_pandas().sort_values("customer_id").reset_index(drop=True)
+    assert list(ours.customer_id) == list(now.customer_id) and len(now) > 1000
+    expected = model.predict_proba(model_frame(now, numeric))[:, 1]
+    np.testing.assert_allclose(ours[SCORE], expected, rtol=1e-9)
