@@ -12,6 +12,7 @@ import pandas as pd
 from carsight.dashboard import data, forms
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
+from carsight.warehouse.reading import reading_stamp
 
 
 def test_version_stamp_changes_when_a_write_is_published(small_wh_path, tmp_path):
@@ -19,11 +20,11 @@ def test_version_stamp_changes_when_a_write_is_published(small_wh_path, tmp_path
 
     path = tmp_path / "w.duckdb"
     shutil.copy(small_wh_path, path)
-    before = data.version_stamp(str(path))
-    assert data.version_stamp(str(path)) == before  # stable while nothing changes
+    before = reading_stamp(str(path))
+    assert reading_stamp(str(path)) == before  # stable while nothing changes
     with Warehouse(str(path)) as wh:
         wh.upsert(S.CUSTOMERS, forms.as_frame({"customer_id": "X1", "name": "새 고객", "marketing_opt_in": False}))
-    assert data.version_stamp(str(path)) != before
+    assert reading_stamp(str(path)) != before
 
 
 def test_reader_reads_the_newest_snapshot_while_a_writer_holds_the_file_and_after(small_wh_path, tmp_path, holding):

@@ -15,7 +15,6 @@ Queries aggregate in the warehouse (Ibis) and return small frames; no page pulls
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import ibis
 import pandas as pd
@@ -47,19 +46,6 @@ def location() -> str:
     return get_settings().warehouse
 
 
-def duckdb_path(loc: str) -> Path | None:
-    """The DuckDB file behind ``loc``, or None for a server warehouse."""
-    return duckdb_file(loc)
-
-
-def version_stamp(loc: str) -> str:
-    """Changes whenever readers have something new: the cache key of every query.
-
-    The newest published snapshot's name (see :func:`carsight.warehouse.reading.reading_stamp`).
-    """
-    return reading_stamp(loc)
-
-
 class Reader:
     """The published results for one page run: opened read-only on first use, closed at the end.
 
@@ -74,9 +60,9 @@ class Reader:
 
     def __init__(self, loc: str | None = None):
         self.location = loc or location()
-        path = duckdb_path(self.location)
+        path = duckdb_file(self.location)
         self.publication: Publication | None = latest_publication(path) if path is not None else None
-        self.version = self.publication.file if self.publication is not None else version_stamp(self.location)
+        self.version = self.publication.file if self.publication is not None else reading_stamp(self.location)
         self._wh: Warehouse | None = None
 
     @property

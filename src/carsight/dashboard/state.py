@@ -15,6 +15,7 @@ import streamlit as st
 from carsight.config import get_settings
 from carsight.errors import CarsightError, InputError
 from carsight.i18n import LANGS, t, word
+from carsight.warehouse.connection import duckdb_file
 
 LANG = "lang"
 # Filter keys used by more than one page: widgets with these keys keep their value across pages
@@ -131,7 +132,7 @@ def results_stamp() -> None:
     r = data.Reader()
     if r.publication is not None:
         st.caption(tr("app.as_of", time=f"{r.publication.time:%Y-%m-%d %H:%M}"))
-    elif data.duckdb_path(r.location) is not None:
+    elif duckdb_file(r.location) is not None:
         st.caption(tr("app.unpublished"))
 
 
