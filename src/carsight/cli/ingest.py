@@ -9,6 +9,7 @@ import typer
 
 from carsight.cli.common import console, err_console, parse_pairs, progress, settings, warehouse
 from carsight.i18n import t
+from carsight.warehouse.schema import SOURCE_TABLES
 
 # Files above this size get a progress bar (smaller ones finish before it would be drawn).
 _PROGRESS_BYTES = 20 << 20
@@ -18,8 +19,7 @@ def register(app: typer.Typer) -> None:
     app.command(
         "ingest",
         help=(
-            "Load a file into a source table (vehicles, customers, purchases, leads, service_visits, "
-            "consultations, campaigns, campaign_contacts, sales_monthly): carsight ingest [TABLE] FILE. "
+            f"Load a file into a source table ({', '.join(SOURCE_TABLES)}): carsight ingest [TABLE] FILE. "
             "Without TABLE the file goes into every table it can fill. Korean/English headers are "
             "recognised; re-loading the same file changes nothing."
         ),

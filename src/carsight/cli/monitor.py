@@ -30,7 +30,12 @@ def _day(value: str | None) -> dt.date | None:
 
 def run(
     as_of: Annotated[str | None, typer.Option("--as-of", help="The day the checks look from (default: today)")] = None,
-    mail: Annotated[bool, typer.Option("--mail/--no-mail", help="E-mail new alerts to [monitor] recipients")] = True,
+    mail: Annotated[
+        bool,
+        typer.Option(
+            "--mail/--no-mail", help="E-mail new alerts to the recipients set in carsight.toml (monitor section)"
+        ),
+    ] = True,
 ) -> None:
     from carsight.monitor import run_monitor
 
