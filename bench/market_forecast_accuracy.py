@@ -155,6 +155,11 @@ def summarise(df: pd.DataFrame) -> dict:
         for metric in ("mase", "smape"):
             out[f"{metric}_Prophet"] = round(float(sample[f"{metric}_Prophet"].mean()), 4)
             out[f"{metric}_carsight_on_prophet_sample"] = round(float(sample[f"{metric}_carsight"].mean()), 4)
+    # Is a difference from AutoETS more than noise? Its standard error over series (each series'
+    # mean over origins is one observation: the origins of a series share their errors).
+    diff = (df["mase_carsight"] - df["mase_AutoETS"]).groupby(df["unique_id"]).mean()
+    out["mase_minus_AutoETS"] = round(float(diff.mean()), 4)
+    out["mase_minus_AutoETS_se"] = round(float(diff.std(ddof=1) / np.sqrt(len(diff))), 4) if len(diff) > 1 else None
     out["coverage_80"] = round(float(df["cov80"].mean()) * 100, 1)
     out["coverage_95"] = round(float(df["cov95"].mean()) * 100, 1)
     return out

@@ -135,6 +135,20 @@ class Settings(BaseSettings):
     # Run the API without a token (local use on 127.0.0.1 only).
     api_insecure: bool = False
     api_max_body_bytes: int = 1_000_000
+    # Users, API-token digests, sessions and the audit log (carsight.access): a SQLite file that stays
+    # writable while the API, the dashboard and a pipeline run. Default: <warehouse stem>.access.sqlite
+    # beside a DuckDB warehouse file, else carsight.access.sqlite in the working directory.
+    access_store: Path | None = None
+    # Sign-in: after this many failed passwords in a row a user is locked, for access_lock_seconds
+    # doubled at every further failure (capped at an hour).
+    access_max_failures: int = Field(default=5, ge=1)
+    access_lock_seconds: float = Field(default=30.0, gt=0)
+    # How long a dashboard session lasts after sign-in.
+    access_session_hours: float = Field(default=8.0, gt=0)
+    # The request header a company's single sign-on proxy sets to the signed-in user's name (e.g.
+    # X-Forwarded-User); set, the dashboard trusts it and shows no password form. Only for a
+    # dashboard reachable through that proxy alone (docs/dashboard.md).
+    trusted_user_header: str | None = None
     customers: CustomerSettings = Field(default_factory=CustomerSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
@@ -162,6 +176,17 @@ class Settings(BaseSettings):
     def warehouse_url(self) -> str:
         """The warehouse as an Ibis URL (a plain path becomes ``duckdb://``)."""
         return warehouse_url(self.warehouse)
+
+    @property
+    def access_store_path(self) -> Path:
+        """The users-and-audit store (``access_store``, else beside a DuckDB warehouse file)."""
+        if self.access_store is not None:
+            return Path(self.access_store)
+        url = self.warehouse_url
+        if url.startswith("duckdb://") and not url.endswith(":memory:"):
+            path = Path(url[len("duckdb://") :])
+            return path.with_name(f"{path.stem}.access.sqlite")
+        return Path("carsight.access.sqlite")
 
 
 def warehouse_url(location: str | os.PathLike) -> str:

@@ -52,6 +52,10 @@ class NotFoundError(CarsightError):
     """An id (customer, series, model directory) that does not exist."""
 
 
+class AccessDenied(CarsightError):
+    """The user's role may not read this at all (a table, a page, a route); see carsight.access."""
+
+
 class ModelError(CarsightError):
     """A saved model is missing, of the wrong kind, or does not fit the data given to it."""
 

@@ -49,3 +49,22 @@ def test_no_server_errors(fuzz_schema, method, path):
         case.validate_response(response, checks=checks if unavailable else [not_a_server_error, *checks])
 
     check()
+
+
+@pytest.mark.parametrize(("method", "path"), [op for op in OPERATIONS if op[1] != "/health"])
+def test_without_a_token_every_answer_is_a_documented_401(fuzz_schema, method, path):
+    operation = next(
+        r.ok() for r in fuzz_schema.get_all_operations() if r.ok().method.upper() == method and r.ok().path == path
+    )
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(case):
+        response = case.call()
+        # 413 before the token is looked at: the body limit is applied as the request arrives.
+        assert response.status_code in (401, 413), f"{method} {case.formatted_path}: {response.status_code}"
+        case.validate_response(
+            response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance]
+        )
+
+    check()

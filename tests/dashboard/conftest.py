@@ -77,6 +77,32 @@ def small_wh_path(tmp_path_factory):
     return path
 
 
+DEALER_A, DEALER_B = "D-A", "D-B"
+N_A = 20  # in ``dealers_wh``, customers C0000..C0019 are dealer A's, the other 20 dealer B's
+
+
+@pytest.fixture(scope="session")
+def dealers_wh(tmp_path_factory):
+    """The small source warehouse with every customer, purchase and dealer row tied to dealer A or B."""
+    from carsight.warehouse import connect
+
+    frames = _source_frames()
+    customers = frames["customers"]
+    customers["dealer_code"] = [DEALER_A if i < N_A else DEALER_B for i in range(len(customers))]
+    customers["name"] = [f"{'가' if i < N_A else '나'}고객{i}" for i in range(len(customers))]
+    frames["purchases"]["dealer_code"] = frames["purchases"].customer_id.map(
+        customers.set_index("customer_id").dealer_code
+    )
+    frames["dealers"] = pd.DataFrame(
+        {"dealer_code": [DEALER_A, DEALER_B], "name": ["강남", "해운대"], "region": ["서울", "부산"], "branch": None}
+    )
+    path = tmp_path_factory.mktemp("dash-dealers") / "dealers.duckdb"
+    with connect(str(path), init=True) as wh:
+        for table, frame in frames.items():
+            wh.upsert(table, frame)
+    return path, customers
+
+
 @pytest.fixture
 def app_for(monkeypatch):
     """``app_for(path)`` → an AppTest of the dashboard reading the warehouse at ``path``."""

@@ -6,6 +6,7 @@ README's pictures: ``CARSIGHT_SCREENSHOTS_DIR=docs/screenshots``, see docs/dashb
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,38 @@ def serve(warehouse: Path, model_dir: Path, port: int) -> subprocess.Popen:
     )
 
 
+@contextlib.contextmanager
+def served(warehouse: Path, model_dir: Path) -> Iterator[str]:
+    """``carsight serve dashboard`` on a free loopback port, healthy; yields its base URL, then stops it."""
+    port = _free_port()
+    proc = serve(warehouse, model_dir, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base, proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium through Playwright (the test fails when it is not installed: never downloaded)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def _idle(page) -> None:
     """Wait until the app's script run has finished (Streamlit marks it on the root element)."""
     page.wait_for_timeout(300)
@@ -95,98 +129,78 @@ def _settle(page, title: str, chart: bool) -> None:
 def drive(base: str, out_dir: Path, paths: tuple[str, ...] = ()) -> dict:
     """Open every page and do what a user would; returns what was observed (``paths_shown``: the
     pages whose text contains one of ``paths``)."""
-    from playwright.sync_api import sync_playwright
-
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: dict = {"pages": {}, "paths_shown": []}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
-            for name in PAGES:
-                title = t(f"dash.page.{name}", "ko")
-                page.goto(f"{base}/" if name == "overview" else f"{base}/{name}")
-                try:
-                    _settle(page, title, name in CHART_PAGES)
-                except Exception:
-                    page.screenshot(path=str(out_dir / f"failed-{name}.png"), full_page=True)
-                    raise
-                errors = page.locator('[data-testid="stException"]').count()
-                seen["pages"][name] = {"exceptions": errors}
-                text = page.locator("body").inner_text()
-                seen["paths_shown"] += [(name, path) for path in paths if path in text]
-                page.screenshot(path=str(out_dir / f"{name}.png"), full_page=True)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+        for name in PAGES:
+            title = t(f"dash.page.{name}", "ko")
+            page.goto(f"{base}/" if name == "overview" else f"{base}/{name}")
+            try:
+                _settle(page, title, name in CHART_PAGES)
+            except Exception:
+                page.screenshot(path=str(out_dir / f"failed-{name}.png"), full_page=True)
+                raise
+            errors = page.locator('[data-testid="stException"]').count()
+            seen["pages"][name] = {"exceptions": errors}
+            text = page.locator("body").inner_text()
+            seen["paths_shown"] += [(name, path) for path in paths if path in text]
+            page.screenshot(path=str(out_dir / f"{name}.png"), full_page=True)
 
-            # The served web font is the one in use (a fresh machine has no Korean font).
-            seen["font_loaded"] = page.evaluate(
-                "() => document.fonts.ready.then(() => [...document.fonts].some(f => f.family.replace(/[\"']/g, '') === 'NanumGothic' && f.status === 'loaded'))"
-            )
+        # The served web font is the one in use (a fresh machine has no Korean font).
+        seen["font_loaded"] = page.evaluate(
+            "() => document.fonts.ready.then(() => [...document.fonts].some(f => f.family.replace(/[\"']/g, '') === 'NanumGothic' && f.status === 'loaded'))"
+        )
 
-            # A filter: choose another market on the Market page.
-            page.goto(f"{base}/market")
-            _settle(page, t("dash.page.market", "ko"), True)
-            box = page.locator('[data-testid="stSelectbox"]').filter(has_text=t("dash.filter.market", "ko")).first
-            box.click()
-            options = page.get_by_role("option")
-            options.first.wait_for()
-            choice = options.nth(1).inner_text().strip()
-            options.nth(1).click()
-            _idle(page)
-            seen["market_heading"] = page.get_by_role("heading", level=3).first.inner_text()
-            seen["market_choice"] = choice
-            page.screenshot(path=str(out_dir / "market-filtered.png"), full_page=True)
+        # A filter: choose another market on the Market page.
+        page.goto(f"{base}/market")
+        _settle(page, t("dash.page.market", "ko"), True)
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text=t("dash.filter.market", "ko")).first
+        box.click()
+        options = page.get_by_role("option")
+        options.first.wait_for()
+        choice = options.nth(1).inner_text().strip()
+        options.nth(1).click()
+        _idle(page)
+        seen["market_heading"] = page.get_by_role("heading", level=3).first.inner_text()
+        seen["market_choice"] = choice
+        page.screenshot(path=str(out_dir / "market-filtered.png"), full_page=True)
 
-            # The new-customer form at the desk.
-            page.goto(f"{base}/desk")
-            _settle(page, t("dash.page.desk", "ko"), False)
-            page.get_by_role("tab", name=t("dash.desk.new", "ko")).click()
-            page.get_by_label(t("dash.form.customer_id", "ko")).fill("WEB0001")
-            page.get_by_label(t("dash.form.name", "ko")).fill("김서연")
-            page.get_by_label(t("dash.form.age", "ko")).fill("38")
-            page.get_by_role("button", name=t("dash.form.check", "ko")).click()
-            # The answer (segment and models) appears in its own container after the form's rerun.
-            answer = page.locator('.st-key-desk_answer [data-testid="stMetricValue"]')
-            answer.first.wait_for(timeout=90_000)
-            _idle(page)
-            seen["segment_shown"] = answer.first.inner_text().startswith("#")
-            page.screenshot(path=str(out_dir / "desk-new-customer.png"), full_page=True)
+        # The new-customer form at the desk.
+        page.goto(f"{base}/desk")
+        _settle(page, t("dash.page.desk", "ko"), False)
+        page.get_by_role("tab", name=t("dash.desk.new", "ko")).click()
+        page.get_by_label(t("dash.form.customer_id", "ko")).fill("WEB0001")
+        page.get_by_label(t("dash.form.name", "ko")).fill("김서연")
+        page.get_by_label(t("dash.form.age", "ko")).fill("38")
+        page.get_by_role("button", name=t("dash.form.check", "ko")).click()
+        # The answer (segment and models) appears in its own container after the form's rerun.
+        answer = page.locator('.st-key-desk_answer [data-testid="stMetricValue"]')
+        answer.first.wait_for(timeout=90_000)
+        _idle(page)
+        seen["segment_shown"] = answer.first.inner_text().startswith("#")
+        page.screenshot(path=str(out_dir / "desk-new-customer.png"), full_page=True)
 
-            # English.
-            page.goto(f"{base}/")
-            _settle(page, t("dash.page.overview", "ko"), True)
-            page.get_by_text("English", exact=True).click()
-            _settle(page, t("dash.page.overview", "en"), True)
-            page.screenshot(path=str(out_dir / "overview-en.png"), full_page=True)
-            seen["english"] = True
-        finally:
-            browser.close()
+        # English.
+        page.goto(f"{base}/")
+        _settle(page, t("dash.page.overview", "ko"), True)
+        page.get_by_text("English", exact=True).click()
+        _settle(page, t("dash.page.overview", "en"), True)
+        page.screenshot(path=str(out_dir / "overview-en.png"), full_page=True)
+        seen["english"] = True
     return seen
 
 
 def test_dashboard_in_chromium(pipeline_wh_path, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium); the browser test never downloads one"
-        )
     warehouse = tmp_path / "served.duckdb"
     shutil.copy(pipeline_wh_path, warehouse)
     models = pipeline_wh_path.parent / "models"
-    port = _free_port()
-    proc = serve(warehouse, models, port)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, proc)
+    with served(warehouse, models) as base:
         # The font is served by Streamlit's static file serving.
         with urllib.request.urlopen(f"{base}/app/static/NanumGothic-subset.woff2", timeout=10) as resp:
             assert resp.status == 200 and len(resp.read()) > 100_000
         screenshots = Path(os.environ.get("CARSIGHT_SCREENSHOTS_DIR") or tmp_path / "screenshots")
         seen = drive(base, screenshots, paths=(str(tmp_path), str(models)))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     assert all(v["exceptions"] == 0 for v in seen["pages"].values()), seen
     assert seen["font_loaded"], "the browser did not load the served NanumGothic font"
     assert seen["segment_shown"], "the new-customer form returned no segment"
@@ -211,13 +225,8 @@ def test_every_page_renders_in_chromium_while_a_pipeline_runs(pipeline_wh_path, 
     """Readers never wait for writers: `carsight pipeline run` (another process) holds the served
     warehouse while chromium opens every page, again and again; no page fails or says it cannot read,
     and after the run the sidebar shows the new results' time."""
-    from playwright.sync_api import sync_playwright
-
-    from carsight.warehouse.sharing import latest_publication
-
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
     from carsight.warehouse import Warehouse
+    from carsight.warehouse.sharing import latest_publication
 
     warehouse = tmp_path / "served.duckdb"
     shutil.copy(pipeline_wh_path, warehouse)
@@ -225,48 +234,35 @@ def test_every_page_renders_in_chromium_while_a_pipeline_runs(pipeline_wh_path, 
     before = latest_publication(warehouse)
     models = tmp_path / "models"
     shutil.copytree(pipeline_wh_path.parent / "models", models)
-    port = _free_port()
-    proc = serve(warehouse, models, port)
     env = dict(os.environ, CARSIGHT_WAREHOUSE=str(warehouse), CARSIGHT_MODEL_DIR=str(models))
     carsight = Path(sys.executable).with_name("carsight")
     cannot_read = (t("dash.notice.not_published_yet", "ko"), t("dash.notice.write_busy", "ko"), "lock")
     run = None
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, proc)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
-                run = subprocess.Popen(
-                    [str(carsight), "pipeline", "run", "--step", "customers"],
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )
-                while latest_publication(warehouse) == before:  # the run holds the file once it published
-                    assert run.poll() is None, run.stdout.read()
-                    time.sleep(0.2)
-                passes = 0
-                while run.poll() is None:
-                    texts = _render_every_page(page, base)
-                    passes += 1
-                    shown = [(name, words) for name, text in texts.items() for words in cannot_read if words in text]
-                    assert not shown, shown
-                assert run.wait() == 0, run.stdout.read()
-                final = latest_publication(warehouse)
+        with served(warehouse, models) as base, chromium() as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+            run = subprocess.Popen(
+                [str(carsight), "pipeline", "run", "--step", "customers"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            while latest_publication(warehouse) == before:  # the run holds the file once it published
+                assert run.poll() is None, run.stdout.read()
+                time.sleep(0.2)
+            passes = 0
+            while run.poll() is None:
                 texts = _render_every_page(page, base)
-                stamp = t("dash.app.as_of", "ko", time=f"{final.time:%Y-%m-%d %H:%M}")
-                assert all(stamp in text for text in texts.values())
-            finally:
-                browser.close()
+                passes += 1
+                shown = [(name, words) for name, text in texts.items() for words in cannot_read if words in text]
+                assert not shown, shown
+            assert run.wait() == 0, run.stdout.read()
+            final = latest_publication(warehouse)
+            texts = _render_every_page(page, base)
+            stamp = t("dash.app.as_of", "ko", time=f"{final.time:%Y-%m-%d %H:%M}")
+            assert all(stamp in text for text in texts.values())
     finally:
         if run is not None and run.poll() is None:
             run.kill()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     assert passes >= 1, "the run ended before the pages were read during it"

@@ -36,7 +36,7 @@ def test_values_are_cleaned_and_typed(messy):
     assert frame.loc["P002", "payment_type"] == "installment"
     assert frame.loc["P002", "customer_id"] == "00124"  # leading zeros kept
     assert list(result.frame.columns) == ["purchase_id", "customer_id", "purchase_date", "brand", "model", "amount",
-                                          "payment_type", "payment_detail", "dealer", "channel"]  # fmt: skip
+                                          "payment_type", "payment_detail", "dealer", "channel", "dealer_code"]  # fmt: skip
 
 
 def test_bad_rows_are_explained_by_row_column_value_and_reason(messy):

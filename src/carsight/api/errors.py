@@ -16,7 +16,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from carsight.errors import CarsightError, DataTooThinError, InputError, ModelError, NotFoundError, WarehouseError
+from carsight.errors import (
+    AccessDenied,
+    CarsightError,
+    DataTooThinError,
+    InputError,
+    ModelError,
+    NotFoundError,
+    WarehouseError,
+)
 
 log = logging.getLogger("carsight.api")
 
@@ -90,6 +98,8 @@ def install(app: FastAPI) -> None:
             return _body(request, 422, "invalid_input", str(exc), exc.column)
         if isinstance(exc, NotFoundError):
             return _body(request, 404, "not_found", str(exc))
+        if isinstance(exc, AccessDenied):
+            return _body(request, 403, "forbidden", str(exc))
         if isinstance(exc, DataTooThinError):
             return _body(request, 422, "data_too_thin", str(exc))
         if isinstance(exc, (ModelError, WarehouseError)):

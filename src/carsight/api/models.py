@@ -7,9 +7,9 @@ show up in the OpenAPI docs.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from carsight.warehouse import schema as S
 
@@ -17,6 +17,24 @@ Lang = Literal["ko", "en"]
 BodyType = Literal[S.BODY_TYPES]  # type: ignore[valid-type]
 PaymentType = Literal[S.PAYMENT_TYPES]  # type: ignore[valid-type]
 CustomerId = Field(min_length=1, max_length=64, pattern=r"^[^\s/]+$", examples=["C000123"])
+
+
+def _json_number(value):
+    """Let only JSON numbers through: ``true`` is not a budget and ``"42"`` not an age, as the schema says."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+# Numbers as JSON Schema has them: 42.0 is the integer 42 (42.5 is not), and nothing else is coerced.
+# The bounds go before the validator, so that the schema shows them as minimum/maximum.
+def _whole(**bounds):
+    return Annotated[int, Field(**bounds), BeforeValidator(_json_number)]
+
+
+def _number(**bounds):
+    return Annotated[float, Field(**bounds), BeforeValidator(_json_number)]
+
 
 MAX_BATCH = 500
 MAX_TEXTS = 100
@@ -32,10 +50,56 @@ class ErrorBody(BaseModel):
     request_id: str | None = Field(default=None, examples=["6f1c2a9e0b7d4c1f"])
 
 
+class FieldProblem(BaseModel):
+    """One invalid field of a request (422 answers list every one)."""
+
+    field: str | None = None
+    message: str
+
+
+class ValidationErrorBody(ErrorBody):
+    """An invalid request: the first problem, and every field at fault under ``fields``."""
+
+    fields: list[FieldProblem] = []
+
+
 class ErrorResponse(BaseModel):
     """The body of every error response."""
 
     error: ErrorBody
+
+
+class ValidationErrorResponse(BaseModel):
+    """The body of a 422 answer."""
+
+    error: ValidationErrorBody
+
+
+_ERRORS = {
+    400: (ErrorResponse, "The body is not JSON (or not UTF-8), or a header is malformed"),
+    401: (ErrorResponse, "Missing or invalid bearer token (`WWW-Authenticate: Bearer`)"),
+    403: (ErrorResponse, "The caller's role may not use this route"),
+    404: (ErrorResponse, "Not found; a customer outside the caller's dealers is not found either"),
+    413: (ErrorResponse, "Request body too large (settings.api_max_body_bytes)"),
+    422: (ValidationErrorResponse, "Invalid input: the field at fault and what was expected"),
+    503: (ErrorResponse, "A model or result is not available yet: run `carsight pipeline run`"),
+}
+
+
+def error_responses(*codes: int) -> dict[int, dict]:
+    """The OpenAPI ``responses`` of these error statuses, each with its body and meaning.
+
+    Parameters
+    ----------
+    *codes : int
+        HTTP statuses among 400, 401, 403, 404, 413, 422 and 503.
+
+    Returns
+    -------
+    dict
+        ``{status: {"model": ..., "description": ...}}`` for a route's or router's ``responses=``.
+    """
+    return {code: {"model": _ERRORS[code][0], "description": _ERRORS[code][1]} for code in codes}
 
 
 # ---- new customers --------------------------------------------------------------------------
@@ -58,14 +122,14 @@ class NewCustomer(BaseModel):
         },
     )
 
-    age: int | None = Field(default=None, ge=16, le=100, description="Whole years")
+    age: _whole(ge=16, le=100) | None = Field(default=None, description="Whole years")
     gender: Literal["M", "F"] | None = None
     region: str | None = Field(default=None, min_length=1, max_length=40, description="Region (시/도)")
     interest_model: str | None = Field(
         default=None, min_length=1, max_length=60, description="Model the customer asked about"
     )
     body_type: BodyType | None = None
-    budget: float | None = Field(default=None, gt=0, le=10_000_000_000, description="Budget in KRW")
+    budget: _number(gt=0, le=10_000_000_000) | None = Field(default=None, description="Budget in KRW")
     payment_type: PaymentType | None = None
     channel: str | None = Field(default=None, min_length=1, max_length=40, description="How the customer came in")
 
@@ -193,12 +257,15 @@ class RecommendationRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"customer_id": "C000123", "k": 3}, {"customer": {"age": 35, "budget": 40_000_000}, "k": 3}]
+            "examples": [{"customer_id": "C000123", "k": 3}, {"customer": {"age": 35, "budget": 40_000_000}, "k": 3}],
+            # Exactly one of the two, as the validator below enforces.
+            "oneOf": [{"required": ["customer_id"]}, {"required": ["customer"]}],
         },
     )
-    customer_id: str | None = Field(default=None, min_length=1, max_length=64)
-    customer: NewCustomer | None = None
-    k: int = Field(default=3, ge=1, le=10)
+    # Not nullable: leave the field out instead of sending null (the schema's oneOf counts presence).
+    customer_id: str = Field(default=None, min_length=1, max_length=64)  # type: ignore[assignment]
+    customer: NewCustomer = Field(default=None)  # type: ignore[assignment]
+    k: _whole(ge=1, le=10) = 3
 
     @model_validator(mode="after")
     def _one_of(self) -> RecommendationRequest:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from carsight.access.scope import Scope
 from carsight.config import Settings
 from carsight.errors import CarsightError, ModelError, NotFoundError
 from carsight.monitor.alerts import read_alerts
@@ -73,6 +74,8 @@ class Snapshot:
     # When the results were published (the warehouse snapshot's time); None before anything was.
     results_as_of: dt.datetime | None = None
     customer_ids: set[str] = field(default_factory=set)
+    # The dealer that looks after each customer (customers.dealer_code); absent: no dealer.
+    dealer_of: dict[str, str] = field(default_factory=dict)
     rfm: dict[str, dict] = field(default_factory=dict)
     segment: dict[str, int] = field(default_factory=dict)
     profiles: dict[int, dict[str, str]] = field(default_factory=dict)
@@ -110,6 +113,15 @@ class Snapshot:
                 for r in self.recommendations.get(customer_id, ())
             ],
         }
+
+    def visible(self, customer_id: str, scope: Scope) -> bool:
+        """Whether the customer exists and is in ``scope`` (a dealer user: one of its dealers' customers).
+
+        A customer with no dealer is visible only to the roles that cover every dealer.
+        """
+        if customer_id not in self.customer_ids:
+            return False
+        return scope.sees_dealer(self.dealer_of.get(customer_id))
 
     @property
     def available(self) -> dict[str, bool]:
@@ -169,7 +181,13 @@ def load_snapshot(settings: Settings) -> Snapshot:
 
 def _load_tables(wh: Warehouse, snap: Snapshot) -> None:
     if wh.has_table(S.CUSTOMERS.name):
-        snap.customer_ids = set(wh.table(S.CUSTOMERS.name).customer_id.to_pandas().astype(str))
+        customers = wh.table(S.CUSTOMERS.name)
+        snap.customer_ids = set(customers.customer_id.to_pandas().astype(str))
+        # A warehouse made before dealers existed has no dealer_code: its customers belong to no dealer.
+        if "dealer_code" in customers.columns:
+            owned = customers.filter(customers.dealer_code.notnull())
+            frame = owned.select("customer_id", "dealer_code").to_pandas()
+            snap.dealer_of = dict(zip(frame.customer_id.astype(str), frame.dealer_code.astype(str), strict=True))
     rfm = _frame(wh, CUSTOMER_RFM)
     if rfm is not None:
         for r in rfm.itertuples(index=False):

@@ -13,7 +13,20 @@ import typer
 from typer._click.exceptions import ClickException  # typer (pinned) vendors click
 from typer.exceptions import Abort, Exit
 
-from carsight.cli import core, customers, delivery, demo, ingest, insights, market, monitor, propensity, serve, voc
+from carsight.cli import (
+    access,
+    core,
+    customers,
+    delivery,
+    demo,
+    ingest,
+    insights,
+    market,
+    monitor,
+    propensity,
+    serve,
+    voc,
+)
 from carsight.cli.common import err_console, state
 from carsight.errors import CarsightError
 
@@ -27,7 +40,7 @@ app = typer.Typer(
 )
 
 # Order here is the order in `carsight --help`.
-_AREAS = (core, ingest, demo, customers, propensity, market, monitor, insights, voc, serve, delivery)
+_AREAS = (core, ingest, demo, customers, propensity, market, monitor, insights, voc, serve, delivery, access)
 
 
 @app.callback()

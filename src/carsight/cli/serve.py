@@ -1,7 +1,13 @@
-"""``carsight serve dashboard`` (the Streamlit app) and ``carsight serve api`` (the REST API)."""
+"""``carsight serve dashboard`` (the Streamlit app) and ``carsight serve api`` (the REST API).
+
+Safe defaults: on a loopback address with no users, nothing asks for a sign-in (the local one-person
+experience); any other address needs users (``carsight user add``), or for the API at least the
+bootstrap token, so nothing is served to the network without a sign-in.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -11,6 +17,7 @@ import typer
 
 from carsight.cli.common import console, settings
 from carsight.errors import InputError
+from carsight.i18n import t
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +25,25 @@ def register(app: typer.Typer) -> None:
     serve.command("dashboard", help="Start the web dashboard (Streamlit), reading the warehouse read-only.")(dashboard)
     serve.command("api", help="Start the REST API (uvicorn).")(api)
     app.add_typer(serve, name="serve")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1 or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def _refuse_network_without_users(host: str, *, token: bool = False) -> None:
+    """Stop before serving a non-loopback address when nobody could sign in (no users, no token)."""
+    from carsight.access.users import AccessStore
+
+    if is_loopback(host) or token or AccessStore.from_settings(settings()).has_users():
+        return
+    raise InputError(t("access.serve.needs_users", settings().lang, host=host), column="--host")
 
 
 def dashboard_command(port: int, host: str) -> list[str]:
@@ -58,12 +84,18 @@ def dashboard_command(port: int, host: str) -> list[str]:
 
 def dashboard(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 8501,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 for the network)")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to listen on (0.0.0.0 for the network: needs users, see `carsight user add`)"
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     from carsight.config import warehouse_url
     from carsight.errors import WarehouseError
 
     s = settings()
+    _refuse_network_without_users(host)
     url = warehouse_url(s.warehouse)
     path = Path(url[len("duckdb://") :]) if url.startswith("duckdb://") and not url.endswith(":memory:") else None
     if path is not None and not path.exists():
@@ -75,6 +107,7 @@ def dashboard(
     env["CARSIGHT_LANG"] = s.lang
     env["CARSIGHT_MODEL_DIR"] = str(s.model_dir.resolve())
     env["CARSIGHT_OUTPUT_DIR"] = str(s.output_dir.resolve())
+    env["CARSIGHT_ACCESS_STORE"] = str(s.access_store_path.resolve())
     console.print(f"carsight dashboard on http://{host}:{port}  (warehouse {env['CARSIGHT_WAREHOUSE']})")
     command = dashboard_command(port, host)
     sys.stdout.flush()
@@ -84,7 +117,12 @@ def dashboard(
 
 def api(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on")] = 8000,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 for the network)")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to listen on (0.0.0.0 for the network: needs users or CARSIGHT_API_TOKEN)"
+        ),
+    ] = "127.0.0.1",
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Run without a bearer token (only on 127.0.0.1, for local use)")
     ] = False,
@@ -94,8 +132,10 @@ def api(
     from carsight.api.app import create_app
 
     s = settings()
-    if insecure and host not in ("127.0.0.1", "localhost", "::1"):
+    if insecure and not is_loopback(host):
         raise InputError("--insecure is only allowed on 127.0.0.1", column="--host", expected="--host 127.0.0.1")
+    # The bootstrap token (CARSIGHT_API_TOKEN) is a sign-in too: an API started with it alone works as before users.
+    _refuse_network_without_users(host, token=s.api_token is not None)
     # Build the app here so that a configuration error (no token) is one clear line, not a
     # traceback from inside uvicorn.
     app = create_app(s, insecure=insecure or None)

@@ -10,6 +10,11 @@ warehouse location and the snapshot's name, so a new publication invalidates the
 page view. Non-DuckDB warehouses (Ibis URLs) are read live with a one-minute stamp.
 
 Queries aggregate in the warehouse (Ibis) and return small frames; no page pulls a fact table.
+
+Every read goes through the one scoped reader (:func:`carsight.access.reader.scoped`): a page run
+reads as one :class:`~carsight.access.scope.Scope` (``LOCAL``, the local one-person mode, unless
+the caller says whose run it is), and the scope is part of every cache key, so two users never
+share a cached answer.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import ibis
 import pandas as pd
 import streamlit as st
 
+from carsight.access.reader import ScopedReader, scoped
+from carsight.access.scope import LOCAL, Scope
 from carsight.config import get_settings
 from carsight.errors import CarsightError
 from carsight.warehouse import schema as S
-from carsight.warehouse.connection import Warehouse, duckdb_file
+from carsight.warehouse.connection import duckdb_file
 from carsight.warehouse.reading import open_reader, reading_stamp, stamp_of
 from carsight.warehouse.sharing import Publication, latest_publication
 
@@ -56,28 +63,33 @@ class Reader:
     publication : Publication or None
         The snapshot this page run reads (looked up when the run starts); None when nothing was
         published yet (the warehouse itself is read) or for a server warehouse.
+    scope : Scope
+        Whose page run this is: what it may read and what is masked (default: local one-person mode).
     """
 
-    def __init__(self, loc: str | None = None):
+    def __init__(self, loc: str | None = None, *, scope: Scope = LOCAL):
         self.location = loc or location()
+        self.scope = scope
         path = duckdb_file(self.location)
         self.publication: Publication | None = latest_publication(path) if path is not None else None
         self.version = self.publication.file if self.publication is not None else reading_stamp(self.location)
-        self._wh: Warehouse | None = None
+        self._wh: ScopedReader | None = None
 
     @property
     def key(self) -> str:
-        """The cache key of this page run: the location and what it reads."""
-        return f"{self.location}@{self.version}"
+        """The cache key of this page run: as whom, the location, and what it reads."""
+        s = self.scope
+        return f"{s.role}:{','.join(sorted(s.dealers))}:{s.serving or ''}#{self.location}@{self.version}"
 
     @property
-    def wh(self) -> Warehouse:
-        """The read-only connection, opened on first use."""
+    def wh(self) -> ScopedReader:
+        """The scoped read-only connection, opened on first use."""
         if self._wh is None:
-            self._wh = open_reader(self.location, publication=self.publication)
-            if self._wh.publication != self.publication:  # replaced a moment ago: key what is read
-                self.publication = self._wh.publication
-                self.version = stamp_of(self._wh, self.location)
+            reader = open_reader(self.location, publication=self.publication)
+            if reader.publication != self.publication:  # replaced a moment ago: key what is read
+                self.publication = reader.publication
+                self.version = stamp_of(reader, self.location)
+            self._wh = scoped(reader, self.scope)
         return self._wh
 
     def table(self, name: str, *, allow_empty: bool = False) -> ibis.Table:
@@ -126,17 +138,7 @@ def tables(r: Reader) -> dict[str, list[str]]:
 
 @_cache
 def _tables(_r: Reader, key: str) -> dict[str, list[str]]:
-    wh = _r.wh
-    if wh.is_duckdb:  # one catalogue query instead of one schema lookup per table
-        rows = wh.con.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
-        ).fetchall()
-        out: dict[str, list[str]] = {}
-        for table, column in rows:
-            out.setdefault(table, []).append(column)
-        return out
-    return {name: list(wh.con.table(name).columns) for name in wh.con.list_tables()}
+    return _r.wh.catalogue()
 
 
 @_cache

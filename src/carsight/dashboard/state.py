@@ -1,6 +1,6 @@
 """Session state shared by every page.
 
-The language, the filters a user set on one page and expects to find on the next, and the wrapper
+Whose run it is (the scope every read goes through), the language, the filters a user set on one page and expects to find on the next, and the wrapper
 that turns failures into a notice on the page.
 """
 
@@ -12,8 +12,9 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from carsight.access.scope import Scope
 from carsight.config import get_settings
-from carsight.errors import CarsightError, InputError
+from carsight.errors import AccessDenied, CarsightError, InputError
 from carsight.i18n import LANGS, t, word
 from carsight.warehouse.connection import duckdb_file
 
@@ -42,12 +43,42 @@ def tr(key: str, **values) -> str:
     return t(f"dash.{key}", lang(), **values)
 
 
+def who() -> tuple[Scope, bool]:
+    """Whose run this is, and whether a user signed in for it (False in the local one-person mode).
+
+    Asked of the access store at every call (two indexed SQLite reads), never remembered between
+    runs: an ended session or a disabled user is refused by the very next read, and a page that
+    Streamlit runs without app.py (its pages-folder mode) is checked all the same. When nobody is
+    signed in, draws the sign-in page and stops the run.
+    """
+    from carsight.dashboard import signin
+
+    found = signin.current_scope()
+    if found is None:
+        signin.page()
+        st.stop()
+    return found
+
+
+def scope() -> Scope:
+    """The scope of this run: every page passes it to :class:`carsight.dashboard.data.Reader`."""
+    return who()[0]
+
+
+def signed_in() -> bool:
+    """Whether a user signed in for this run (False in the local one-person mode)."""
+    return who()[1]
+
+
 def show_internals() -> bool:
     """Whether the page may show internals (the warehouse location, model files, fingerprints, parameters).
 
-    There are no users and roles yet, so only a dashboard started with ``settings.debug``
-    (``CARSIGHT_DEBUG=1``) shows them; docs/dashboard.md says so.
+    Signed in: only an admin sees them. In the local one-person mode, only a dashboard started with
+    ``settings.debug`` (``CARSIGHT_DEBUG=1``) shows them; docs/dashboard.md says so.
     """
+    current, signed = who()
+    if signed:
+        return current.role == "admin"
     return get_settings().debug
 
 
@@ -67,6 +98,8 @@ def guarded() -> Iterator[None]:
 
     try:
         yield
+    except AccessDenied:  # the role's work does not need this block (carsight.access.policy)
+        st.info(tr("notice.not_for_role", role=tr(f"role.{scope().role}")), icon=":material/lock:")
     except MissingTable as exc:
         if exc.is_result:
             result_missing(exc.table)
@@ -94,7 +127,7 @@ def result_missing(table: str) -> None:
     from carsight.dashboard import data
     from carsight.warehouse import schema as S
 
-    with data.Reader() as r:
+    with data.Reader(scope=scope()) as r:
         step = data.step_writing(r, table)
     if step is None or step["status"] == S.DONE:
         st.info(tr("notice.run_pipeline", table=table))
@@ -110,7 +143,7 @@ def pipeline_banner() -> None:
     from carsight.warehouse import schema as S
 
     try:
-        with data.Reader() as r:
+        with data.Reader(scope=scope()) as r:
             status = data.pipeline_status(r)
     except CarsightError:  # a missing warehouse, or one with nothing published yet: the page says so
         return
@@ -129,7 +162,7 @@ def results_stamp() -> None:
     """
     from carsight.dashboard import data
 
-    r = data.Reader()
+    r = data.Reader(scope=scope())
     if r.publication is not None:
         st.caption(tr("app.as_of", time=f"{r.publication.time:%Y-%m-%d %H:%M}"))
     elif duckdb_file(r.location) is not None:

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from carsight.demo import config as C
 from carsight.demo import customers as CU
+from carsight.demo import dealers as D
 from carsight.demo import text as T
 from carsight.demo import vehicles as V
 from carsight.demo.simulate import CAMPAIGN_MONTHS, SHOPPING_LEADS, Events, State, choose_models
@@ -22,25 +23,8 @@ _MONTH0 = np.datetime64("2016-01", "M")
 _WINDOW_START = np.datetime64(C.WINDOW_START, "D")
 _WINDOW_END = np.datetime64(C.WINDOW_END, "D")
 
-DEALERS: dict[str, list[str]] = {
-    "서울특별시": ["서울 강남지점", "서울 송파지점", "서울 마포지점", "서울 노원지점", "제네시스 강남"],
-    "경기도": ["경기 수원지점", "경기 분당지점", "경기 일산지점", "경기 안산지점", "경기 평택지점"],
-    "인천광역시": ["인천 남동지점", "인천 부평지점"],
-    "부산광역시": ["부산 해운대지점", "부산 동래지점", "제네시스 부산"],
-    "대구광역시": ["대구 수성지점", "대구 북구지점"],
-    "광주광역시": ["광주 상무지점"],
-    "대전광역시": ["대전 둔산지점"],
-    "울산광역시": ["울산 남구지점", "울산 북구지점"],
-    "세종특별자치시": ["세종 지점"],
-    "강원특별자치도": ["강원 원주지점", "강원 춘천지점"],
-    "충청북도": ["충북 청주지점"],
-    "충청남도": ["충남 천안지점", "충남 아산지점"],
-    "전북특별자치도": ["전북 전주지점"],
-    "전라남도": ["전남 순천지점", "전남 목포지점"],
-    "경상북도": ["경북 포항지점", "경북 구미지점"],
-    "경상남도": ["경남 창원지점", "경남 김해지점", "경남 거제지점"],
-    "제주특별자치도": ["제주 지점"],
-}
+# Branches generator version 3 drew a purchase's dealer from (see Block.purchases).
+_V3_BRANCHES = 38
 
 CAMPAIGNS = [
     # name, channel, goal, offer, cost per contact (KRW)
@@ -114,8 +98,11 @@ def _categorical(rng: np.random.Generator, type_idx: np.ndarray, attr: str) -> n
 class Block:
     """One block of customers: ids, static profile, simulation state and events."""
 
-    def __init__(self, number: int, offset: int, static, state: State, events: Events, rng: np.random.Generator):
+    def __init__(
+        self, number: int, offset: int, static, state: State, events: Events, rng: np.random.Generator, *, seed: int
+    ):
         self.number = number
+        self.seed = seed
         self.offset = offset
         self.static = static
         self.state = state
@@ -125,6 +112,11 @@ class Block:
         self.cust_ids = customer_ids(offset + np.arange(self.n))
         self.join_dates = join_dates(static)
         self._purchases = self._purchase_arrays()
+        # Dealers come from streams of their own, so every other draw is as without them.
+        self.home_dealer = D.home_dealers(static.region_idx, self._dealer_rng(D.CUSTOMERS))
+
+    def _dealer_rng(self, use: int) -> np.random.Generator:
+        return D.dealer_rng(self.seed, self.number, use)
 
     # Each id space is split by block so ids are unique without coordination.
     def _id_start(self) -> int:
@@ -147,6 +139,7 @@ class Block:
                 "email": CU.emails(rng, roman),
                 "phone": CU.phones(rng, self.n),
                 "marketing_opt_in": pa.array(s.opt_in),
+                "dealer_code": D.codes(self.home_dealer),
             }
         )
         truth = pa.table(
@@ -187,14 +180,10 @@ class Block:
             lo, hi = CU.PROFILES[name].discount
             disc[sel] = lo + (hi - lo) * u[1, sel]
         amount = np.round(V.base_prices()[p["model"]] * inflation * (1 + opt) * (1 - disc), -4)
-        # Most buy at a dealer in their own region.
-        region = s.region_idx[p["cust"]]
-        sizes = np.array([len(DEALERS[r]) for r in CU.REGION_NAMES])
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        flat = np.array([d for r in CU.REGION_NAMES for d in DEALERS[r]], dtype=object)
-        own_pick = flat[offsets[region] + (rng.random(n) * sizes[region]).astype(np.int64)]
-        anywhere = flat[rng.integers(0, len(flat), n)]
-        dealer = np.where(rng.random(n) < 0.85, own_pick, anywhere)
+        # Generator version 3 drew a branch per purchase here. The draws stay, unused, so this stream's
+        # later draws (payment types, channels, refunds) are unchanged; the dealer comes from its own stream.
+        rng.random(n), rng.integers(0, _V3_BRANCHES, n), rng.random(n)
+        dealer = D.record_dealers(self.home_dealer[p["cust"]], D.AWAY_PURCHASE_SHARE, self._dealer_rng(D.PURCHASES))
         start = self._id_start()
         table = pa.table(
             {
@@ -205,8 +194,9 @@ class Block:
                 "model": pa.array(np.array(V.MODEL_NAMES, dtype=object)[p["model"]], pa.string()),
                 "amount": pa.array(amount),
                 "payment_type": pa.array(_categorical(rng, t_idx, "payments"), pa.string()),
-                "dealer": pa.array(dealer, pa.string()),
+                "dealer": pa.array(D.NAMES[dealer].tolist(), pa.string()),
                 "channel": pa.array(_categorical(rng, t_idx, "purchase_channels"), pa.string()),
+                "dealer_code": D.codes(dealer),
             }
         )
         # Refunds: a cancelled contract shows as a second, negative row a few weeks later.
@@ -295,6 +285,13 @@ class Block:
         channels = np.where(rng.random(len(channels)) < 0.2, "app", channels)
         n_all = known + n_anon
         cust_col = pa.concat_arrays([pc.take(self.cust_ids, pa.array(cust, pa.int64())), pa.nulls(n_anon, pa.string())])
+        dealer_rng = self._dealer_rng(D.LEADS)
+        dealer = np.concatenate(
+            [
+                D.record_dealers(self.home_dealer[cust], D.AWAY_PURCHASE_SHARE, dealer_rng),
+                D.anonymous_dealers(n_anon, dealer_rng),
+            ]
+        )
         return pa.table(
             {
                 "lead_id": ids("L", self._id_start(), n_all, 9),
@@ -306,6 +303,7 @@ class Block:
                 ),
                 "channel": pa.array(channels, pa.string()),
                 "status": pa.array(np.concatenate([status, anon_status]), pa.string()),
+                "dealer_code": D.codes(dealer),
             }
         )
 
@@ -359,6 +357,9 @@ class Block:
                 "service_type": pa.array(kind, pa.string()),
                 "amount": pa.array(amount),
                 "mileage_km": pa.array(mileage),
+                "dealer_code": D.codes(
+                    D.record_dealers(self.home_dealer[sv["cust"]], D.AWAY_SERVICE_SHARE, self._dealer_rng(D.SERVICE))
+                ),
             }
         )
 
@@ -404,6 +405,8 @@ class Block:
         order = np.argsort(at, kind="stable")
         cid = ids("Q", self._id_start(), n, 9)
         cust_col = pa.concat_arrays([pc.take(self.cust_ids, pa.array(cust)), pa.nulls(n_unknown, pa.string())])
+        # Passed to the customer's own dealer; callers without a customer number to nobody.
+        dealer_col = pa.concat_arrays([D.codes(self.home_dealer[cust]), pa.nulls(n_unknown, pa.string())])
         table = pa.table(
             {
                 "consultation_id": cid,
@@ -413,6 +416,7 @@ class Block:
                 "channel": pa.array(channel[order], pa.string()),
                 "category": pc.take(label, pa.array(order)),
                 "text": pc.take(text, pa.array(order)),
+                "dealer_code": pc.take(dealer_col, pa.array(order)),
             }
         )
         truth = pa.table(

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from carsight.demo import activity as A
 from carsight.demo import config as C
+from carsight.demo import dealers as D
 from carsight.demo import files as F
 from carsight.demo import market as M
 from carsight.demo import vehicles as V
@@ -27,6 +28,7 @@ from carsight.warehouse import schema as S
 # Load order: referenced tables first.
 TABLE_ORDER = (
     S.VEHICLES.name,
+    S.DEALERS.name,
     S.CUSTOMERS.name,
     S.PURCHASES.name,
     S.LEADS.name,
@@ -38,9 +40,9 @@ TABLE_ORDER = (
     S.EVENTS.name,
 )
 TRUTH = "truth"
-# 2: shopping intent and per-customer mileage; 3: a recurring domestic incentive and an events file
-# (docs/demo-data.md)
-GENERATOR_VERSION = 3
+# 2: shopping intent and per-customer mileage; 3: a recurring domestic incentive and an events file;
+# 4: dealers, and a dealer_code on customers and their records (docs/demo-data.md)
+GENERATOR_VERSION = 4
 
 Progress = Callable[[str, int, int], None]
 
@@ -104,6 +106,11 @@ def _customers_file(table: pa.Table) -> pa.Table:
     )
 
 
+def _dealers_file(table: pa.Table) -> pa.Table:
+    """Dealers as a sales-network list: Korean headers, which ingest's synonyms map onto the schema."""
+    return table.rename_columns(["딜러코드", "딜러명", "지역", "소속지점"])
+
+
 def _remove_previous(out: Path) -> None:
     """Delete the files an earlier demo wrote here (a bigger run leaves more blocks behind), and nothing else."""
     if not (out / F.MANIFEST).is_file():
@@ -144,6 +151,7 @@ def generate(out_dir, customers: int = 50_000, seed: int = 42, *, progress: Prog
 
     vehicles_path = F.write_xlsx(V.vehicles_file_frame(), out / "vehicles" / "vehicles.xlsx", sheet="라인업")
     add(S.VEHICLES.name, vehicles_path)
+    add(S.DEALERS.name, F.write_csv(_dealers_file(D.dealers_table()), out / "dealers" / "dealers.csv"))
 
     truth_writers: dict[str, list[pa.Table]] = {
         "customer_types": [],
@@ -155,7 +163,7 @@ def generate(out_dir, customers: int = 50_000, seed: int = 42, *, progress: Prog
         static_rng, sim_rng, out_rng = block_seeds(seed, number)
         static = static_customers(size, static_rng)
         state, events = simulate(static, sim_rng)
-        block = A.Block(number, offset, static, state, events, out_rng)
+        block = A.Block(number, offset, static, state, events, out_rng, seed=seed)
         tag = f"{number:03d}"
         customers_table, types = block.customers()
         add(S.CUSTOMERS.name, F.write_csv(_customers_file(customers_table), out / "customers" / f"customers_{tag}.csv"))

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from carsight.errors import InputError
+from carsight.i18n import t
 from carsight.ingest.read import resolve_path
 from carsight.ingest.sqlclean import stage_csv
 from carsight.ingest.table import (
@@ -296,6 +297,7 @@ def _load_records(job: _Job, records: RecordFile, constants: set[str], chunk_row
         elif tally.maybe_repeated:
             tally.duplicates, first = stage.keep_last(ROW)
             tally.examples = [", ".join(f"{k}={v}" for k, v in row.items()) for row in first]
+        dealer_note = _dealer_names_as_codes(stage, set(records.columns_found) | constants, records.plan.lang)
         job.writing(stage.rows)
         # Only the columns the file carries are compared and updated: a file without, say, an e-mail
         # column must not erase the e-mails already stored.
@@ -307,8 +309,17 @@ def _load_records(job: _Job, records: RecordFile, constants: set[str], chunk_row
                 rejected=int(rejected["row_number"].nunique()) if len(rejected) else 0,
                 unknown_columns=records.unknown_columns, file=records.src.name, duplicates=tally.duplicates,
                 warnings=records.warnings(tally.duplicates, tally.examples),
-                notes=records.plan.derivation.notes + tally.key_notes,
+                notes=records.plan.derivation.notes + tally.key_notes + dealer_note,
             )  # fmt: skip
+
+
+def _dealer_names_as_codes(stage: Stage, present: set[str], lang: str) -> list[str]:
+    """A dealer column of dealer names (지점: 서울 강남지점) stored as the codes the dealers table gives them."""
+    column = "dealer_code"
+    if column not in present or stage.table.name == S.DEALERS.name:
+        return []
+    n = stage.codes_for_names(column, S.DEALERS, code="dealer_code", name="name")
+    return [t("ingest.assume.dealer_names", lang, n=n)] if n else []
 
 
 def _in_background(func, *args) -> Future:

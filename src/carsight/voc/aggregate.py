@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from carsight.access.reader import ScopedReader, scoped
+from carsight.access.scope import LOCAL
 from carsight.warehouse import results_voc as R
 
 
@@ -89,39 +91,6 @@ def _top_keywords_expr(table, models, topics, start, end, n: int):
     )
 
 
-# Compiled SQL per query shape (which filters, how many values): building and compiling the Ibis
-# expression costs tens of milliseconds, several times the query itself on a small aggregate.
-_COMPILED: dict[tuple, tuple[str, list[str]]] = {}
-
-
-def _compiled(wh, shape: tuple) -> tuple[str, list[str]]:
-    """The SQL Ibis compiles for ``shape``, with its values turned into prepared-statement parameters."""
-    import ibis
-
-    key = (wh.url, shape)
-    if key not in _COMPILED:
-        n_models, n_topics, has_start, has_end, n = shape
-        names: list[str] = []
-
-        def placeholder(name: str):
-            names.append(name)
-            return ibis.literal(f"__carsight_{name}__")
-
-        models = [placeholder(f"m{i}") for i in range(n_models)] if n_models is not None else None
-        topics = [placeholder(f"t{i}") for i in range(n_topics)] if n_topics is not None else None
-        start = placeholder("start").cast("date") if has_start else None
-        end = placeholder("end").cast("date") if has_end else None
-        table = wh.con.table(R.VOC_KEYWORD_DAILY.name)
-        sql = str(ibis.to_sql(_top_keywords_expr(table, models, topics, start, end, n), dialect="duckdb"))
-        for name in names:
-            marker = f"'__carsight_{name}__'"
-            if sql.count(marker) != 1:
-                raise RuntimeError(f"unexpected SQL for parameter {name}")
-            sql = sql.replace(marker, f"${name}")
-        _COMPILED[key] = (sql, names)
-    return _COMPILED[key]
-
-
 def top_keywords(
     wh,
     model: str | Sequence[str] | None = None,
@@ -133,36 +102,41 @@ def top_keywords(
     """Top ``n`` keywords (``keyword``, ``count`` = consultations mentioning it) for the filters given (each optional.
 
     ``start``/``end`` inclusive; ``model``/``topic`` one value or a list), from
-    ``voc_keyword_daily``.
+    ``voc_keyword_daily``, read through the scoped reader (``wh`` is one, or a warehouse read in
+    local mode).
 
-    The query is an Ibis expression. On DuckDB its compiled SQL is kept per query shape and run as a
-    prepared statement, so a dashboard pays the compile cost once; other backends execute it through
-    Ibis each time.
+    The query is an Ibis expression run by :meth:`carsight.access.reader.ScopedReader.query`: on
+    DuckDB its compiled SQL is kept per query shape and run as a prepared statement, so a dashboard
+    pays the compile cost once.
     """
+    reader = wh if isinstance(wh, ScopedReader) else scoped(wh, LOCAL)
     models, topics = _as_list(model), _as_list(topic)
-    start_day = _day(start) if start is not None else None
-    end_day = _day(end) if end is not None else None
-    if not wh.has_table(R.VOC_KEYWORD_DAILY.name):
-        wh.table(R.VOC_KEYWORD_DAILY.name)  # raises the clear "run the pipeline" error
-    if wh.is_duckdb:
-        shape = (
-            None if models is None else len(models),
-            None if topics is None else len(topics),
-            start_day is not None,
-            end_day is not None,
-            int(n),
+    values: dict[str, object] = {f"m{i}": str(v) for i, v in enumerate(models or [])}
+    values.update({f"t{i}": str(v) for i, v in enumerate(topics or [])})
+    if start is not None:
+        values["start"] = _day(start)
+    if end is not None:
+        values["end"] = _day(end)
+    shape = (
+        "top_keywords",
+        None if models is None else len(models),
+        None if topics is None else len(topics),
+        start is not None,
+        end is not None,
+        int(n),
+    )
+
+    def build(table, param):
+        return _top_keywords_expr(
+            table(R.VOC_KEYWORD_DAILY.name),
+            None if models is None else [param(f"m{i}") for i in range(len(models))],
+            None if topics is None else [param(f"t{i}") for i in range(len(topics))],
+            param("start").cast("date") if start is not None else None,
+            param("end").cast("date") if end is not None else None,
+            n,
         )
-        sql, names = _compiled(wh, shape)
-        values = {f"m{i}": str(v) for i, v in enumerate(models or [])}
-        values.update({f"t{i}": str(v) for i, v in enumerate(topics or [])})
-        if start_day is not None:
-            values["start"] = start_day.isoformat()
-        if end_day is not None:
-            values["end"] = end_day.isoformat()
-        out = wh.con.con.execute(sql, {name: values[name] for name in names}).df()
-    else:
-        expr = _top_keywords_expr(wh.table(R.VOC_KEYWORD_DAILY.name), models, topics, start_day, end_day, n)
-        out = expr.to_pandas()
+
+    out = reader.query(shape, build, values)
     out = out[["keyword", "count"]].reset_index(drop=True)
     out["count"] = out["count"].astype("int64")
     return out

@@ -15,7 +15,7 @@ from carsight.warehouse.tables import COUNT, MONEY, MONTH, Table, column
 from carsight.warehouse.tables import PLAIN as PLAIN  # re-exported: the loader reads roles here
 from carsight.warehouse.tables import Column as Column  # re-exported for type hints
 
-SCHEMA_VERSION = 4  # 4: events
+SCHEMA_VERSION = 5  # 4: events; 5: dealers and dealer_code
 
 POWERTRAINS = ("ICE", "HEV", "PHEV", "EV")
 BODY_TYPES = ("sedan", "suv", "hatchback", "mpv", "pickup", "coupe", "van", "truck")
@@ -45,6 +45,24 @@ VEHICLES = Table(
     date_column="launch_month",
 )
 
+DEALERS = Table(
+    "dealers",
+    (
+        column("dealer_code", "string", "Dealer code (what dealer_code in other tables refers to)", nullable=False),
+        column("name", "string", "Dealer or showroom name (e.g. '서울 강남지점')"),
+        column("region", "string", "Region (시/도) the dealer is in"),
+        column("branch", "string", "Sales branch or district the dealer reports to (e.g. '수도권')"),
+    ),
+    keys=("dealer_code",),
+    description="The dealers (showrooms, agencies) whose customers and records carry their dealer_code.",
+)
+
+
+def _dealer_code(what: str) -> Column:
+    """The ``dealer_code`` column of a table of records: the dealer a row belongs to (row-level access)."""
+    return column("dealer_code", "string", f"Dealer (dealers.dealer_code) {what}")
+
+
 CUSTOMERS = Table(
     "customers",
     (
@@ -58,6 +76,7 @@ CUSTOMERS = Table(
         column("email", "string", "E-mail address (personal data)"),
         column("phone", "string", "Phone number (personal data)"),
         column("marketing_opt_in", "boolean", "Consented to marketing contact"),
+        _dealer_code("that looks after the customer"),
     ),
     keys=("customer_id",),
     description="One row per customer.",
@@ -77,6 +96,7 @@ PURCHASES = Table(
         column("payment_detail", "string", "The file's own payment word when payment_type is 'other'"),
         column("dealer", "string", "Dealer or branch"),
         column("channel", "string", "Sales channel"),
+        _dealer_code("that sold the car"),
     ),
     keys=("purchase_id",),
     description="Vehicle purchases.",
@@ -93,6 +113,7 @@ LEADS = Table(
         column("model", "string", "Model of interest"),
         column("channel", "string", "Channel (web, app, BDC, showroom, …)"),
         column("status", "string", "open, won, lost"),
+        _dealer_code("handling the lead"),
     ),
     keys=("lead_id",),
     description="Test drives, web inquiries and other leads.",
@@ -109,6 +130,7 @@ SERVICE_VISITS = Table(
         column("service_type", "string", "maintenance, repair, warranty, recall, …"),
         column("amount", "float64", "Amount paid in KRW", role=MONEY),
         column("mileage_km", "int64", "Odometer in km", role=COUNT),
+        _dealer_code("that did the service"),
     ),
     keys=("visit_id",),
     description="Service and repair visits.",
@@ -125,6 +147,7 @@ CONSULTATIONS = Table(
         column("channel", "string", "phone, chat, email, app, …"),
         column("category", "string", "Topic label given by the agent, if any"),
         column("text", "string", "What the customer said (masked unless configured otherwise)"),
+        _dealer_code("the consultation was passed to (usually the customer's)"),
     ),
     keys=("consultation_id",),
     description="Call-centre consultations and complaints.",
@@ -297,6 +320,7 @@ SOURCE_TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         VEHICLES,
+        DEALERS,
         CUSTOMERS,
         PURCHASES,
         LEADS,

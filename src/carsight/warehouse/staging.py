@@ -131,6 +131,27 @@ class Stage:
             f"FROM {quote(self.name)}) n WHERE {quote(self.name)}.{quote(order)} = n.o"
         )
 
+    def codes_for_names(self, column: str, lookup: S.Table, code: str, name: str) -> int:
+        """Replace values of ``column`` that are a ``name`` in ``lookup`` (and no ``code``) by that code.
+
+        A dealer column that holds dealer names (a 지점 column of "서울 강남지점") is stored as the
+        dealer codes the dealers table gives them. A value that already is a code, a name two rows of
+        ``lookup`` share, or a name nobody has, is kept. Returns the number of values replaced.
+        """
+        if not self.wh.has_table(lookup.name):
+            return 0
+        target, source = quote(self.name), quote(lookup.name)
+        names = (
+            f"SELECT {quote(name)} AS n, MIN({quote(code)}) AS c FROM {source} WHERE {quote(name)} IS NOT NULL "
+            f"AND {quote(name)} NOT IN (SELECT {quote(code)} FROM {source}) GROUP BY {quote(name)} HAVING COUNT(*) = 1"
+        )
+        found = self.wh._scalar(f"SELECT COUNT(*) FROM {target} t JOIN ({names}) m ON t.{quote(column)} = m.n")
+        if found:
+            self.wh._execute(
+                f"UPDATE {target} SET {quote(column)} = m.c FROM ({names}) m WHERE {target}.{quote(column)} = m.n"
+            )
+        return found
+
 
 class CsvNotRegular(WarehouseError):
     """DuckDB's CSV reader could not read a file as a regular table (ragged rows, not UTF-8, …)."""

@@ -7,10 +7,13 @@ from typing import Annotated, Literal
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from carsight.api.deps import Authenticated, LangDep, SnapshotDep
-from carsight.api.models import AlertList
+from carsight.api.deps import AGGREGATE_ROLES, LangDep, SnapshotDep, require_role
+from carsight.api.models import AlertList, error_responses
 
-router = APIRouter(tags=["alerts"], dependencies=[Authenticated])
+# Alerts name tables, models and figures over every dealer: administrators and HQ only.
+router = APIRouter(
+    tags=["alerts"], dependencies=[require_role(*AGGREGATE_ROLES)], responses=error_responses(401, 403, 422)
+)
 
 
 def _time(value):

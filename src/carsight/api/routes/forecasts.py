@@ -6,11 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from carsight.api.deps import Authenticated, SnapshotDep
-from carsight.api.models import ErrorResponse, ForecastList, ForecastResponse
+from carsight.api.deps import CUSTOMER_ROLES, SnapshotDep, require_role
+from carsight.api.models import ForecastList, ForecastResponse, error_responses
 from carsight.errors import NotFoundError
 
-router = APIRouter(tags=["forecasts"], dependencies=[Authenticated])
+# Market sales forecasts hold no customer data: every role but the call centre (agent).
+router = APIRouter(
+    tags=["forecasts"], dependencies=[require_role(*CUSTOMER_ROLES)], responses=error_responses(401, 403)
+)
 
 
 @router.get("/forecasts", response_model=ForecastList, summary="Series that have a forecast")
@@ -24,7 +27,7 @@ async def list_forecasts(snap: SnapshotDep) -> dict:
     "/forecasts/{series_id:path}",
     response_model=ForecastResponse,
     summary="Forecast of one series",
-    responses={404: {"model": ErrorResponse}},
+    responses=error_responses(404, 422),
 )
 async def forecast(series_id: Annotated[str, Path(min_length=1, max_length=200)], snap: SnapshotDep) -> dict:
     """One series' forecast with its intervals and backtest."""

@@ -9,11 +9,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from carsight.api.deps import Authenticated, SnapshotDep
-from carsight.api.models import DriverResponse, ErrorResponse, TriggerResponse
+from carsight.api.deps import AGGREGATE_ROLES, SnapshotDep, require_role
+from carsight.api.models import DriverResponse, TriggerResponse, error_responses
 from carsight.errors import NotFoundError
 
-router = APIRouter(tags=["insights"], dependencies=[Authenticated])
+# Rules and drivers are counted over every dealer's customers: administrators and HQ only.
+router = APIRouter(
+    tags=["insights"], dependencies=[require_role(*AGGREGATE_ROLES)], responses=error_responses(401, 403, 404, 422)
+)
 _RUN = "run `carsight pipeline run`, then restart or wait for the reload"
 
 
@@ -21,7 +24,6 @@ _RUN = "run `carsight pipeline run`, then restart or wait for the reload"
     "/insights/triggers",
     response_model=TriggerResponse,
     summary="Repurchase trigger rules, best first",
-    responses={404: {"model": ErrorResponse}},
 )
 async def triggers(
     snap: SnapshotDep,
@@ -39,7 +41,6 @@ async def triggers(
     "/insights/drivers",
     response_model=DriverResponse,
     summary="The segments that drove the change in sales or purchases",
-    responses={404: {"model": ErrorResponse}},
 )
 async def drivers(
     snap: SnapshotDep,

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 
-from carsight.api.deps import Authenticated, LangDep, SnapshotDep
-from carsight.api.models import ErrorResponse, RecommendationRequest, RecommendationResponse
+from carsight.access.scope import Scope
+from carsight.api.deps import EVERY_ROLE, AuditDep, LangDep, SnapshotDep, require_role
+from carsight.api.models import RecommendationRequest, RecommendationResponse, error_responses
 from carsight.errors import NotFoundError
 
-router = APIRouter(tags=["recommendations"], dependencies=[Authenticated])
+router = APIRouter(tags=["recommendations"], responses=error_responses(400, 401, 403, 413, 422))
 
 
 @router.post(
     "/recommendations",
     response_model=RecommendationResponse,
     summary="Top models for a customer or a new profile",
-    responses={404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses=error_responses(404, 503),
 )
-def recommend(body: RecommendationRequest, snap: SnapshotDep, lang: LangDep) -> dict:
-    """Recommended models of a customer in the warehouse, or of a new customer's profile."""
+def recommend(
+    body: RecommendationRequest,
+    scope: Annotated[Scope, require_role(*EVERY_ROLE)],
+    snap: SnapshotDep,
+    lang: LangDep,
+    audit: AuditDep,
+) -> dict:
+    """Recommended models of a customer in the caller's scope, or of a new customer's profile (any role)."""
     if body.customer_id is not None:
-        if body.customer_id not in snap.customer_ids:
+        if not snap.visible(body.customer_id, scope):
+            audit.read((), detail=f"not found: {body.customer_id}")
             raise NotFoundError(f"customer {body.customer_id} is not in the warehouse")
+        audit.read((body.customer_id,))
         stored = snap.recommendations.get(body.customer_id, [])
         items = [
             {"rank": r["rank"], "model": r["model"], "score": r["score"], "reason": r[f"reason_{lang}"]}

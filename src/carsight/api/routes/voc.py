@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from carsight.api.deps import Authenticated, SnapshotDep
-from carsight.api.models import ErrorResponse, VocClassifyRequest, VocClassifyResponse
+from carsight.api.deps import EVERY_ROLE, SnapshotDep, require_role
+from carsight.api.models import VocClassifyRequest, VocClassifyResponse, error_responses
 
-router = APIRouter(tags=["voc"], dependencies=[Authenticated])
+# Texts the caller sends, masked first: every role.
+router = APIRouter(
+    tags=["voc"], dependencies=[require_role(*EVERY_ROLE)], responses=error_responses(400, 401, 403, 413, 422, 503)
+)
 MAX_KEYWORDS = 8
 
 
@@ -15,7 +18,6 @@ MAX_KEYWORDS = 8
     "/voc/classify",
     response_model=VocClassifyResponse,
     summary="Mask, classify and extract keywords from texts",
-    responses={503: {"model": ErrorResponse, "description": "No topic classifier yet"}},
 )
 def classify(body: VocClassifyRequest, snap: SnapshotDep) -> dict:
     """Mask texts and give each its topic, confidence and keywords."""

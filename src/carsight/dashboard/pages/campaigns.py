@@ -17,7 +17,7 @@ import streamlit as st
 from carsight.config import get_settings
 from carsight.customers.deciles import profit_table
 from carsight.customers.triggers import profit_efficiency
-from carsight.dashboard import charts, data, frames, results, state
+from carsight.dashboard import charts, data, frames, results, signin, state
 from carsight.dashboard.state import tr
 from carsight.errors import CarsightError
 from carsight.i18n import word
@@ -145,7 +145,9 @@ def target_list(r: data.Reader, c: dict) -> list[str]:
     st.download_button(
         tr("camp.download"),
         # Built only when clicked; the BOM makes Excel open Korean CSV correctly.
-        data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),
+        data=signin.audited_download(
+            f"campaigns:{c['target']}", frame.customer_id, lambda: frame.to_csv(index=False).encode("utf-8-sig")
+        ),
         file_name=f"targets_{c['target']}_grade1-{c['cut']}.csv",
         mime="text/csv",
         key="camp_download",
@@ -187,6 +189,7 @@ def send(ids: list[str], c: dict) -> None:
     except CarsightError as exc:
         st.error(tr("notice.write_busy") if is_lock_error(exc) else tr("notice.error", message=str(exc)))
         return
+    signin.record("campaign.send", campaign_id, ids, detail=f"template={template} dry_run={dry}")
     summary = report.as_dict()
     (st.success if report.ok else st.error)(
         tr(
@@ -256,15 +259,18 @@ def triggers(r: data.Reader, c: dict) -> None:
     frames.show(frame.head(100), [c for c in frame.columns if c != "as_of"])
     st.download_button(
         tr("trig.download"),
-        data=lambda: frame.to_csv(index=False).encode("utf-8-sig"),
+        data=signin.audited_download(
+            "campaigns:trigger", frame.customer_id, lambda: frame.to_csv(index=False).encode("utf-8-sig")
+        ),
         file_name="targets_trigger_rule.csv",
         mime="text/csv",
         key="trig_download",
     )
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.campaigns"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     chosen = controls(reader)
     with state.section():
         holdout(reader, chosen)

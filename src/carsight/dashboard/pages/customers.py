@@ -147,8 +147,9 @@ def k_curve(r: data.Reader) -> None:
     charts.show(fig, key="cust_k_curve")
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.customers"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     with state.section():
         rfm(reader)
     with state.section():

@@ -6,10 +6,12 @@ segment and the models to show, then save them.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
-from carsight.dashboard import data, desk, forms, frames, results, state
+from carsight.dashboard import data, desk, forms, frames, results, signin, state
 from carsight.dashboard.state import tr
 from carsight.errors import InputError, WarehouseError
 from carsight.warehouse import schema as S
@@ -255,12 +257,19 @@ def show_answer(answer: dict) -> None:
             show_recommendations(recs)
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.desk"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     tab_find, tab_new = st.tabs([tr("desk.find"), tr("desk.new")])
     with tab_find, state.section():
         chosen = search(reader)
         if chosen:
-            view(reader, chosen)
+            # An agent sees the customer being served unmasked, every other one masked.
+            if scope.role == "agent":
+                with data.Reader(scope=replace(scope, serving=chosen)) as serving:
+                    view(serving, chosen)
+            else:
+                view(reader, chosen)
+            signin.audit("read", "desk", [chosen])
     with tab_new, state.section():
         new_customer(reader)

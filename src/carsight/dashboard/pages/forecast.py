@@ -134,8 +134,9 @@ def overview(r: data.Reader) -> None:
     frames.show(series, cols)
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.forecast"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     chosen = pick_series(reader)
     with state.section():
         show_series(reader, chosen)

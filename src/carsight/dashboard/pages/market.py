@@ -254,8 +254,9 @@ def what_changed(r: data.Reader) -> None:
     st.caption(tr("drivers.note"))
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.market"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     chosen = filters(reader)
     with state.section():
         top_models(reader, chosen)

@@ -205,8 +205,9 @@ def delivery(r: data.Reader) -> None:
     frames.show(log, ["updated_at", "campaign_id", "customer_id", "email", "status", "reason", "attempts", "template"])
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.models"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     with state.section():
         saved()
     with state.section():

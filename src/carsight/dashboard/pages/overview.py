@@ -154,8 +154,9 @@ def monitoring(r: data.Reader) -> None:
         show[row.severity](f"{getattr(row, f'message_{state.lang()}')} · {row.opened_at:%Y-%m-%d}")
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.overview"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     kpis(reader)
     left, right = st.columns([3, 2])
     with left, state.section():

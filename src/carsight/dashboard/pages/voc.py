@@ -122,8 +122,9 @@ def sample(r: data.Reader, f: dict) -> None:
     st.caption(tr("desk.masked_note"))
 
 
+scope = state.scope()  # first: with nobody signed in, the sign-in page is all that is drawn
 st.title(tr("page.voc"))
-with state.guarded(), data.Reader() as reader:
+with state.guarded(), data.Reader(scope=scope) as reader:
     chosen = filters(reader)
     with state.section():
         keywords(reader, chosen)
