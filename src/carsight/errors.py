@@ -48,6 +48,22 @@ class WarehouseError(CarsightError):
     """The warehouse cannot be opened, or lacks a table a step needs."""
 
 
+class NotBuiltForSpark(WarehouseError):
+    """A pipeline step, or part of one, that does not run on a Spark warehouse yet (docs/scale.md).
+
+    Parameters
+    ----------
+    step
+        The step's name.
+    missing
+        What it would need (what collects every row to the driver today).
+    """
+
+    def __init__(self, step: str, missing: str):
+        self.step, self.missing = step, missing
+        super().__init__(f"step '{step}' does not run on a Spark warehouse yet: {missing}")
+
+
 class NotFoundError(CarsightError):
     """An id (customer, series, model directory) that does not exist."""
 

@@ -7,6 +7,11 @@ A run records where each step stands in the ``pipeline_status`` table and, on a 
 a snapshot for readers when it starts and after every step (:mod:`carsight.warehouse.sharing`): the
 dashboard and the API keep serving the last published results while a step runs, pick up each
 step's tables when it is done, and pages say which results are still being computed.
+
+On a Spark warehouse (``Warehouse.distributed``) a step runs only if it keeps the rows on the
+executors and brings at most an aggregate or a bounded sample to the driver. The others say what
+they lack (:class:`carsight.errors.NotBuiltForSpark`): they are recorded as failed with that
+message and the run goes on with the next step (docs/scale.md, "What runs where").
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pandas as pd
 from carsight.config import Settings
 from carsight.customers import pipeline as customers_pipeline
 from carsight.customers import trigger_pipeline, value_pipeline
-from carsight.errors import InputError
+from carsight.errors import InputError, NotBuiltForSpark
 from carsight.market import driver_pipeline
 from carsight.market import pipeline as market_pipeline
 from carsight.voc import pipeline as voc_pipeline
@@ -43,20 +48,82 @@ class Step:
     run: Callable[[Warehouse, Settings], dict | None]
     description: str
     tables: tuple[Table, ...]
+    # What the step lacks to run on Spark (None: it runs there); ``spark_part`` is the part of it that
+    # does run there, before the step is reported as not built. ``on_driver``: what a step that runs
+    # on Spark brings to the driver (said in its summary there; docs/scale.md).
+    not_on_spark: str | None = None
+    spark_part: Callable[[Warehouse, Settings], str] | None = None
+    on_driver: str | None = None
 
 
+def _rfm_on_spark(wh: Warehouse, settings: Settings) -> str:
+    """The customers step's RFM, the part of it that runs on Spark (an expression written by the executors)."""
+    as_of = settings.customers.as_of or customers_pipeline.default_as_of(wh)
+    return f"RFM written for {customers_pipeline.write_rfm(wh, settings, as_of)['rfm_customers']:,} customers"
+
+
+# Why a step cannot run on Spark yet: the part of it that brings every customer's (or text's) rows to
+# the driver. Each needs a sampled fit on the driver and scoring on the executors (as
+# warehouse/spark_scoring.py does for one model).
+_EVERY_CUSTOMER = "{what} on the driver over every customer's rows ({how}); not built: {need}"
 STEPS: tuple[Step, ...] = (
-    Step("customers", customers_pipeline.run, "RFM grades, segments, recommendations", results_customers.TABLES),
-    Step("propensity", value_pipeline.run, "Repurchase/response propensity, reasons, CLV", results_value.TABLES),
-    Step("market", market_pipeline.run, "Market analytics, backtested forecasts", results_market.TABLES),
-    Step("voc", voc_pipeline.run, "Mask, classify and aggregate consultations", results_voc.TABLES),
+    Step(
+        "customers",
+        customers_pipeline.run,
+        "RFM grades, segments, recommendations",
+        results_customers.TABLES,
+        not_on_spark=_EVERY_CUSTOMER.format(
+            what="segments and recommendations are fitted and assigned",
+            how="customer frame, purchase history",
+            need="a sampled fit and assignment on the executors",
+        ),
+        spark_part=_rfm_on_spark,
+    ),
+    Step(
+        "propensity",
+        value_pipeline.run,
+        "Repurchase/response propensity, reasons, CLV",
+        results_value.TABLES,
+        not_on_spark=_EVERY_CUSTOMER.format(
+            what="the propensity models and CLV are fitted and scored",
+            how="point-in-time features at every cutoff, every purchase for CLV",
+            need="a sampled fit and scoring with warehouse/spark_scoring.score_on_executors",
+        ),
+    ),
+    Step(
+        "market",
+        market_pipeline.run,
+        "Market analytics, backtested forecasts",
+        results_market.TABLES,
+        on_driver="top-n lists, one row per market × model of the analytics, and one row per series and "
+        "month: the forecasts are fitted on the driver",
+    ),
+    Step(
+        "voc",
+        voc_pipeline.run,
+        "Mask, classify and aggregate consultations",
+        results_voc.TABLES,
+        not_on_spark="every consultation's text is masked, classified and tokenised on the driver; "
+        "not built: the same per partition with mapInPandas",
+    ),
     Step(
         "triggers",
         trigger_pipeline.run,
         "Repurchase trigger conditions (association rules)",
         (TRIGGER_RULES, TRIGGER_FEATURES),
+        not_on_spark=_EVERY_CUSTOMER.format(
+            what="trigger conditions are mined",
+            how="condition features and repurchase labels",
+            need="mining over a bounded sample of customers",
+        ),
     ),
-    Step("drivers", driver_pipeline.run, "What drove the change in sales and purchases", (DRIVER_SEGMENTS,)),
+    Step(
+        "drivers",
+        driver_pipeline.run,
+        "What drove the change in sales and purchases",
+        (DRIVER_SEGMENTS,),
+        on_driver="one row per change cell (model × market × kind, model × region × channel) and period",
+    ),
 )
 
 
@@ -158,7 +225,8 @@ def run_pipeline(
     Returns
     -------
     list of StepResult
-        One result per step run, in order.
+        One result per step run, in order; on a Spark warehouse, a step that does not run there yet
+        is one with status ``failed`` and the reason as its summary's ``error``.
 
     Raises
     ------
@@ -174,7 +242,12 @@ def run_pipeline(
         status.start(step)
         start = time.perf_counter()
         try:
-            summary = step.run(wh, settings) or {}
+            summary = _run_step(step, wh, settings)
+        except NotBuiltForSpark as exc:  # recorded, reported, and the next step runs
+            seconds = time.perf_counter() - start
+            status.end(step, seconds, exc)
+            results.append(StepResult(step.name, S.FAILED, seconds, {"error": str(exc)}))
+            continue
         except BaseException as exc:  # recorded for the pages, then raised as it was
             status.end(step, time.perf_counter() - start, exc)
             raise
@@ -182,3 +255,14 @@ def run_pipeline(
         status.end(step, seconds)
         results.append(StepResult(step.name, S.DONE, seconds, summary))
     return results
+
+
+def _run_step(step: Step, wh: Warehouse, settings: Settings) -> dict:
+    """Run one step; on a distributed warehouse a step not built for it runs its Spark part, then says so."""
+    if wh.distributed and step.not_on_spark:
+        done = step.spark_part(wh, settings) if step.spark_part else None
+        raise NotBuiltForSpark(step.name, step.not_on_spark + (f" ({done})" if done else ""))
+    summary = step.run(wh, settings) or {}
+    if wh.distributed and step.on_driver:
+        summary["on the driver"] = step.on_driver
+    return summary

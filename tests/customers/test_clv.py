@@ -66,6 +66,24 @@ def test_bgnbd_reproduces_the_published_worked_example():
     assert model.expected_purchases(one, 39)[0] == pytest.approx(1.226, abs=0.001)
 
 
+def test_bgnbd_fits_customers_with_equal_histories_as_one_weighted_row():
+    # The fit merges equal (frequency, recency, T) rows; the same customers given as distinct rows with
+    # their counts as weights must give the same model, and every customer still counts.
+    rng = np.random.default_rng(3)
+    T = rng.integers(10, 60, 400).astype(float)
+    frequency = rng.poisson(0.7, 400).astype(float)
+    recency = np.where(frequency > 0, np.floor(T * rng.random(400)), 0.0)
+    customers = pd.DataFrame({"frequency": frequency, "recency": recency, "T": T})
+    repeated = customers.loc[customers.index.repeat(rng.integers(1, 4, 400))].reset_index(drop=True)
+    distinct = repeated.value_counts().rename("n").reset_index()
+    one_row_each = BetaGeoModel(penalizer=0.001).fit(repeated)
+    weighted = BetaGeoModel(penalizer=0.001).fit(distinct, sample_weight=distinct["n"])
+    assert one_row_each.n_customers_ == len(repeated) and weighted.n_customers_ == len(distinct)
+    for name, value in one_row_each.params_.items():
+        assert weighted.params_[name] == pytest.approx(value, rel=1e-5), name
+    assert weighted.loglik_ == pytest.approx(one_row_each.loglik_, rel=1e-9)
+
+
 def test_p_alive_and_any_purchase_behave(cdnow_master):
     summary = summarise_transactions(cdnow_master, "1997-12-31")
     model = BetaGeoModel().fit(summary)

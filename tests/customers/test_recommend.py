@@ -190,3 +190,26 @@ def test_a_back_dated_run_learns_nothing_from_after_its_date(history):
         assert (past.leads["lead_date"] < pd.Timestamp(as_of)).all()
     fitted = VehicleRecommender().fit(past)
     assert fitted.n_train_events_ <= len(past.purchases)
+
+
+def test_negative_sampling_keeps_every_bought_model_and_at_most_k_others():
+    from carsight.customers.recommend import sample_negatives
+
+    groups = np.array([5, 1, 12, 3])
+    y = np.zeros(groups.sum(), dtype=int)
+    starts = np.cumsum(groups) - groups
+    y[starts + np.array([4, 0, 7, 1])] = 1  # the bought model sits anywhere in its group
+    X = pd.DataFrame({"row": np.arange(len(y))})
+    Xs, ys, kept = sample_negatives(X, y, groups, negatives=3, random_state=1)
+    assert kept.tolist() == [4, 1, 4, 3]
+    assert len(Xs) == len(ys) == kept.sum()
+    group_of = np.repeat(np.arange(len(groups)), groups)
+    # each kept group: its own rows only, in their order, with its bought model
+    for g, rows in enumerate(np.split(Xs["row"].to_numpy(), np.cumsum(kept)[:-1])):
+        assert (group_of[rows] == g).all() and (np.diff(rows) > 0).all()
+        assert y[rows].sum() == 1
+    # another seed draws other negatives from the big group
+    other, _, again = sample_negatives(X, y, groups, negatives=3, random_state=2)
+    assert again.tolist() == kept.tolist() and set(other["row"]) != set(Xs["row"])
+    with pytest.raises(InputError):
+        sample_negatives(X, y, groups, negatives=0)

@@ -95,3 +95,19 @@ def test_consultation_labels_noise_and_events(demo_files, tables):
     recall = consultations["category"] == "리콜"
     during = (at >= "2024-09-01") & (at < "2025-03-01")
     assert recall[sorento & during].mean() > 3 * recall[sorento & ~during].mean()
+
+
+def test_expected_sales_are_the_means_the_counts_were_drawn_from():
+    from carsight.demo.market import NB_SIZE, sales_frame
+
+    counts, means = sales_frame(7), T.expected_sales(7)
+    keys = ["brand", "model", "market", "kind", "month"]
+    assert counts[keys].equals(means[keys])
+    # Negative-binomial counts around their means: the totals agree closely, and standardised by the
+    # negative-binomial spread (variance μ + μ²/size) the counts have mean 0 and spread 1.
+    assert abs(counts["units"].sum() / means["units"].sum() - 1) < 0.02
+    mu = means["units"]
+    z = (counts["units"] - mu) / np.sqrt(mu + mu**2 / NB_SIZE)
+    big = mu > 20
+    assert abs(z[big].mean()) < 0.1
+    assert 0.9 < z[big].std() < 1.1

@@ -10,6 +10,7 @@ import sqlite3
 import threading
 
 import duckdb
+import ibis
 import pandas as pd
 import pytest
 
@@ -57,6 +58,30 @@ def test_replace_writes_exactly_the_new_rows_and_leaves_no_helper_tables(backend
         frame = wh.table(SEGMENT_K_CURVE.name).to_pandas().sort_values("k")
         assert frame.k.tolist() == [10, 11, 12]
         assert frame.chosen.astype(bool).tolist() == [True, False, False]
+        assert not [t for t in wh.con.list_tables() if t.startswith(("_new_", "_old_"))]
+    finally:
+        wh.close()
+
+
+def test_replace_with_an_expression_is_computed_in_the_warehouse(backend, monkeypatch):
+    """An Ibis expression is written by SQL inside the warehouse, typed like the table (missing nullable
+    columns empty, extra ones dropped), never fetched as rows; a failing one leaves the old rows."""
+    location, path, kind = backend
+    wh = Warehouse(location)
+    try:
+        wh.replace(SEGMENT_K_CURVE, _curve(6))
+        stored = wh.table(SEGMENT_K_CURVE.name)
+        expr = stored.filter(stored.k > 2).mutate(k=stored.k * 10, note=ibis.literal("extra")).drop("silhouette_se")
+        monkeypatch.setattr(type(expr), "to_pyarrow", lambda *a, **k: pytest.fail("fetched to Python"))
+        monkeypatch.setattr(type(expr), "to_pandas", lambda *a, **k: pytest.fail("fetched to Python"))
+        assert wh.replace(SEGMENT_K_CURVE, expr) == 4
+        monkeypatch.undo()
+        frame = wh.table(SEGMENT_K_CURVE.name).to_pandas().sort_values("k")
+        assert frame.k.tolist() == [30, 40, 50, 60]
+        assert frame.silhouette_se.isna().all() and "note" not in frame.columns
+        with pytest.raises(Exception, match="lacks columns: k"):
+            wh.replace(SEGMENT_K_CURVE, wh.table(SEGMENT_K_CURVE.name).drop("k"))
+        assert wh.count(SEGMENT_K_CURVE.name) == 4
         assert not [t for t in wh.con.list_tables() if t.startswith(("_new_", "_old_"))]
     finally:
         wh.close()

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from carsight.cli.common import console, settings, warehouse
+from carsight.cli.common import console, err_console, settings, warehouse
 from carsight.i18n import t
 
 
@@ -60,6 +60,7 @@ def pipeline_run(
     step: Annotated[list[str] | None, typer.Option("--step", "-s", help="Run only this step (repeatable)")] = None,
 ) -> None:
     from carsight.pipeline import run_pipeline, select_steps
+    from carsight.warehouse.schema import FAILED
 
     names = [s.name for s in select_steps(step or None)]  # a misspelt step fails before anything runs
     lang = settings().lang
@@ -67,10 +68,16 @@ def pipeline_run(
         results = run_pipeline(
             wh, settings(), steps=names, on_step=lambda s: spinner.update(f"{s.name}: {s.description}…")
         )
+    failed = [r for r in results if r.status == FAILED]  # steps not built for a Spark warehouse
     for result in results:
+        if result in failed:
+            err_console.print(f"[bold red]error:[/] {result.summary['error']}", highlight=False, soft_wrap=True)
+            continue
         console.print(t("pipeline.done", lang, step=result.name, seconds=result.seconds))
         for key, value in result.summary.items():
             console.print(f"    {key}: {value}")
+    if failed:
+        raise typer.Exit(2)
 
 
 def pipeline_list() -> None:

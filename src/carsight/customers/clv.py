@@ -95,14 +95,48 @@ def _rfm_arrays(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 # BG/NBD
 # ---------------------------------------------------------------------------------------------
-def _bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> float:
+def _bgnbd_loglik(
+    params: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    w: np.ndarray,
+    frequency_codes: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
+    """The weighted BG/NBD log-likelihood.
+
+    ``frequency_codes`` (the distinct frequencies and each row's position among them) lets the
+    terms that depend on the frequency alone be computed once per distinct value: purchase counts
+    take a handful of values, so most of the log-gamma calls go.
+    """
     r, alpha, a, b = params
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
+    xs, codes = frequency_codes if frequency_codes is not None else (x, slice(None))
+    by_frequency = (
+        special.gammaln(r + xs)
+        - special.gammaln(r)
+        + r * np.log(alpha)
+        + special.gammaln(a + b)
+        + special.gammaln(b + xs)
+        - special.gammaln(b)
+        - special.gammaln(a + b + xs)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        repeat_term = np.log(a) - np.log(np.maximum(b + xs - 1, 1e-12))
     a3 = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x), -np.inf)
-    return float(np.sum(w * (a1 + a2 + np.logaddexp(a3, a4))))
+        a4 = np.where(x > 0, repeat_term[codes] - (r + x) * np.log(alpha + t_x), -np.inf)
+    return float(np.sum(w * (by_frequency[codes] + np.logaddexp(a3, a4))))
+
+
+def _distinct_histories(
+    x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Customers with the same (frequency, recency, T) merged into one row weighted by their count:
+    the likelihood is the same sum, over far fewer rows (most buyers of cars bought once)."""
+    rows = np.column_stack([x, t_x, big_t])
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    weights = np.bincount(inverse.ravel(), weights=w, minlength=len(unique))
+    return unique[:, 0].copy(), unique[:, 1].copy(), unique[:, 2].copy(), weights
 
 
 @dataclass
@@ -148,17 +182,21 @@ class BetaGeoModel(BaseEstimator):
         if np.any(t_x > big_t + 1e-9) or np.any(x < 0):
             raise InputError("recency must not exceed T and frequency must not be negative", expected="0 ≤ recency ≤ T")
         scale = float(np.mean(big_t)) or 1.0
+        total = w.sum()
+        x, t_x, big_t, w = _distinct_histories(x, t_x, big_t, w)
+        distinct_x, codes = np.unique(x, return_inverse=True)
+        frequency_codes = (distinct_x, codes.ravel())
 
         def nll(log_params: np.ndarray) -> float:
             params = np.exp(np.clip(log_params, -20, 20))
-            value = -_bgnbd_loglik(params, x, t_x, big_t, w) / w.sum()
+            value = -_bgnbd_loglik(params, x, t_x, big_t, w, frequency_codes) / total
             return value + self.penalizer * float(np.sum(log_params**2))
 
         fit = _fit_log_params(nll, np.array([1.0, scale, 1.0, 1.0]))
         self.params_ = dict(zip(("r", "alpha", "a", "b"), fit.params.tolist(), strict=True))
-        self.loglik_ = fit.loglik * w.sum()
+        self.loglik_ = fit.loglik * total
         self.converged_ = fit.converged
-        self.n_customers_ = int(len(x))
+        self.n_customers_ = int(len(X))
         return self
 
     def _unpack(self):

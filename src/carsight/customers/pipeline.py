@@ -60,6 +60,24 @@ def _previous_segmenter(path: Path):
     return model
 
 
+def write_rfm(wh: Warehouse, settings: Settings, as_of: dt.date) -> dict:
+    """RFM grades of every customer, computed and written by the warehouse (on Spark: the executors).
+
+    Returns the customers graded and their count per group (the only rows that come back).
+    """
+    cutoffs = GradeCutoffs(**_option(settings, "grade_cutoffs", {}))
+    rfm = rfm_table(
+        wh.table(S.PURCHASES.name), as_of, monetary=_option(settings, "monetary", "total"), cutoffs=cutoffs
+    ).mutate(as_of=as_of)
+    written = wh.replace(R.CUSTOMER_RFM, rfm)
+    stored = wh.table(R.CUSTOMER_RFM.name)
+    groups = stored.group_by("group").aggregate(n=stored.count()).to_pandas()
+    return {
+        "rfm_customers": written,
+        "rfm_groups": {str(g): int(n) for g, n in zip(groups["group"], groups["n"], strict=True)},
+    }
+
+
 def run(
     wh: Warehouse, settings: Settings, *, as_of: dt.date | None = None, k_range: tuple[int, int] | None = None
 ) -> dict:
@@ -75,18 +93,20 @@ def _run(wh: Warehouse, settings: Settings, *, as_of: dt.date | None, k_range: t
     k_range = k_range or tuple(_option(settings, "k_range", (2, 10)))
     # Only what was known on as_of: a back-dated run must not learn from purchases after it.
     data = RecData.from_warehouse(wh).before(as_of)
-    # The recommender's held-out evaluation fits a ranker on the purchases before the holdout cutoff:
-    # it needs no segments and no warehouse, so it starts first and runs beside RFM, the segments and
-    # the final fit (each single-threaded: LightGBM with one thread releases the GIL). On two cores
-    # the step takes about the longer of the two paths instead of their sum, with the same results.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # The recommender's two rankers (the held-out evaluation's, on the purchases before the holdout
+    # cutoff, and the final one, on all of them) need no segments and no warehouse: segments are not
+    # a feature, only words in the reasons. So both start first and fit beside RFM and the segments
+    # (each single-threaded: LightGBM with one thread releases the GIL). On two cores the step then
+    # takes about half the sum of its parts, with the same results.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         evaluation: tuple[dt.date, Future] | DataTooThinError
         try:
             cutoff = holdout_cutoff(data.purchases)
             evaluation = (cutoff, pool.submit(VehicleRecommender().fit, data, cutoff=cutoff))
         except DataTooThinError as exc:
             evaluation = exc
-        return _compute(wh, settings, as_of, k_range, data, pool, evaluation)
+        final = pool.submit(VehicleRecommender().fit, data)
+        return _compute(wh, settings, as_of, k_range, data, pool, evaluation, final)
 
 
 def _compute(
@@ -97,11 +117,12 @@ def _compute(
     data: RecData,
     pool: ThreadPoolExecutor,
     evaluation: tuple[dt.date, Future] | DataTooThinError,
+    final: Future,
 ) -> dict:
     """RFM, segments and recommendations, stored and saved.
 
     ``evaluation`` is the holdout cutoff and the recommender fitting before it in ``pool``, or why
-    there is no evaluation.
+    there is no evaluation; ``final`` is the recommender fitting on every purchase there.
     """
     from carsight.customers.segments import CustomerSegmenter
     from carsight.customers.segments_features import segment_frame
@@ -110,14 +131,7 @@ def _compute(
     summary: dict = {"as_of": str(as_of)}
 
     # 1. RFM, in the warehouse
-    cutoffs = GradeCutoffs(**_option(settings, "grade_cutoffs", {}))
-    rfm = rfm_table(
-        wh.table(S.PURCHASES.name), as_of, monetary=_option(settings, "monetary", "total"), cutoffs=cutoffs
-    ).mutate(as_of=as_of)
-    rfm_frame = rfm.to_pyarrow()
-    summary["rfm_customers"] = wh.replace(R.CUSTOMER_RFM, rfm_frame)
-    groups = rfm.group_by("group").aggregate(n=rfm.count()).to_pandas()
-    summary["rfm_groups"] = {str(g): int(n) for g, n in zip(groups["group"], groups["n"], strict=True)}
+    summary.update(write_rfm(wh, settings, as_of))
 
     # 2. Segments (ids kept from the previous model when there is one)
     customers = wh.table(S.CUSTOMERS.name)
@@ -161,7 +175,7 @@ def _compute(
         cutoff, fitted = evaluation
         past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
         scored = pool.submit(evaluate, cutoff, fitted, past)
-    recommender = VehicleRecommender().fit(data)
+    recommender = final.result()
     recs = recommender.recommend(data, as_of=as_of, k=5)
     if thin is None:
         try:

@@ -268,31 +268,27 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
     as_of = last + dt.timedelta(days=1)
     cache = _FeatureCache(wh)
     plans = [plan_cutoffs(as_of, first, spec) for spec in TARGETS]
-    cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
-    now = cache.get([as_of])
     tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in R.TABLES}
     summary: dict = {"as_of": str(as_of)}
-    # Every warehouse read first (one DuckDB connection is not shared across threads), then the
-    # targets and CLV are fitted two at a time: the fits are single-threaded LightGBM, scikit-learn
-    # and numpy, which release the GIL, so on two cores the step takes about half as long, with the
-    # same results (each fit has its own seeds).
-    inputs: dict[str, tuple[dict, pd.Series | None]] = {}
-    for spec in TARGETS:
-        try:
-            inputs[spec.name] = (
-                labelled_sets(wh, spec, as_of, first, cache),
-                _scoring_population(wh, spec, as_of),
-            )
-        except DataTooThinError as exc:
-            summary[spec.name] = f"skipped: {exc}"
+    # The targets and CLV are fitted two at a time: the fits are single-threaded LightGBM,
+    # scikit-learn and numpy, which release the GIL, so on two cores the step takes about half as
+    # long, with the same results (each fit has its own seeds). Only this thread reads the warehouse
+    # (one DuckDB connection is not shared across threads): CLV starts as soon as its purchases are
+    # read, and each target as soon as its rows are, so the fits run while the next reads do.
     transactions = _clv_transactions(wh)
     with ThreadPoolExecutor(max_workers=2) as pool:
         clv_future = pool.submit(_clv, transactions, as_of)
-        fitted = {
-            spec.name: pool.submit(_fit_and_score, spec, inputs[spec.name][0], now, inputs[spec.name][1], as_of)
-            for spec in TARGETS
-            if spec.name in inputs
-        }
+        cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
+        now = cache.get([as_of])
+        fitted = {}
+        for spec in TARGETS:
+            try:
+                sets = labelled_sets(wh, spec, as_of, first, cache)
+                population = _scoring_population(wh, spec, as_of)
+            except DataTooThinError as exc:
+                summary[spec.name] = f"skipped: {exc}"
+                continue
+            fitted[spec.name] = pool.submit(_fit_and_score, spec, sets, now, population, as_of)
         outcomes = {name: future.result() for name, future in fitted.items()}
         clv = clv_future.result()
     for spec in TARGETS:
@@ -367,11 +363,6 @@ def _clv(tx: pd.DataFrame, as_of: dt.date) -> CLVResult | None:
     """Lifetime value of every buyer from the purchases ``tx`` before ``as_of`` (calibration end = the
     day before, inclusive), by the models that backtest best on these data; None without purchases."""
     if tx.empty:
-        return None
-    try:
-        return customer_value(tx, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)
-    except DataTooThinError as exc:
-        log.warning("CLV skipped: %s", exc)
         return None
     try:
         return customer_value(tx, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)

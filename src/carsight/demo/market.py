@@ -239,8 +239,13 @@ def global_weight(model: V.Model) -> float:
     return model.korea_monthly / C.MARKET_AFFINITY.get((model.model, "Korea"), 1.0)
 
 
-def sales_frame(seed: int) -> pd.DataFrame:
-    """The whole sales_monthly table (canonical columns), deterministic for ``seed``."""
+def sales_frame(seed: int, *, expected: bool = False) -> pd.DataFrame:
+    """The whole sales_monthly table (canonical columns), deterministic for ``seed``.
+
+    With ``expected`` the ``units`` are the negative-binomial means the counts were drawn from (floats,
+    same rows and random stream): the planted truth that :func:`carsight.demo.truth.expected_sales`
+    hands to benchmarks.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A1E5]))
     idx = months()
     month_no = idx.month.to_numpy() - 1
@@ -296,6 +301,8 @@ def sales_frame(seed: int) -> pd.DataFrame:
                     continue
                 lam = rng.gamma(NB_SIZE, np.maximum(mu * part, 1e-9) / NB_SIZE)
                 units = rng.poisson(lam)
+                if expected:
+                    units = mu * part
                 frames.append(
                     pd.DataFrame(
                         {
@@ -304,7 +311,7 @@ def sales_frame(seed: int) -> pd.DataFrame:
                             "market": market,
                             "kind": kind,
                             "month": idx[rows].date,
-                            "units": units[rows].astype(np.int64),
+                            "units": units[rows] if expected else units[rows].astype(np.int64),
                         }
                     )
                 )

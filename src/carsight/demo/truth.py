@@ -51,6 +51,17 @@ def market_affinity(out_dir) -> pd.DataFrame:
     return pd.read_csv(Path(out_dir) / TRUTH / "market_affinity.csv")
 
 
+def expected_sales(seed: int) -> pd.DataFrame:
+    """The demo's sales_monthly rows with ``units`` replaced by the mean each count was drawn from.
+
+    The means include the season, trend, launch ramps, the shock and the incentive: the forecast no
+    method beats on average, so the floor of any forecast's error on the demo's sales.
+    """
+    from carsight.demo.market import sales_frame
+
+    return sales_frame(seed, expected=True)
+
+
 def bad_rows(out_dir) -> pd.DataFrame:
     """The deliberately broken rows planted in the first purchases file."""
     return pd.read_csv(Path(out_dir) / TRUTH / "bad_rows.csv", keep_default_na=False)

@@ -83,11 +83,16 @@ def _rising(frame: pd.DataFrame, tokens: list[list[str]]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _classify(frame: pd.DataFrame, texts: list[str], labels: list[str], report: dict, params: dict, settings) -> dict:
-    """Fit the topic classifier on every labelled text, review every text and save the model.
+def _classify(
+    frame: pd.DataFrame, texts: list[str], labels: list[str], params: dict, settings, words: dict
+) -> tuple[dict, dict]:
+    """Evaluate the topic classifier, fit it on every labelled text, review every text and save it.
 
-    ``report`` is what :func:`carsight.voc.classify.evaluate` found on the same texts; it is saved with
-    the model. Returns the summary.
+    The evaluation is :func:`carsight.voc.classify.evaluate` (a held-out split, against the baseline);
+    it is saved with the model. It runs in a second process (:mod:`carsight.voc.held_out`) while this
+    one fits the final model, so on two cores the two take about as long as the longer one, with the
+    results each gives alone. ``words`` is the tokenizer's word cache, handed to that process.
+    Returns the evaluation report and the summary.
 
     Raises
     ------
@@ -96,8 +101,15 @@ def _classify(frame: pd.DataFrame, texts: list[str], labels: list[str], report: 
     """
     from carsight.registry import save_model
     from carsight.voc.classify import MODEL_KIND, TopicClassifier
+    from carsight.voc.held_out import EvaluationApart
 
-    model = TopicClassifier(**params).fit(texts, labels)
+    held_out = EvaluationApart(texts, labels, params, words)
+    try:
+        model = TopicClassifier(**params).fit(texts, labels)
+    except BaseException:
+        held_out.stop()
+        raise
+    report = held_out.result()
     predicted = model.review(frame["text_masked"].tolist())
     frame["topic"] = predicted["label"].to_numpy()
     frame["confidence"] = predicted["confidence"].to_numpy()
@@ -117,7 +129,7 @@ def _classify(frame: pd.DataFrame, texts: list[str], labels: list[str], report: 
     }
     if report.get("warning"):
         summary["warning"] = report["warning"]
-    return summary
+    return report, summary
 
 
 def _discover(
@@ -156,7 +168,6 @@ def run(wh: Warehouse, settings: Settings) -> dict:
 
 def _run(wh: Warehouse, settings: Settings) -> dict:
     from carsight.voc.aggregate import build_daily
-    from carsight.voc.classify import TopicClassifier, evaluate
     from carsight.voc.normalise import clean_and_mask
     from carsight.voc.tokenise import Tokenizer, detect_language, load_word_cache, save_word_cache
 
@@ -197,12 +208,9 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
     params = {"review_threshold": threshold, "terms": tokenizer.terms}
     texts = frame.loc[labelled, "text_masked"].tolist()
     labels = frame.loc[labelled, "category"].astype(str).str.strip().tolist()
-    # The held-out evaluation and the final fit run one after the other, not side by side: liblinear
-    # draws its coordinate order from one process-wide generator, so two SVMs fitting at once would
-    # give results that change from run to run.
     try:
-        report = evaluate(texts, labels, classifier=TopicClassifier(**params))
-        summary.update(_classify(frame, texts, labels, report, params, settings))
+        report, classified = _classify(frame, texts, labels, params, settings, dict(tokenizer._cache))
+        summary.update(classified)
         metrics, confusion = _metrics_rows(report, trained_at)
     except DataTooThinError as exc:
         metrics, summary["warning"] = _discover(

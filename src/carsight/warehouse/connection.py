@@ -26,7 +26,7 @@ from carsight.errors import WarehouseError
 from carsight.warehouse import schema as S
 from carsight.warehouse.sharing import Publication, is_lock_error, latest_publication, publish
 from carsight.warehouse.staging import SQL_TYPES as _SQL_TYPES
-from carsight.warehouse.staging import Stage
+from carsight.warehouse.staging import Stage, typed_select
 from carsight.warehouse.staging import quote as _q
 
 
@@ -59,6 +59,8 @@ class Warehouse:
     # reads (set by carsight.warehouse.open_reader; None: it reads the warehouse itself).
     publishes: bool = False
     publication: Publication | None = None
+    # Whether the tables live on a cluster (Spark): no step may then bring a whole table to the driver.
+    distributed: bool = False
 
     def __init__(self, url: str, *, read_only: bool = False, wait_s: float | None = None, publishes: bool = True):
         self.url = warehouse_url(url)
@@ -154,7 +156,7 @@ class Warehouse:
     def schema_version(self) -> int | None:
         if not self.has_table(S.SCHEMA_META.name):
             return None
-        value = self.con.table(S.SCHEMA_META.name).version.max().to_pyarrow().as_py()
+        value = self.table(S.SCHEMA_META.name).version.max().to_pyarrow().as_py()
         return int(value) if value is not None else None
 
     def ensure(self, table: S.Table) -> None:
@@ -247,10 +249,19 @@ class Warehouse:
                 self._execute(f"DROP TABLE IF EXISTS {_q(raw)}")
 
     @contextmanager
-    def _staged(self, table: S.Table, data: pd.DataFrame | pa.Table) -> Iterator[str]:
-        """Expose ``data`` as a relation typed like ``table``; yields its name."""
+    def _staged(self, table: S.Table, data: pd.DataFrame | pa.Table | ibis.Table) -> Iterator[str]:
+        """Expose ``data`` as a relation typed like ``table``; yields its name.
+
+        An Ibis expression over this warehouse is computed into the stage by the warehouse, never
+        fetched (so it may read the very table it will replace).
+        """
         with self.stage(table) as stage:
-            stage.append(data)
+            if isinstance(data, ibis.Table):
+                expr = typed_select(table, data)
+                self.con._run_pre_execute_hooks(expr)  # registers the expression's in-memory tables
+                stage.fill(str(self.con.compile(expr)))
+            else:
+                stage.append(data)
             yield stage.name
 
     @contextmanager
@@ -374,14 +385,15 @@ class Warehouse:
             self._run_in_transaction([f"INSERT INTO {_q(table.name)} ({cols}) SELECT {cols} FROM {_q(stage)}"])
         return n
 
-    def replace(self, table: S.Table | str, data: pd.DataFrame | pa.Table) -> int:
+    def replace(self, table: S.Table | str, data: pd.DataFrame | pa.Table | ibis.Table) -> int:
         """Replace a result table's contents atomically: a reader sees the old rows or the new ones.
 
         Never an empty or half-written table, on every backend. DuckDB deletes and inserts in one
         transaction. Elsewhere the rows are written to a new table first, which then takes the old
         one's name (both renames in one transaction where the backend's DDL is transactional, as in
         SQLite and PostgreSQL), and the old table is dropped; a failure before the swap leaves the
-        old table as it was.
+        old table as it was. ``data`` may be an Ibis expression over this warehouse: it is then
+        computed and written by the warehouse (as on Spark), never fetched.
 
         Returns
         -------

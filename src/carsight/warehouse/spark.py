@@ -18,6 +18,7 @@ There is no transaction across tables: each table's write is atomic on its own.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import shutil
 import sys
@@ -50,6 +51,8 @@ CURRENT = "_CURRENT"
 # for queries that started before the swap (longer than any query should take).
 KEEP_PREVIOUS = 1
 GRACE_S = 15 * 60
+# The version each view of the process's Spark session reads (views are named per warehouse folder).
+_VIEWS: dict[str, str] = {}
 
 
 def parse_url(url: str) -> tuple[Path, dict[str, str]]:
@@ -159,6 +162,8 @@ class SparkWarehouse(Warehouse):
         Refuse writes (readers such as dashboards).
     """
 
+    distributed = True
+
     def __init__(self, url: str, *, read_only: bool = False, wait_s: float | None = None):
         self.url = url
         self.read_only = read_only
@@ -172,7 +177,9 @@ class SparkWarehouse(Warehouse):
             self.con = ibis.pyspark.connect(self.spark)
         except Exception as exc:  # the JVM's message is the useful part
             raise WarehouseError(f"cannot start Spark for {url}: {exc}") from exc
-        self._views: dict[str, str] = {}  # table -> version its view reads
+        # Each table is a Spark view named after the table and this folder: the views live as long as
+        # the process's session, and two warehouses open in one process never read each other's tables.
+        self._tag = hashlib.sha1(str(self.folder).encode()).hexdigest()[:10]
 
     # ---- versions ----------------------------------------------------------------
     def _current(self, name: str) -> str | None:
@@ -186,18 +193,23 @@ class SparkWarehouse(Warehouse):
         version = self._current(name)
         if version is None:
             return False
-        if self._views.get(name) != version:
+        view = self.view(name)
+        if _VIEWS.get(view) != version:
             reader = self.spark.read
             if name in S.all_tables():  # a known schema spares Spark a job reading every file's footer
                 reader = reader.schema(spark_schema(S.get_table(name)))
-            reader.parquet(str(self.folder / name / version)).createOrReplaceTempView(name)
-            self._views[name] = version
+            reader.parquet(str(self.folder / name / version)).createOrReplaceTempView(view)
+            _VIEWS[view] = version
         return True
 
     def frame(self, name: str) -> SparkFrame:
         """The current version of table ``name`` as a Spark DataFrame."""
         self.table(name)  # the clear error when it is missing
-        return self.spark.table(name)
+        return self.spark.table(self.view(name))
+
+    def view(self, name: str) -> str:
+        """The name of the Spark view that reads table ``name`` of this warehouse."""
+        return f"{name}__{self._tag}"
 
     def _new_version(self, table: S.Table) -> tuple[Path, str]:
         if self.read_only:
@@ -302,7 +314,7 @@ class SparkWarehouse(Warehouse):
         if not self._sync(name):
             hint = "run `carsight init`" if name in S.SOURCE_TABLES else "run `carsight pipeline run`"
             raise WarehouseError(f"table '{name}' is not in the warehouse {self.folder} ({hint})")
-        return self.con.table(name)
+        return self.con.table(self.view(name))
 
     # ---- schema ------------------------------------------------------------------
     def init(self) -> list[str]:
@@ -314,7 +326,7 @@ class SparkWarehouse(Warehouse):
                     self._write_arrow(table, arrow_rows(table, None))
                     changes.append(f"created {table.name}")
                 continue
-            current = self.spark.table(table.name)
+            current = self.spark.table(self.view(table.name))
             missing = [c for c in table.columns if c.name not in current.columns]
             if missing:
                 self._write_version(table, self._as_frame(table, current))
@@ -339,11 +351,20 @@ class SparkWarehouse(Warehouse):
 
     @contextmanager
     def stage(self, table: S.Table, *, extra: dict[str, str] | None = None):
-        """Not on Spark: files load through :func:`carsight.warehouse.spark_ingest.bulk_load`."""
-        raise WarehouseError(
-            "a Spark warehouse loads files with carsight.warehouse.spark_ingest.bulk_load "
-            "(Parquet staged from the validated rows, then an upsert by key in Spark)"
-        )
+        """A folder of Parquet files shaped like ``table`` that a load fills chunk by chunk.
+
+        Seen by :meth:`upsert_from` as a view of the stage's name; removed when the block ends
+        (:class:`carsight.warehouse.spark_ingest.SparkStage`).
+        """
+        from carsight.warehouse.spark_ingest import SparkStage  # it builds on this module
+
+        if self.read_only:
+            raise WarehouseError(f"warehouse {self.folder} is open read-only: cannot load {table.name}")
+        stage = SparkStage(self, table, f"_stage_{table.name}_{uuid.uuid4().hex[:12]}", dict(extra or {}))
+        try:
+            yield stage
+        finally:
+            stage.drop()
 
     def upsert(
         self,
@@ -368,7 +389,7 @@ class SparkWarehouse(Warehouse):
             if dry_run:
                 return UpsertResult(inserted=staged.count(), updated=0, unchanged=0)
             self.ensure(table)
-        current = self.spark.table(table.name)
+        current = self.spark.table(self.view(table.name))
         others = [c.name for c in table.columns if c.name not in table.keys and c.name in set(columns)]
         s, t = staged.alias("s"), current.alias("t")
         on = [F.col(f"s.{k}") == F.col(f"t.{k}") for k in table.keys]
@@ -414,7 +435,7 @@ class SparkWarehouse(Warehouse):
         added = self._as_frame(table, data).select(*table.column_names)
         n = added.count()
         if n:
-            self._write_version(table, self.spark.table(table.name).unionByName(added))
+            self._write_version(table, self.spark.table(self.view(table.name)).unionByName(added))
         return n
 
     def replace(self, table: S.Table | str, data) -> int:
@@ -429,13 +450,13 @@ class SparkWarehouse(Warehouse):
             self._write_arrow(table, rows)
             return rows.num_rows
         self._write_version(table, self._as_frame(table, data))
-        return self.spark.table(table.name).count()
+        return self.spark.table(self.view(table.name)).count()
 
     def delete_where(self, table: S.Table | str, column: str, value) -> None:
         """Delete rows where ``column = value`` (e.g. one run of a result table)."""
         table = S.get_table(table) if isinstance(table, str) else table
         self.ensure(table)
-        current = self.spark.table(table.name)
+        current = self.spark.table(self.view(table.name))
         self._write_version(table, current.filter(~F.col(column).eqNullSafe(F.lit(value))))
 
     def upsert_from(self, table, relation: str, *, columns=None, dry_run: bool = False) -> UpsertResult:
@@ -458,7 +479,7 @@ class SparkWarehouse(Warehouse):
                 if table.kind == "source":
                     rows.append({"table": table.name, "kind": table.kind, "rows": None})
                 continue
-            t = self.con.table(table.name)
+            t = self.con.table(self.view(table.name))
             row = {"table": table.name, "kind": table.kind}
             if table.date_column:
                 stats = t.aggregate(n=t.count(), first=t[table.date_column].min(), last=t[table.date_column].max())
@@ -473,8 +494,7 @@ class SparkWarehouse(Warehouse):
         return pd.DataFrame(rows, columns=["table", "kind", "rows", "first", "last", "last_load"])
 
     def close(self) -> None:
-        """Forget the views; the Spark session belongs to the process (``spark-submit`` stops it)."""
-        self._views.clear()
+        """Nothing to release: the views and the Spark session belong to the process (``spark-submit`` stops it)."""
 
 
 class DriverCollectLimit(WarehouseError):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import ibis
 import pandas as pd
 import pyarrow as pa
 
@@ -36,6 +37,29 @@ SQL_TYPES = {
 def quote(name: str) -> str:
     """Quote an identifier for SQL."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def typed_select(table: S.Table, expr: ibis.Table) -> ibis.Table:
+    """``expr`` with exactly ``table``'s columns, cast to their types; missing ones get their default.
+
+    Extra columns are dropped. How an Ibis expression is written to a table by SQL (such as
+    :meth:`Warehouse.replace` with an expression: computed in the warehouse, never fetched).
+
+    Raises
+    ------
+    WarehouseError
+        When the expression lacks a required column (not nullable, no default).
+    """
+    have = set(expr.columns)
+    required = [c.name for c in table.columns if c.name not in have and not c.nullable and c.default is None]
+    if required:
+        raise WarehouseError(f"data for {table.name} lacks columns: {', '.join(required)}")
+    return expr.select(
+        *[
+            (expr[c.name] if c.name in have else ibis.literal(c.default, type=c.dtype)).cast(c.dtype).name(c.name)
+            for c in table.columns
+        ]
+    )
 
 
 class Stage:
@@ -83,9 +107,10 @@ class Stage:
         Returns the number of rows appended.
         """
         names = ", ".join(quote(n) for n in [*self.table.column_names, *self.extra])
-        n = self.wh._scalar(f"INSERT INTO {quote(self.name)} ({names}) SELECT {names} FROM ({select}) q")
-        self.rows += n
-        return n
+        before = self.rows
+        self.wh._execute(f"INSERT INTO {quote(self.name)} ({names}) SELECT {names} FROM ({select}) q")
+        self.rows = self.wh._scalar(f"SELECT COUNT(*) FROM {quote(self.name)}")
+        return self.rows - before
 
     def clear(self) -> None:
         """Forget every row staged so far (a file read again from its start)."""
