@@ -58,7 +58,7 @@ class Step:
 
 def _rfm_on_spark(wh: Warehouse, settings: Settings) -> str:
     """The customers step's RFM, the part of it that runs on Spark (an expression written by the executors)."""
-    as_of = settings.customers.as_of or customers_pipeline.default_as_of(wh)
+    as_of = customers_pipeline.step_as_of(wh, settings)
     return f"RFM written for {customers_pipeline.write_rfm(wh, settings, as_of)['rfm_customers']:,} customers"
 
 

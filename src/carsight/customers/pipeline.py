@@ -41,6 +41,14 @@ def default_as_of(wh: Warehouse) -> dt.date:
     return pd.Timestamp(last).date() + dt.timedelta(days=1)
 
 
+def step_as_of(wh: Warehouse, settings: Settings, as_of: dt.date | None = None) -> dt.date:
+    """The customers step's as-of day.
+
+    The one given, else ``settings.customers.as_of``, else :func:`default_as_of`.
+    """
+    return as_of or _option(settings, "as_of", None) or default_as_of(wh)
+
+
 def _option(settings: Settings, name: str, default):
     """A customers-step option from ``settings.customers`` (None means the built-in default)."""
     value = getattr(settings.customers, name)
@@ -89,7 +97,7 @@ def run(
 
 
 def _run(wh: Warehouse, settings: Settings, *, as_of: dt.date | None, k_range: tuple[int, int] | None) -> dict:
-    as_of = as_of or _option(settings, "as_of", None) or default_as_of(wh)
+    as_of = step_as_of(wh, settings, as_of)
     k_range = k_range or tuple(_option(settings, "k_range", (2, 10)))
     # Only what was known on as_of: a back-dated run must not learn from purchases after it.
     data = RecData.from_warehouse(wh).before(as_of)
