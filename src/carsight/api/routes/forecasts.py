@@ -29,7 +29,12 @@ async def list_forecasts(snap: SnapshotDep) -> dict:
     summary="Forecast of one series",
     responses=error_responses(404, 422),
 )
-async def forecast(series_id: Annotated[str, Path(min_length=1, max_length=200)], snap: SnapshotDep) -> dict:
+async def forecast(
+    # No control characters: the ``:path`` route matches no line break, so the schema promises none (a
+    # URL with one is no route at all, 404 before any token is looked at).
+    series_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")],
+    snap: SnapshotDep,
+) -> dict:
     """One series' forecast with its intervals and backtest."""
     found = snap.forecasts.get(series_id)
     if found is None:
