@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from carsight.apart import Apart
 from carsight.config import Settings
 from carsight.customers.recommend import VehicleRecommender
 from carsight.customers.recommend_data import RecData
@@ -103,18 +104,25 @@ def _run(wh: Warehouse, settings: Settings, *, as_of: dt.date | None, k_range: t
     data = RecData.from_warehouse(wh).before(as_of)
     # The recommender's two rankers (the held-out evaluation's, on the purchases before the holdout
     # cutoff, and the final one, on all of them) need no segments and no warehouse: segments are not
-    # a feature, only words in the reasons. So both start first and fit beside RFM and the segments
-    # (each single-threaded: LightGBM with one thread releases the GIL). On two cores the step then
-    # takes about half the sum of its parts, with the same results.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        evaluation: tuple[dt.date, Future] | DataTooThinError
-        try:
-            cutoff = holdout_cutoff(data.purchases)
-            evaluation = (cutoff, pool.submit(VehicleRecommender().fit, data, cutoff=cutoff))
-        except DataTooThinError as exc:
-            evaluation = exc
-        final = pool.submit(VehicleRecommender().fit, data)
-        return _compute(wh, settings, as_of, k_range, data, pool, evaluation, final)
+    # a feature, only words in the reasons. So both start first and fit while this thread computes
+    # RFM and the segments: the final one in a process of its own (carsight.apart), the evaluation's
+    # in a worker thread, where the evaluation and the recommendations then run too. LightGBM must
+    # never run in two threads of one process at once (concurrent native training is not
+    # thread-safe; two fits side by side in threads crashed a test run), so every LightGBM call of
+    # this process runs in that one worker, one after another.
+    final = Apart(VehicleRecommender().fit, data)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            evaluation: tuple[dt.date, Future] | DataTooThinError
+            try:
+                cutoff = holdout_cutoff(data.purchases)
+                evaluation = (cutoff, pool.submit(VehicleRecommender().fit, data, cutoff=cutoff))
+            except DataTooThinError as exc:
+                evaluation = exc
+            return _compute(wh, settings, as_of, k_range, data, pool, evaluation, final)
+    except BaseException:
+        final.stop()
+        raise
 
 
 def _compute(
@@ -125,12 +133,12 @@ def _compute(
     data: RecData,
     pool: ThreadPoolExecutor,
     evaluation: tuple[dt.date, Future] | DataTooThinError,
-    final: Future,
+    final: Apart,
 ) -> dict:
     """RFM, segments and recommendations, stored and saved.
 
     ``evaluation`` is the holdout cutoff and the recommender fitting before it in ``pool``, or why
-    there is no evaluation; ``final`` is the recommender fitting on every purchase there.
+    there is no evaluation; ``final`` is the recommender fitting on every purchase in another process.
     """
     from carsight.customers.segments import CustomerSegmenter
     from carsight.customers.segments_features import segment_frame
@@ -184,7 +192,7 @@ def _compute(
         past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
         scored = pool.submit(evaluate, cutoff, fitted, past)
     recommender = final.result()
-    recs = recommender.recommend(data, as_of=as_of, k=5)
+    recs = pool.submit(recommender.recommend, data, as_of=as_of, k=5).result()
     if thin is None:
         try:
             table = scored.result()

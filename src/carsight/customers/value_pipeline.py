@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from carsight.apart import Apart
 from carsight.config import Settings
 from carsight.customers import deciles as D
 from carsight.customers import features as F
@@ -270,27 +271,38 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
     plans = [plan_cutoffs(as_of, first, spec) for spec in TARGETS]
     tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in R.TABLES}
     summary: dict = {"as_of": str(as_of)}
-    # The targets and CLV are fitted two at a time: the fits are single-threaded LightGBM,
-    # scikit-learn and numpy, which release the GIL, so on two cores the step takes about half as
-    # long, with the same results (each fit has its own seeds). Only this thread reads the warehouse
-    # (one DuckDB connection is not shared across threads): CLV starts as soon as its purchases are
-    # read, and each target as soon as its rows are, so the fits run while the next reads do.
+    # Lifetime value (BG/NBD, the hurdle model's LightGBM, their backtest) is computed in a process of
+    # its own (carsight.apart) as soon as its purchases are read, while this process reads each target's
+    # rows and fits it in one worker thread (one DuckDB connection is not shared across threads, so
+    # only this thread reads). The two sides share no native state: LightGBM must never train in two
+    # threads of one process at once (concurrent native training is not thread-safe; two fits side by
+    # side in threads crashed a test run with a segmentation fault), so the targets' fits, which run
+    # here, run one after another.
     transactions = _clv_transactions(wh)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        clv_future = pool.submit(_clv, transactions, as_of)
-        cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
-        now = cache.get([as_of])
-        fitted = {}
-        for spec in TARGETS:
-            try:
-                sets = labelled_sets(wh, spec, as_of, first, cache)
-                population = _scoring_population(wh, spec, as_of)
-            except DataTooThinError as exc:
-                summary[spec.name] = f"skipped: {exc}"
-                continue
-            fitted[spec.name] = pool.submit(_fit_and_score, spec, sets, now, population, as_of)
-        outcomes = {name: future.result() for name, future in fitted.items()}
-        clv = clv_future.result()
+    clv_apart = (
+        None
+        if transactions.empty
+        else Apart(customer_value, transactions, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)
+    )
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
+            now = cache.get([as_of])
+            fitted = {}
+            for spec in TARGETS:
+                try:
+                    sets = labelled_sets(wh, spec, as_of, first, cache)
+                    population = _scoring_population(wh, spec, as_of)
+                except DataTooThinError as exc:
+                    summary[spec.name] = f"skipped: {exc}"
+                    continue
+                fitted[spec.name] = pool.submit(_fit_and_score, spec, sets, now, population, as_of)
+            outcomes = {name: future.result() for name, future in fitted.items()}
+    except BaseException:
+        if clv_apart is not None:
+            clv_apart.stop()
+        raise
+    clv = _clv_result(clv_apart)
     for spec in TARGETS:
         if spec.name not in outcomes:
             continue
@@ -359,13 +371,14 @@ def _clv_transactions(wh: Warehouse) -> pd.DataFrame:
     return pur.filter(pur.amount > 0).select(F.ID, date=pur.purchase_date, amount=pur.amount).to_pandas()
 
 
-def _clv(tx: pd.DataFrame, as_of: dt.date) -> CLVResult | None:
-    """Lifetime value of every buyer from the purchases ``tx`` before ``as_of`` (calibration end = the
-    day before, inclusive), by the models that backtest best on these data; None without purchases."""
-    if tx.empty:
+def _clv_result(computing: Apart | None) -> CLVResult | None:
+    """Lifetime value of every buyer, by the models that backtest best on these data, once ``computing``
+    (:func:`customer_value` of the purchases before as_of, calibration end = the day before, inclusive)
+    is done; None without purchases or when the history is too thin (logged)."""
+    if computing is None:
         return None
     try:
-        return customer_value(tx, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)
+        return computing.result()
     except DataTooThinError as exc:
         log.warning("CLV skipped: %s", exc)
         return None

@@ -89,7 +89,7 @@ def _classify(
     """Evaluate the topic classifier, fit it on every labelled text, review every text and save it.
 
     The evaluation is :func:`carsight.voc.classify.evaluate` (a held-out split, against the baseline);
-    it is saved with the model. It runs in a second process (:mod:`carsight.voc.held_out`) while this
+    it is saved with the model. It runs in a second process (:func:`carsight.voc.held_out.held_out_report`) while this
     one fits the final model, so on two cores the two take about as long as the longer one, with the
     results each gives alone. ``words`` is the tokenizer's word cache, handed to that process.
     Returns the evaluation report and the summary.
@@ -99,11 +99,12 @@ def _classify(
     DataTooThinError
         When the labels cannot train or evaluate a classifier (nothing is saved then).
     """
+    from carsight.apart import Apart
     from carsight.registry import save_model
     from carsight.voc.classify import MODEL_KIND, TopicClassifier
-    from carsight.voc.held_out import EvaluationApart
+    from carsight.voc.held_out import held_out_report
 
-    held_out = EvaluationApart(texts, labels, params, words)
+    held_out = Apart(held_out_report, list(texts), list(labels), params, words)
     try:
         model = TopicClassifier(**params).fit(texts, labels)
     except BaseException:
