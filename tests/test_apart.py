@@ -1,8 +1,10 @@
 """A call in a process of its own returns what it returns here, raises what it raises here (with its
-traceback there in the notes), says when the process itself died, and leaves no folder behind."""
+traceback there in the notes), logs here what it logs there, says when the process itself died, and
+leaves no folder behind."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -26,3 +28,9 @@ def test_a_process_that_dies_is_a_runtime_error_and_a_stopped_one_leaves_no_fold
     folder = Path(stopped._folder.name)
     stopped.stop()
     assert not folder.exists() and stopped._process.returncode is not None
+
+
+def test_what_the_call_logs_there_is_logged_here(caplog):
+    with caplog.at_level(logging.WARNING):
+        assert Apart(logging.warning, "CLV skipped: %s", "too thin").result() is None
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("WARNING", "CLV skipped: too thin")]

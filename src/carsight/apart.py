@@ -16,6 +16,7 @@ Starting a process costs about two seconds of imports, so only calls that take l
 
 from __future__ import annotations
 
+import logging
 import pickle
 import subprocess
 import sys
@@ -61,6 +62,8 @@ class Apart:
     def result(self) -> Any:
         """The function's return value, once the other process is done.
 
+        What the call logged is logged here, through the same loggers and their settings.
+
         Raises
         ------
         Exception
@@ -75,9 +78,14 @@ class Apart:
             if code != 0 or not output.is_file():
                 log = (folder / _LOG).read_text("utf-8", errors="replace")[-2000:]
                 raise RuntimeError(f"{self._what} failed in its own process (exit {code}):\n{log}")
-            kind, value = pickle.loads(output.read_bytes())
+            kind, value, records = pickle.loads(output.read_bytes())
         finally:
             self._folder.cleanup()
+        # What the call logged there is logged here, as if it had run here.
+        for record in records:
+            logger = logging.getLogger(record.name)
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
         if kind == "error":
             raise value
         return value
@@ -90,8 +98,25 @@ class Apart:
         self._folder.cleanup()
 
 
+class _Kept(logging.Handler):
+    """Keeps the call's log records (their messages formatted) to send back to the caller."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args = record.getMessage(), None
+        record.exc_text = self.format(record) if record.exc_info else None
+        record.exc_info = None
+        self.records.append(record)
+
+
 def _call(folder: Path) -> None:
     function, args, kwargs = pickle.loads((folder / _INPUT).read_bytes())
+    kept = _Kept()
+    logging.getLogger().addHandler(kept)
+    logging.getLogger().setLevel(logging.INFO)
     with threadpool_limits(1):
         try:
             output: tuple[str, Any] = ("value", function(*args, **kwargs))
@@ -100,11 +125,12 @@ def _call(folder: Path) -> None:
             exc.add_note("".join(traceback.format_exception(exc)).rstrip())
             output = ("error", exc)
     try:
-        data = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((*output, kept.records), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # an exception that cannot be pickled: its text, under a type that can
         if output[0] != "error":
             raise
-        data = pickle.dumps(("error", RuntimeError("".join(traceback.format_exception(output[1])))))
+        text = "".join(traceback.format_exception(output[1]))
+        data = pickle.dumps(("error", RuntimeError(text), kept.records))
     partial = folder / (_OUTPUT + ".partial")
     partial.write_bytes(data)
     partial.replace(folder / _OUTPUT)

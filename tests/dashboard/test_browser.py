@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -126,13 +127,13 @@ def _settle(page, title: str, chart: bool) -> None:
     page.wait_for_timeout(500)
 
 
-def drive(base: str, out_dir: Path, paths: tuple[str, ...] = ()) -> dict:
+def drive(browser, base: str, out_dir: Path, paths: tuple[str, ...] = ()) -> dict:
     """Open every page and do what a user would; returns what was observed (``paths_shown``: the
     pages whose text contains one of ``paths``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: dict = {"pages": {}, "paths_shown": []}
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+    try:
         for name in PAGES:
             title = t(f"dash.page.{name}", "ko")
             page.goto(f"{base}/" if name == "overview" else f"{base}/{name}")
@@ -188,19 +189,33 @@ def drive(base: str, out_dir: Path, paths: tuple[str, ...] = ()) -> dict:
         _settle(page, t("dash.page.overview", "en"), True)
         page.screenshot(path=str(out_dir / "overview-en.png"), full_page=True)
         seen["english"] = True
+    finally:
+        page.close()
     return seen
 
 
-def test_dashboard_in_chromium(pipeline_wh_path, tmp_path):
-    warehouse = tmp_path / "served.duckdb"
+@pytest.fixture(scope="module")
+def dashboard(pipeline_wh_path, tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """One ``carsight serve dashboard`` on a copy of the pipeline warehouse and one chromium for this
+    module's tests (starting each costs seconds). The test that runs a pipeline on the copy comes last."""
+    from carsight.warehouse import Warehouse
+
+    root = tmp_path_factory.mktemp("browser")
+    warehouse = root / "served.duckdb"
     shutil.copy(pipeline_wh_path, warehouse)
-    models = pipeline_wh_path.parent / "models"
-    with served(warehouse, models) as base:
-        # The font is served by Streamlit's static file serving.
-        with urllib.request.urlopen(f"{base}/app/static/NanumGothic-subset.woff2", timeout=10) as resp:
-            assert resp.status == 200 and len(resp.read()) > 100_000
-        screenshots = Path(os.environ.get("CARSIGHT_SCREENSHOTS_DIR") or tmp_path / "screenshots")
-        seen = drive(base, screenshots, paths=(str(tmp_path), str(models)))
+    Warehouse(str(warehouse)).close()  # its first snapshot, as any writer publishes for a copied file
+    models = root / "models"
+    shutil.copytree(pipeline_wh_path.parent / "models", models)
+    with served(warehouse, models) as base, chromium() as browser:
+        yield SimpleNamespace(base=base, warehouse=warehouse, models=models, root=root, browser=browser)
+
+
+def test_dashboard_in_chromium(dashboard, tmp_path):
+    # The font is served by Streamlit's static file serving.
+    with urllib.request.urlopen(f"{dashboard.base}/app/static/NanumGothic-subset.woff2", timeout=10) as resp:
+        assert resp.status == 200 and len(resp.read()) > 100_000
+    screenshots = Path(os.environ.get("CARSIGHT_SCREENSHOTS_DIR") or tmp_path / "screenshots")
+    seen = drive(dashboard.browser, dashboard.base, screenshots, paths=(str(dashboard.root), str(dashboard.models)))
     assert all(v["exceptions"] == 0 for v in seen["pages"].values()), seen
     assert seen["font_loaded"], "the browser did not load the served NanumGothic font"
     assert seen["segment_shown"], "the new-customer form returned no segment"
@@ -221,48 +236,43 @@ def _render_every_page(page, base: str) -> dict[str, str]:
     return texts
 
 
-def test_every_page_renders_in_chromium_while_a_pipeline_runs(pipeline_wh_path, tmp_path):
+def test_every_page_renders_in_chromium_while_a_pipeline_runs(dashboard):
     """Readers never wait for writers: `carsight pipeline run` (another process) holds the served
     warehouse while chromium opens every page, again and again; no page fails or says it cannot read,
     and after the run the sidebar shows the new results' time."""
-    from carsight.warehouse import Warehouse
     from carsight.warehouse.sharing import latest_publication
 
-    warehouse = tmp_path / "served.duckdb"
-    shutil.copy(pipeline_wh_path, warehouse)
-    Warehouse(str(warehouse)).close()  # its first snapshot, as any writer publishes for a copied file
+    warehouse = dashboard.warehouse
     before = latest_publication(warehouse)
-    models = tmp_path / "models"
-    shutil.copytree(pipeline_wh_path.parent / "models", models)
-    env = dict(os.environ, CARSIGHT_WAREHOUSE=str(warehouse), CARSIGHT_MODEL_DIR=str(models))
+    env = dict(os.environ, CARSIGHT_WAREHOUSE=str(warehouse), CARSIGHT_MODEL_DIR=str(dashboard.models))
     carsight = Path(sys.executable).with_name("carsight")
     cannot_read = (t("dash.notice.not_published_yet", "ko"), t("dash.notice.write_busy", "ko"), "lock")
     run = None
+    page = dashboard.browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
     try:
-        with served(warehouse, models) as base, chromium() as browser:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
-            run = subprocess.Popen(
-                [str(carsight), "pipeline", "run", "--step", "customers"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            while latest_publication(warehouse) == before:  # the run holds the file once it published
-                assert run.poll() is None, run.stdout.read()
-                time.sleep(0.2)
-            passes = 0
-            while run.poll() is None:
-                texts = _render_every_page(page, base)
-                passes += 1
-                shown = [(name, words) for name, text in texts.items() for words in cannot_read if words in text]
-                assert not shown, shown
-            assert run.wait() == 0, run.stdout.read()
-            final = latest_publication(warehouse)
-            texts = _render_every_page(page, base)
-            stamp = t("dash.app.as_of", "ko", time=f"{final.time:%Y-%m-%d %H:%M}")
-            assert all(stamp in text for text in texts.values())
+        run = subprocess.Popen(
+            [str(carsight), "pipeline", "run", "--step", "customers"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        while latest_publication(warehouse) == before:  # the run holds the file once it published
+            assert run.poll() is None, run.stdout.read()
+            time.sleep(0.2)
+        passes = 0
+        while run.poll() is None:
+            texts = _render_every_page(page, dashboard.base)
+            passes += 1
+            shown = [(name, words) for name, text in texts.items() for words in cannot_read if words in text]
+            assert not shown, shown
+        assert run.wait() == 0, run.stdout.read()
+        final = latest_publication(warehouse)
+        texts = _render_every_page(page, dashboard.base)
+        stamp = t("dash.app.as_of", "ko", time=f"{final.time:%Y-%m-%d %H:%M}")
+        assert all(stamp in text for text in texts.values())
     finally:
+        page.close()
         if run is not None and run.poll() is None:
             run.kill()
     assert passes >= 1, "the run ended before the pages were read during it"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -155,7 +154,6 @@ def fit_target(spec: TargetSpec, sets: dict, *, random_state: int = 0) -> dict:
         "pdp": pdp,
         "split": split,
         "plan": plan,
-        "train_frame": train[cols],
         "n_test": len(test),
     }
 
@@ -272,35 +270,39 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
     tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in R.TABLES}
     summary: dict = {"as_of": str(as_of)}
     # Lifetime value (BG/NBD, the hurdle model's LightGBM, their backtest) is computed in a process of
-    # its own (carsight.apart) as soon as its purchases are read, while this process reads each target's
-    # rows and fits it in one worker thread (one DuckDB connection is not shared across threads, so
-    # only this thread reads). The two sides share no native state: LightGBM must never train in two
-    # threads of one process at once (concurrent native training is not thread-safe; two fits side by
-    # side in threads crashed a test run with a segmentation fault), so the targets' fits, which run
-    # here, run one after another.
+    # its own (carsight.apart) as soon as its purchases are read; so is each target but the last, as
+    # soon as its rows are read, while this process reads the next one's. The last target is fitted
+    # here, after the last read. Processes, not threads: LightGBM must never train in two threads
+    # of one process at once (concurrent native training is not thread-safe; two fits side by side in
+    # threads crashed a test run with a segmentation fault). Each fit has its own seeds, so the
+    # results are those of the fits run one after another.
     transactions = _clv_transactions(wh)
-    clv_apart = (
-        None
-        if transactions.empty
-        else Apart(customer_value, transactions, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)
-    )
+    apart: list[Apart] = []
+    if not transactions.empty:
+        apart.append(Apart(customer_value, transactions, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS))
+    clv_apart = apart[0] if apart else None
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
-            now = cache.get([as_of])
-            fitted = {}
-            for spec in TARGETS:
-                try:
-                    sets = labelled_sets(wh, spec, as_of, first, cache)
-                    population = _scoring_population(wh, spec, as_of)
-                except DataTooThinError as exc:
-                    summary[spec.name] = f"skipped: {exc}"
-                    continue
-                fitted[spec.name] = pool.submit(_fit_and_score, spec, sets, now, population, as_of)
-            outcomes = {name: future.result() for name, future in fitted.items()}
+        cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
+        now = cache.get([as_of])
+        fitting: dict[str, Apart | tuple] = {}
+        training: dict[str, pd.DataFrame] = {}
+        for spec in TARGETS:
+            try:
+                sets = labelled_sets(wh, spec, as_of, first, cache)
+                population = _scoring_population(wh, spec, as_of)
+            except DataTooThinError as exc:
+                summary[spec.name] = f"skipped: {exc}"
+                continue
+            training[spec.name] = sets["train"]
+            if spec is TARGETS[-1]:
+                fitting[spec.name] = _fit_and_score(spec, sets, now, population, as_of)
+            else:
+                apart.append(Apart(_fit_and_score, spec, sets, now, population, as_of))
+                fitting[spec.name] = apart[-1]
+        outcomes = {name: f.result() if isinstance(f, Apart) else f for name, f in fitting.items()}
     except BaseException:
-        if clv_apart is not None:
-            clv_apart.stop()
+        for process in apart:
+            process.stop()
         raise
     clv = _clv_result(clv_apart)
     for spec in TARGETS:
@@ -337,7 +339,7 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
                 "split": result["split"],
             },
             features=cols,
-            data=result["train_frame"],
+            data=training[spec.name][cols],
             extra={
                 "as_of": str(as_of),
                 "calibration": model.calibration_methods_,
