@@ -8,7 +8,7 @@ give results that change from run to run). In two processes each call is what it
 
 Not through ``multiprocessing``: its ``spawn`` re-runs the caller's main script (a script without a
 ``__main__`` guard, or code piped to Python, would break), and ``fork`` after LightGBM or DuckDB
-started their thread pools may hang the child. The call is a plain ``python -m carsight.apart
+started their thread pools may hang the child. The call is a plain ``python -P -m carsight.apart
 FOLDER`` that reads the pickled function and arguments from, and writes its result to, a temporary
 folder. The function must be defined at module level (pickle stores it by its import path).
 Starting a process costs about two seconds of imports, so only calls that take longer belong here.
@@ -53,7 +53,8 @@ class Apart:
         (folder / _INPUT).write_bytes(pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
         with open(folder / _LOG, "wb") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "carsight.apart", str(folder)],
+                # -P: the working folder is not put on the path (a folder named carsight there would shadow the package)
+                [sys.executable, "-P", "-m", "carsight.apart", str(folder)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
