@@ -96,7 +96,8 @@ STEPS: tuple[Step, ...] = (
         "Market analytics, backtested forecasts",
         results_market.TABLES,
         on_driver="top-n lists, one row per market × model of the analytics, and one row per series and "
-        "month: the forecasts are fitted on the driver",
+        "month (the forecasting input: each series' statistical models are fitted on the executors, the "
+        "choice among them and the pooled models on the driver)",
     ),
     Step(
         "voc",

@@ -186,3 +186,9 @@ def test_every_customer_is_scored_on_the_executors(spark_wh, duck, tmp_path):
     assert list(ours.customer_id) == list(now.customer_id) and len(now) > 1000
     expected = model.predict_proba(model_frame(now, numeric))[:, 1]
     np.testing.assert_allclose(ours[SCORE], expected, rtol=1e-9)
+
+
+def test_work_mapped_over_the_executors_comes_back_in_item_order(spark_wh):
+    items = list(range(103))
+    assert spark_wh.map_chunks(lambda shared, chunk: [shared * i for i in chunk], 3, items) == [3 * i for i in items]
+    assert spark_wh.map_chunks(lambda shared, chunk: chunk, None, []) == []

@@ -61,8 +61,14 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     series_months = int(sales.select("brand", "model", "market", "month").distinct().count().to_pyarrow().as_py())
     settings = Settings(warehouse=spark_copy.url, model_dir=tmp_path / "models", output_dir=tmp_path / "out")
     starts: list[tuple[str, int]] = []
+    on_executors: list[int] = []  # series per call of map_chunks: the per-series fits sent to the executors
+    map_chunks = spark_copy.map_chunks
+    spark_copy.map_chunks = lambda function, shared, items: (
+        on_executors.append(len(items)) or map_chunks(function, shared, items)
+    )
     with driver_collects(series_months) as seen:
         results = run_pipeline(spark_copy, settings, on_step=lambda step: starts.append((step.name, len(seen))))
+    del spark_copy.map_chunks
     # Every collect, by the step that made it: aggregates only.
     ends = [n for _, n in starts[1:]] + [len(seen)]
     by_step = {name: [rows for _, rows in seen[first:last]] for (name, first), last in zip(starts, ends, strict=True)}
@@ -93,6 +99,9 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     merged = ours.merge(theirs, on="customer_id", suffixes=("_spark", "_duck"))
     for column in grades:  # percentile-based: documented tolerance 99.5% (measured: 100%)
         assert (merged[f"{column}_spark"] == merged[f"{column}_duck"]).mean() >= 0.995, column
+    # Every series' statistical models were fitted on the executors, and forecast what DuckDB's did.
+    choice = duck.table(RM.FORECAST_CHOICE.name).to_pandas()
+    assert sum(on_executors) >= choice.unique_id.nunique() > 0
     for table, keys in MARKET_KEYS.items():
         ours, theirs = both(table)
         _same(ours, theirs, keys, table.name)

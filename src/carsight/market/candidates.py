@@ -38,6 +38,10 @@ class Batch:
     horizon: int
     season_length: int
     n_jobs: int = 1
+    # Where the per-series statistical fits run: None, this machine's processes (``n_jobs``); or
+    # ``map_chunks(function, shared, items)``, which runs ``function(shared, chunk)`` over chunks of
+    # ``items`` elsewhere (a Spark warehouse's executors) and returns the results in item order.
+    map_chunks: Callable[[Callable, tuple, list], list] | None = None
     # The season a short series borrows: ``season_index(uid, cutoff) -> index or None``.
     season_index: Callable[[str, np.datetime64], np.ndarray | None] | None = None
     # Every seasonal series (long frame), for candidates that learn one model from all of them.

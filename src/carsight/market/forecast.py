@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from itertools import groupby
 
 import numpy as np
@@ -62,6 +63,12 @@ class Forecaster:
     min_pool : int
         Interval quantiles use the newest backtest windows that give each forecast step at least
         this many errors (and borrow from neighbouring steps below it).
+    map_chunks : callable, optional
+        Where the per-series statistical models are fitted: None, this machine's processes
+        (``n_jobs``); or ``map_chunks(function, shared, items)``, which runs ``function(shared, chunk)``
+        over chunks of ``items`` elsewhere and returns the results in item order, such as
+        :meth:`carsight.warehouse.spark.SparkWarehouse.map_chunks` (Spark's executors). The
+        forecasts are the same either way.
     """
 
     def __init__(
@@ -78,6 +85,7 @@ class Forecaster:
         n_jobs: int = 1,
         random_state: int = 0,
         min_pool: int = 30,
+        map_chunks: Callable[[Callable, tuple, list], list] | None = None,
     ):
         self.horizon = horizon
         self.levels = levels
@@ -91,6 +99,7 @@ class Forecaster:
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.min_pool = min_pool
+        self.map_chunks = map_chunks
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -226,6 +235,7 @@ class Forecaster:
             horizon=self.horizon,
             season_length=self.season_length,
             n_jobs=self.n_jobs,
+            map_chunks=self.map_chunks,
             season_index=self._season_index,
             pool=self._seasonal_frame() if "LightGBM" in self.candidates_[plan.cls] else None,
             random_state=self.random_state,

@@ -18,7 +18,7 @@ earliest window could not). Models without ``forward`` (the naive and Croston-ty
 cheap and simply refitted at each origin.
 
 All models of a batch share one pass over the series, split across worker processes when there are
-enough series to repay starting them.
+enough series to repay starting them, or across a Spark warehouse's executors (``Batch.map_chunks``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,12 @@ class LocalModel(Candidate):
         jobs = _jobs(batch.n_jobs, len(batch.uids))
         args = (models, batch.plan.h_backtest, batch.horizon, batch.season_length, reuse_form)
         order = list(range(len(batch.uids)))
-        if jobs > 1:
+        if batch.map_chunks is not None:
+            # Elsewhere (Spark's executors): the settings and each series' months go there, its
+            # backtest and forecasts come back, in the order of the series.
+            items = [(y, batch.cutoffs(i)) for i, y in enumerate(batch.ys)]
+            results = dict(enumerate(batch.map_chunks(_forecast_chunk, args, items)))
+        elif jobs > 1:
             _warm_up(models, batch.season_length)
             # Longest series first, dealt round-robin: chunks of about equal work.
             order.sort(key=lambda i: -len(batch.ys[i]))

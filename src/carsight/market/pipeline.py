@@ -50,7 +50,9 @@ def run(wh: Warehouse, settings: Settings, *, horizon: int = HORIZON, models: st
     events = warehouse_events(wh)
     if events is not None:
         events = check_events(events, meta, file=S.EVENTS.name)
-    forecaster = Forecaster(horizon=horizon, models=models, n_jobs=-1).fit(
+    # On a Spark warehouse each series' statistical models are fitted on the executors.
+    map_chunks = wh.map_chunks if wh.distributed else None
+    forecaster = Forecaster(horizon=horizon, models=models, n_jobs=-1, map_chunks=map_chunks).fit(
         Y_df, season_groups=season_groups(meta, "market"), events=events, keys=meta
     )
     base = forecaster.predict()

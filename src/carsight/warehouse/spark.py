@@ -24,9 +24,10 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import ibis
@@ -232,6 +233,19 @@ class SparkWarehouse(Warehouse):
         os.replace(pointer, home / CURRENT)
         self._sync(table.name)
         self._collect_garbage(home, version)
+
+    def map_chunks(self, function: Callable[[Any, list], list], shared: Any, items: list) -> list:
+        """``function(shared, chunk)`` over chunks of ``items`` on the executors; the results in item order.
+
+        For work per item whose input and output are small beside the tables (one series' months in,
+        its backtest and forecasts out): those pass through the driver, the work runs on the
+        executors, a few chunks per core. ``function`` and ``shared`` are shipped with cloudpickle.
+        """
+        if not items:
+            return []
+        context = self.spark.sparkContext
+        slices = min(len(items), 4 * context.defaultParallelism)
+        return context.parallelize(items, slices).mapPartitions(lambda chunk: function(shared, list(chunk))).collect()
 
     def frame_of(self, expr: ir.Table) -> SparkFrame:
         """An Ibis expression over this warehouse as an (unevaluated) Spark DataFrame."""
