@@ -277,15 +277,15 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
     # threads crashed a test run with a segmentation fault). Each fit has its own seeds, so the
     # results are those of the fits run one after another.
     transactions = _clv_transactions(wh)
-    apart: list[Apart] = []
+    clv_apart = None
     if not transactions.empty:
-        apart.append(Apart(customer_value, transactions, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS))
-    clv_apart = apart[0] if apart else None
+        clv_apart = Apart(customer_value, transactions, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)
+    fitting: dict[str, Apart] = {}
+    outcomes: dict[str, tuple[dict, pd.DataFrame]] = {}
+    training: dict[str, pd.DataFrame] = {}
     try:
         cache.get(sorted({as_of} | {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}))
         now = cache.get([as_of])
-        fitting: dict[str, Apart | tuple] = {}
-        training: dict[str, pd.DataFrame] = {}
         for spec in TARGETS:
             try:
                 sets = labelled_sets(wh, spec, as_of, first, cache)
@@ -295,14 +295,14 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
                 continue
             training[spec.name] = sets["train"]
             if spec is TARGETS[-1]:
-                fitting[spec.name] = _fit_and_score(spec, sets, now, population, as_of)
+                outcomes[spec.name] = _fit_and_score(spec, sets, now, population, as_of)
             else:
-                apart.append(Apart(_fit_and_score, spec, sets, now, population, as_of))
-                fitting[spec.name] = apart[-1]
-        outcomes = {name: f.result() if isinstance(f, Apart) else f for name, f in fitting.items()}
+                fitting[spec.name] = Apart(_fit_and_score, spec, sets, now, population, as_of)
+        outcomes.update({name: process.result() for name, process in fitting.items()})
     except BaseException:
-        for process in apart:
-            process.stop()
+        for process in [clv_apart, *fitting.values()]:
+            if process is not None:
+                process.stop()
         raise
     clv = _clv_result(clv_apart)
     for spec in TARGETS:

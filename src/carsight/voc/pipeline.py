@@ -104,7 +104,7 @@ def _classify(
     from carsight.voc.classify import MODEL_KIND, TopicClassifier
     from carsight.voc.held_out import held_out_report
 
-    held_out = Apart(held_out_report, list(texts), list(labels), params, words)
+    held_out = Apart(held_out_report, texts, labels, params, words)
     try:
         model = TopicClassifier(**params).fit(texts, labels)
     except BaseException:
