@@ -29,7 +29,7 @@ from carsight.customers import deciles as D  # noqa: E402
 from carsight.customers import features as F  # noqa: E402
 from carsight.customers.propensity import PropensityModel  # noqa: E402
 from carsight.customers.targets import build_labels, last_event_date  # noqa: E402
-from carsight.customers.value_pipeline import TARGETS, _FeatureCache, _first_event, train_target  # noqa: E402
+from carsight.customers.value_pipeline import TARGETS, FeatureCache, first_event_date, train_target  # noqa: E402
 from carsight.demo import (  # noqa: E402
     generate,
     load_demo,
@@ -51,8 +51,8 @@ def _metrics(frame: pd.DataFrame, score_col: str) -> dict:
 
 def quality(wh, out_dir: Path) -> dict:
     as_of = last_event_date(wh) + dt.timedelta(days=1)
-    first = _first_event(wh)
-    cache = _FeatureCache(wh)
+    first = first_event_date(wh)
+    cache = FeatureCache(wh)
     results = {}
     for spec in TARGETS:
         if spec.name == "churn":

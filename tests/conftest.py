@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -87,8 +88,20 @@ def pipeline_wh_path(tmp_path_factory, demo_wh_path) -> Path:
     shutil.copy(demo_wh_path, path)
     settings = Settings(warehouse=str(path), model_dir=root / "models", output_dir=root / "out", data_dir=root / "data")
     with connect(str(path), init=True) as wh:
-        run_pipeline(wh, settings)
+        results = run_pipeline(wh, settings)
+    done = [{"name": r.name, "status": r.status, "seconds": r.seconds, "summary": r.summary} for r in results]
+    (root / "results.json").write_text(json.dumps(done, default=str, ensure_ascii=False))
     return path
+
+
+@pytest.fixture(scope="session")
+def pipeline_results(pipeline_wh_path) -> dict:
+    """What each step of the ``pipeline_wh_path`` run did (its ``StepResult``), by step name. Its
+    models are in ``pipeline_wh_path.parent / "models"``."""
+    from carsight.pipeline import StepResult
+
+    done = json.loads((pipeline_wh_path.parent / "results.json").read_text())
+    return {r["name"]: StepResult(**r) for r in done}
 
 
 @contextmanager

@@ -62,6 +62,16 @@ def _rfm_on_spark(wh: Warehouse, settings: Settings) -> str:
     return f"RFM written for {customers_pipeline.write_rfm(wh, settings, as_of)['rfm_customers']:,} customers"
 
 
+def _propensity(wh: Warehouse, settings: Settings) -> dict:
+    """The propensity step; on Spark, fitted on the driver over a sample and scored on the executors."""
+    if wh.distributed:
+        # Imported here: it needs pyspark, which only a Spark warehouse does.
+        from carsight.customers.value_on_spark import run_on_spark
+
+        return run_on_spark(wh, settings)
+    return value_pipeline.run(wh, settings)
+
+
 # Why a step cannot run on Spark yet: the part of it that brings every customer's (or text's) rows to
 # the driver. Each needs a sampled fit on the driver and scoring on the executors (as
 # warehouse/spark_scoring.py does for one model).
@@ -81,14 +91,12 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "propensity",
-        value_pipeline.run,
+        _propensity,
         "Repurchase/response propensity, reasons, CLV",
         results_value.TABLES,
-        not_on_spark=_EVERY_CUSTOMER.format(
-            what="the propensity models and CLV are fitted and scored",
-            how="point-in-time features at every cutoff, every purchase for CLV",
-            need="a sampled fit and scoring with warehouse/spark_scoring.score_on_executors",
-        ),
+        on_driver="the features, labels and purchases of at most 100,000 customers (a sample by a hash of "
+        "the id when there are more) to fit the models, and up to 20,000 of today's rows per target for the "
+        "drift check; every customer's scores, reasons and lifetime value are computed on the executors",
     ),
     Step(
         "market",
@@ -112,11 +120,9 @@ STEPS: tuple[Step, ...] = (
         trigger_pipeline.run,
         "Repurchase trigger conditions (association rules)",
         (TRIGGER_RULES, TRIGGER_FEATURES),
-        not_on_spark=_EVERY_CUSTOMER.format(
-            what="trigger conditions are mined",
-            how="condition features and repurchase labels",
-            need="mining over a bounded sample of customers",
-        ),
+        on_driver="the trigger features and repurchase labels at the reference date of at most 100,000 "
+        "customers (a sample by a hash of the id when there are more), to mine the rules; today's features "
+        "of every customer are computed and written on the executors",
     ),
     Step(
         "drivers",

@@ -19,7 +19,7 @@ from carsight.customers.clv import (
     summarise_transactions,
 )
 from carsight.customers.clv_hurdle import HurdleCLV
-from carsight.customers.clv_select import OUTPUT_COLUMNS, choose, customer_value
+from carsight.customers.clv_select import OUTPUT_COLUMNS, choose, customer_value, fit_customer_value
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +183,19 @@ def test_hurdle_trains_when_the_horizon_is_longer_than_half_the_calibration_peri
     # "0 buyers of 0 customers") trains too.
     span = (pd.Timestamp(end) - tx.date.min()).days
     assert HurdleCLV(horizon_days=span).fit(tx, calibration_end=end).n_buyers_ > 10
+
+
+def test_a_customers_value_does_not_depend_on_who_else_is_predicted():
+    # On Spark every customer is predicted in a group of other customers; each row must be the same
+    # as when the whole log is predicted at once (the hurdle model's BG/NBD features come from the fit).
+    tx = _transactions(600, seed=3)
+    fitted = fit_customer_value(tx, "2024-06-30", 180)
+    whole = fitted.predict(tx).set_index("customer_id")
+    halves = [fitted.predict(tx[tx.customer_id.str[-1].isin(list(digits))]) for digits in ("01234", "56789")]
+    apart = pd.concat(halves).set_index("customer_id").reindex(whole.index)
+    assert fitted.models.keys() >= {"bgnbd", "hurdle"}
+    pd.testing.assert_frame_equal(apart, whole, rtol=1e-12)
+    assert customer_value(tx, "2024-06-30", 180).table.equals(whole.reset_index())
 
 
 def test_default_columns_follow_the_backtest():

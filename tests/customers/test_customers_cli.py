@@ -123,24 +123,17 @@ def test_unknown_map_header_is_one_clear_line(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(demo_wh_path, tmp_path_factory):
-    """The customers step run once on a private copy of the demo warehouse."""
-    from carsight.config import Settings
-    from carsight.customers.pipeline import run
+def pipeline_run(pipeline_wh_path, pipeline_results):
+    """The customers step of the shared pipeline run over the demo (tests/conftest.py)."""
     from carsight.warehouse import connect
 
-    root = tmp_path_factory.mktemp("customers-step")
-    path = root / "wh.duckdb"
-    shutil.copy(demo_wh_path, path)
-    settings = Settings(warehouse=str(path), model_dir=root / "models")
-    with connect(str(path)) as wh:
-        summary = run(wh, settings)
+    with connect(str(pipeline_wh_path), read_only=True) as wh:
         tables = {
             name: wh.table(name).to_pandas()
             for name in ("customers", "customer_rfm", "customer_segments", "segment_profiles", "segment_k_curve",
                          "recommendations", "recommendation_eval")
         }  # fmt: skip
-    return summary, tables, root / "models"
+    return pipeline_results["customers"].summary, tables, pipeline_wh_path.parent / "models"
 
 
 @pytest.mark.slow

@@ -191,13 +191,13 @@ def test_lightgbm_beats_logistic_on_the_demo_repurchase_split(demo_wh_path):
     import datetime as dt
 
     from carsight.customers.targets import last_event_date
-    from carsight.customers.value_pipeline import TARGETS, _FeatureCache, _first_event, train_target
+    from carsight.customers.value_pipeline import TARGETS, FeatureCache, first_event_date, train_target
     from carsight.warehouse import connect
 
     spec = next(s for s in TARGETS if s.name == "repurchase")
     with connect(str(demo_wh_path), read_only=True) as wh:
         as_of = last_event_date(wh) + dt.timedelta(days=1)
-        result = train_target(wh, spec, as_of, _first_event(wh), _FeatureCache(wh))
+        result = train_target(wh, spec, as_of, first_event_date(wh), FeatureCache(wh))
     metrics = result["evaluation"].metrics.set_index("model")
     # 3,000 customers give ~160 holdout repurchases: the planted effects allow an AUROC of ~0.68 here
     # (bench/value_propensity.py measures the gap to the oracle on 50,000 customers).

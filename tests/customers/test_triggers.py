@@ -231,7 +231,7 @@ def test_demo_repurchase_triggers_recover_the_shopping_precursors(demo_wh_copy):
         rules = wh.table(TRIGGER_RULES.name).to_pandas()
         today = wh.table(TRIGGER_FEATURES.name).to_pandas()
         reference = pd.Timestamp(rules.reference_date.iloc[0]).date()
-        past, _ = P.trigger_frames(wh, reference, pd.Timestamp(today.as_of.iloc[0]).date())
+        past = P.training_rows(wh, reference)
     assert len(rules) >= 3, summary
     precursors = ("leads", "test_drive", "days_since_lead")
     top = rules.head(3)

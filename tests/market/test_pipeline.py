@@ -9,13 +9,12 @@ from carsight.warehouse import results_market as R
 
 
 @pytest.mark.slow
-def test_pipeline_step_writes_market_tables(demo_wh_copy):
-    from carsight.config import Settings
-    from carsight.market.pipeline import run
+def test_pipeline_step_writes_market_tables(pipeline_wh_path, pipeline_results):
     from carsight.warehouse import connect
 
-    with connect(str(demo_wh_copy), init=True) as wh:
-        summary = run(wh, Settings(warehouse=str(demo_wh_copy), lang="en"))
+    # The market step of the shared pipeline run over the demo (tests/conftest.py).
+    summary = pipeline_results["market"].summary
+    with connect(str(pipeline_wh_path), read_only=True) as wh:
         tables = {t.name: wh.table(t.name).to_pandas() for t in R.TABLES}
     assert summary["coherence_gap"] < 1e-6
     for name, frame in tables.items():

@@ -1,8 +1,6 @@
 """The VoC pipeline step on the demo warehouse: masking in place, classification against the
 baseline, and the pre-aggregates that must answer exactly what a raw scan answers."""
 
-import shutil
-
 import pandas as pd
 import pytest
 
@@ -10,19 +8,13 @@ from carsight.warehouse import results_voc as R
 
 
 @pytest.fixture(scope="module")
-def voc_wh(tmp_path_factory, demo_wh_path):
-    from carsight.config import Settings
-    from carsight.pipeline import run_pipeline
+def voc_wh(pipeline_wh_path, pipeline_results):
+    """The voc step of the shared pipeline run over the demo (tests/conftest.py): the warehouse, the
+    step's result and the run's folder (models in ``models/``)."""
     from carsight.warehouse import connect
 
-    root = tmp_path_factory.mktemp("voc-wh")
-    path = root / "voc.duckdb"
-    shutil.copy(demo_wh_path, path)
-    settings = Settings(warehouse=str(path), model_dir=root / "models")
-    with connect(str(path), init=True) as wh:
-        (result,) = run_pipeline(wh, settings, steps=["voc"])
-    wh = connect(str(path), read_only=True)
-    yield wh, result, root
+    wh = connect(str(pipeline_wh_path), read_only=True)
+    yield wh, pipeline_results["voc"], pipeline_wh_path.parent
     wh.close()
 
 
@@ -112,7 +104,7 @@ def test_topic_counts_and_top_command(voc_wh, capsys):
     assert counts["count"].sum() == wh.count("consultations")
     assert counts["count"].is_monotonic_decreasing
     with pytest.raises(SystemExit) as exit_info:
-        main(["--warehouse", str(root / "voc.duckdb"), "voc", "top", "--model", "Sorento", "--n", "5"])
+        main(["--warehouse", str(root / "pipeline.duckdb"), "voc", "top", "--model", "Sorento", "--n", "5"])
     assert exit_info.value.code == 0
     shown = capsys.readouterr().out
     for keyword in top_keywords(wh, model="Sorento", n=5)["keyword"]:

@@ -15,11 +15,13 @@ import os
 import threading
 import time
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import types as T
 
-from carsight.customers.features import CATEGORICAL, feature_expr
+from carsight.customers.features import CATEGORICAL, customer_sample, feature_expr
 from carsight.ingest import load_file
 from carsight.market import analytics as A
 from carsight.voc.aggregate import build_daily, top_keywords, topic_counts
@@ -27,7 +29,7 @@ from carsight.warehouse import connect
 from carsight.warehouse import results_voc as RV
 from carsight.warehouse import schema as S
 from carsight.warehouse.spark import GRACE_S, DriverCollectLimit, SparkWarehouse, driver_collects, parse_url
-from carsight.warehouse.spark_scoring import SCORE, model_frame, score_on_executors
+from carsight.warehouse.spark_scoring import SCORE, groups_on_executors, model_frame, score_on_executors
 
 pytestmark = pytest.mark.spark
 
@@ -192,3 +194,36 @@ def test_work_mapped_over_the_executors_comes_back_in_item_order(spark_wh):
     items = list(range(103))
     assert spark_wh.map_chunks(lambda shared, chunk: [shared * i for i in chunk], 3, items) == [3 * i for i in items]
     assert spark_wh.map_chunks(lambda shared, chunk: chunk, None, []) == []
+
+
+def test_each_group_on_the_executors_holds_every_row_of_its_customers(spark_wh, duck):
+    schema = T.StructType([T.StructField("customer_id", T.StringType()), T.StructField("n", T.LongType())])
+    purchases = spark_wh.table(S.PURCHASES.name).select("customer_id", "purchase_id")
+
+    def count_purchases(_shared, group: pd.DataFrame) -> pd.DataFrame:  # shipped by value: tests are no package
+        return group.groupby("customer_id", as_index=False).size().rename(columns={"size": "n"})
+
+    # Groups of about 500 rows: several groups, and every customer's purchases in one of them.
+    with driver_collects(1) as seen:
+        counted = groups_on_executors(
+            spark_wh, purchases, "customer_id", count_purchases, None, schema, rows_per_group=500
+        )
+        total_rows = counted.count()
+    assert all(rows == 1 for _, rows in seen)  # aggregates only: the groups ran on the executors
+    ours = counted.toPandas().sort_values("customer_id").reset_index(drop=True)
+    theirs = duck.table(S.PURCHASES.name).group_by("customer_id").aggregate(n=ibis._.count()).to_pandas()
+    theirs = theirs.sort_values("customer_id").reset_index(drop=True)
+    assert ours.customer_id.is_unique  # no customer split over two groups
+    assert list(ours.customer_id) == list(theirs.customer_id) and list(ours.n) == list(theirs.n)
+    assert total_rows == len(theirs)
+
+
+def test_a_customer_sample_is_drawn_by_the_id_the_same_way_on_every_run(spark_wh, duck):
+    assert customer_sample(3_000, 3_000) is None  # every customer fits: no sample at all
+    condition = customer_sample(3_000, 600)
+    for wh in (spark_wh, duck):
+        customers = wh.table(S.CUSTOMERS.name)
+        kept = customers.filter(condition(customers.customer_id)).select("customer_id")
+        first = set(kept.to_pandas().customer_id)
+        assert 400 <= len(first) <= 800  # about 600 of 3,000
+        assert set(kept.to_pandas().customer_id) == first

@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 
 from carsight.cli import app
 from carsight.config import Settings, reset_settings_cache
+from carsight.customers import value_pipeline as V
 from carsight.pipeline import STEPS, run_pipeline
 from carsight.warehouse import connect
 from carsight.warehouse import results_insights as RI
 from carsight.warehouse import results_market as RM
+from carsight.warehouse import results_value as RV
 from carsight.warehouse import schema as S
 from carsight.warehouse.results_customers import CUSTOMER_RFM
 from carsight.warehouse.spark import driver_collects
@@ -29,7 +31,18 @@ pytestmark = pytest.mark.spark
 # step's forecast input (one row per series and month: what statsforecast fits on the driver) is the
 # one larger collect, bounded by the sales table's series × months (docs/scale.md).
 STEP_BOUND = {"customers": 20, "drivers": 1_000, "market": 1_000}
-RUNS_ON_SPARK = {"market", "drivers"}
+RUNS_ON_SPARK = {"propensity", "market", "triggers", "drivers"}
+# What identifies a row of each propensity table.
+VALUE_KEYS = {
+    RV.PROPENSITY_SCORES: ["target", "customer_id"],
+    RV.PROPENSITY_METRICS: ["target", "model"],
+    RV.PROPENSITY_DECILES: ["target", "model", "decile"],
+    RV.PROPENSITY_CALIBRATION: ["target", "bin"],
+    RV.PROPENSITY_IMPORTANCE: ["target", "feature"],
+    RV.PROPENSITY_PDP: ["target", "feature", "value"],
+    RV.CUSTOMER_CLV: ["customer_id"],
+    RV.CLV_BACKTEST: ["model"],
+}
 # What identifies a row of each market table (they declare no natural key).
 MARKET_KEYS = {
     RM.MARKET_TOP_MODELS: ["market", "rank"],
@@ -66,7 +79,14 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     spark_copy.map_chunks = lambda function, shared, items: (
         on_executors.append(len(items)) or map_chunks(function, shared, items)
     )
-    with driver_collects(series_months) as seen:
+    # The propensity step fits on the driver over a sample of customers, all of them at this size: its
+    # largest collects are the features at every training cutoff and the purchases (for lifetime value).
+    customers, purchases = duck.count(S.CUSTOMERS.name), duck.count(S.PURCHASES.name)
+    as_of = duck.table(RV.PROPENSITY_SCORES.name).as_of.max().to_pyarrow().as_py()
+    plans = [V.plan_cutoffs(as_of, V.first_event_date(duck), spec) for spec in V.TARGETS]
+    cutoffs = {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}
+    propensity_bound = max(customers * len(cutoffs), purchases)
+    with driver_collects(max(series_months, propensity_bound)) as seen:
         results = run_pipeline(spark_copy, settings, on_step=lambda step: starts.append((step.name, len(seen))))
     del spark_copy.map_chunks
     # Every collect, by the step that made it: aggregates only.
@@ -77,6 +97,8 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     assert max(market[:-1]) <= STEP_BOUND["market"]
     for name in ("customers", "drivers"):
         assert by_step[name] and max(by_step[name]) <= STEP_BOUND[name], name
+    assert max(by_step["propensity"]) <= propensity_bound
+    assert max(by_step["triggers"]) <= customers  # rules are mined over (a sample of) the customers
     # Steps not built for Spark fail with their name and what they lack; the others run.
     outcome = {r.name: r for r in results}
     assert [r.name for r in results] == [s.name for s in STEPS]
@@ -105,6 +127,14 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     for table, keys in MARKET_KEYS.items():
         ours, theirs = both(table)
         _same(ours, theirs, keys, table.name)
+    # Propensity and lifetime value: every customer scored and valued on the executors, by models fitted
+    # on the same rows as DuckDB's (at this size the training sample is every customer).
+    for table, keys in VALUE_KEYS.items():
+        ours, theirs = both(table)
+        _same(ours, theirs, keys, table.name)
+    # Trigger rules mined on the driver over the same rows as on DuckDB; today's features written by the executors.
+    _same(*both(RI.TRIGGER_RULES), ["rank"], RI.TRIGGER_RULES.name)
+    _same(*both(RI.TRIGGER_FEATURES), ["customer_id"], RI.TRIGGER_FEATURES.name)
     ours, theirs = both(RI.DRIVER_SEGMENTS)
     # Sales drivers are equal; purchase drivers differ by design: on DuckDB they split by the customers
     # step's segments, which Spark does not compute yet.

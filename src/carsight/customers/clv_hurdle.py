@@ -55,13 +55,56 @@ FEATURES = (
 
 
 def history_features(
-    transactions: pd.DataFrame, cutoff, window_days: int, *, horizon_days: int | None = None
+    transactions: pd.DataFrame,
+    cutoff,
+    window_days: int,
+    *,
+    horizon_days: int | None = None,
+    bgnbd: BetaGeoModel | None = None,
 ) -> pd.DataFrame:
     """Per customer with a purchase on or before ``cutoff``: counts, gaps and values of their purchase
-    occasions, and the BG/NBD view of them (fitted on the same history, predicting ``window_days``
-    ahead; NaN when BG/NBD cannot be fitted). Indexed by ``customer_id``, columns :data:`FEATURES`;
-    with ``horizon_days`` also ``bgnbd_horizon_ratio``, BG/NBD's expected purchases over the horizon ÷
-    over the window (how a customer's rate carries over a longer stretch, drop-out included)."""
+    occasions, and the BG/NBD view of them (predicting ``window_days`` ahead). Indexed by
+    ``customer_id``, columns :data:`FEATURES`; with ``horizon_days`` also ``bgnbd_horizon_ratio``,
+    BG/NBD's expected purchases over the horizon ÷ over the window (how a customer's rate carries over
+    a longer stretch, drop-out included).
+
+    ``bgnbd`` is the BG/NBD model to use (see :func:`history_bgnbd`); None fits one on these customers'
+    histories (NaN features when it cannot be fitted). Given, each customer's row depends on their
+    own purchases only.
+    """
+    out, rfm = _history(transactions, cutoff)
+    if bgnbd is None:
+        bgnbd = _fit_bgnbd(rfm)
+    if bgnbd is not None:
+        t = window_days / DAYS_PER_WEEK
+        out["bgnbd_p_alive"] = bgnbd.p_alive(rfm)
+        out["bgnbd_p_any"] = bgnbd.p_any_purchase(rfm, t)
+        out["bgnbd_expected"] = bgnbd.expected_purchases(rfm, t)
+        if horizon_days is not None:
+            longer = bgnbd.expected_purchases(rfm, horizon_days / DAYS_PER_WEEK)
+            out["bgnbd_horizon_ratio"] = longer / np.maximum(out["bgnbd_expected"].to_numpy(), 1e-12)
+    else:
+        out["bgnbd_p_alive"] = out["bgnbd_p_any"] = out["bgnbd_expected"] = np.nan
+    if horizon_days is not None and "bgnbd_horizon_ratio" not in out:
+        out["bgnbd_horizon_ratio"] = horizon_days / window_days
+    return out[list(FEATURES) + (["bgnbd_horizon_ratio"] if horizon_days is not None else [])]
+
+
+def history_bgnbd(transactions: pd.DataFrame, cutoff) -> BetaGeoModel | None:
+    """The BG/NBD model :func:`history_features` fits on these customers' histories at ``cutoff``
+    (None when it cannot be fitted): fitted once, it gives every later batch of customers the same view."""
+    return _fit_bgnbd(_history(transactions, cutoff)[1])
+
+
+def _fit_bgnbd(rfm: pd.DataFrame) -> BetaGeoModel | None:
+    try:
+        return BetaGeoModel(penalizer=0.001).fit(rfm)
+    except DataTooThinError:
+        return None
+
+
+def _history(transactions: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-customer history features but BG/NBD's, and the customers' frequency/recency/T in weeks."""
     cut = pd.Timestamp(cutoff).normalize()
     daily = daily_occasions(transactions, cut).sort_values(["customer_id", "date"])
     value = daily["amount"].where(daily["positive"])
@@ -98,20 +141,7 @@ def history_features(
             "T": out["tenure_days"] / DAYS_PER_WEEK,
         }
     )
-    try:
-        bg = BetaGeoModel(penalizer=0.001).fit(rfm)
-        t = window_days / DAYS_PER_WEEK
-        out["bgnbd_p_alive"] = bg.p_alive(rfm)
-        out["bgnbd_p_any"] = bg.p_any_purchase(rfm, t)
-        out["bgnbd_expected"] = bg.expected_purchases(rfm, t)
-        if horizon_days is not None:
-            longer = bg.expected_purchases(rfm, horizon_days / DAYS_PER_WEEK)
-            out["bgnbd_horizon_ratio"] = longer / np.maximum(out["bgnbd_expected"].to_numpy(), 1e-12)
-    except DataTooThinError:
-        out["bgnbd_p_alive"] = out["bgnbd_p_any"] = out["bgnbd_expected"] = np.nan
-    if horizon_days is not None and "bgnbd_horizon_ratio" not in out:
-        out["bgnbd_horizon_ratio"] = horizon_days / window_days
-    return out[list(FEATURES) + (["bgnbd_horizon_ratio"] if horizon_days is not None else [])]
+    return out, rfm
 
 
 def training_window_days(first_date, calibration_end, horizon_days: int) -> int:
@@ -237,6 +267,10 @@ class HurdleCLV(BaseEstimator):
         else:
             self.valuer_ = None
         self.calibration_end_ = end
+        # The BG/NBD features of the customers predicted come from this model of the histories at the
+        # calibration end, so that a customer's prediction does not depend on who else is predicted
+        # (on Spark, customers are predicted in batches).
+        self.history_bgnbd_ = history_bgnbd(known, end)
         self.window_days_ = window
         self.cutoffs_ = [c.date() for c in cutoffs]
         self.n_train_rows_ = int(len(Xt))
@@ -258,7 +292,9 @@ class HurdleCLV(BaseEstimator):
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per customer with a purchase on or before the calibration end: ``p_any_purchase``,
         ``expected_purchases`` and ``expected_value`` over the horizon (scaled from the learned window)."""
-        feats = history_features(X, self.calibration_end_, self.window_days_, horizon_days=self.horizon_days)
+        feats = history_features(
+            X, self.calibration_end_, self.window_days_, horizon_days=self.horizon_days, bgnbd=self.history_bgnbd_
+        )
         scale = feats["bgnbd_horizon_ratio"].to_numpy() if self.window_days_ < self.horizon_days else 1.0
         p_window = self.classifier_.predict_proba(feats[list(FEATURES)])[:, 1]
         count = np.maximum(self.counter_.predict(feats[list(FEATURES)]), 0.0)

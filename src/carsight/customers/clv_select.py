@@ -274,6 +274,90 @@ def customer_value(
         ``table`` with :data:`OUTPUT_COLUMNS` then each model's own columns (``bgnbd_p_any``…), the
         ``backtest`` table, and ``chosen``: the model behind each default column.
     """
+    fitted = fit_customer_value(transactions, calibration_end, horizon_days, models=models, random_state=random_state)
+    return fitted.result(fitted.predict(transactions))
+
+
+@dataclass
+class CustomerValueModels:
+    """The CLV models fitted on one transaction log (:func:`fit_customer_value`), their backtest and the choice it made.
+
+    :meth:`predict` gives each customer's row from that customer's own purchases only, so the
+    customers may be predicted in batches (on Spark's executors) by models fitted on a sample of them.
+    """
+
+    models: dict
+    backtest: pd.DataFrame
+    backtest_description: str
+    chosen: dict[str, str]
+    calibration_end: pd.Timestamp
+    horizon_days: int
+    params: dict
+    notes: list[str]
+
+    def predict(self, transactions: pd.DataFrame) -> pd.DataFrame:
+        """One row per customer of ``transactions`` with a purchase on or before the calibration end:
+        :data:`OUTPUT_COLUMNS`, then each model's own columns."""
+        tx = _prepare(transactions)
+        summary = summarise_transactions(tx, self.calibration_end)
+        table = summary[["customer_id", "value_note"]].copy()
+        table["frequency"] = summary["frequency"].astype("int64")
+        table["recency_days"] = summary["recency"] * DAYS_PER_WEEK
+        table["tenure_days"] = summary["T"] * DAYS_PER_WEEK
+        predictions = {}
+        for name, model in self.models.items():
+            predictions[name] = model.predict(tx)
+            prediction = predictions[name].set_index("customer_id").reindex(table["customer_id"])
+            if prediction["p_any_purchase"].isna().any():
+                raise AssertionError(f"{name} left customers without a prediction")  # a bug, not bad input
+            for column in PER_MODEL:
+                table[model_column(name, column)] = prediction[column].to_numpy()
+            if name == "bgnbd":
+                table["p_alive"] = prediction["p_alive"].to_numpy()
+                table["expected_avg_value"] = prediction["expected_avg_value"].to_numpy()
+        if len(predictions) > 1:
+            prediction = ensemble_prediction(predictions).set_index("customer_id").reindex(table["customer_id"])
+            for column in PER_MODEL:
+                table[model_column(ENSEMBLE, column)] = prediction[column].to_numpy()
+        for column, name in self.chosen.items():
+            table[column] = table[model_column(name, column)]
+        models_used = dict.fromkeys(self.chosen.values())
+        table["clv_model"] = (
+            next(iter(models_used))
+            if len(models_used) == 1
+            else "; ".join(f"{c.replace('expected_', '')}: {m}" for c, m in self.chosen.items())
+        )
+        if "p_alive" not in table:
+            table["p_alive"] = np.nan
+        extra = [c for c in table.columns if c not in OUTPUT_COLUMNS]
+        return table[OUTPUT_COLUMNS + extra].reset_index(drop=True)
+
+    def result(self, table: pd.DataFrame) -> CLVResult:
+        """The :class:`CLVResult` of these models with ``table`` (from :meth:`predict`)."""
+        return CLVResult(
+            table,
+            self.backtest,
+            self.chosen,
+            self.backtest_description,
+            self.calibration_end,
+            self.horizon_days,
+            self.params,
+            self.notes,
+        )
+
+
+def fit_customer_value(
+    transactions: pd.DataFrame, calibration_end, horizon_days: int, *, models=CANDIDATES, random_state: int = 0
+) -> CustomerValueModels:
+    """Backtest ``models`` on ``transactions``, then fit each on the whole calibration period.
+
+    Raises
+    ------
+    InputError
+        For a horizon that is not positive or a log without its columns.
+    DataTooThinError
+        When no purchase is on or before the calibration end, or no model can be fitted.
+    """
     if int(horizon_days) <= 0:
         raise InputError("must be positive", column="horizon_days", expected="a number of days > 0")
     end = pd.Timestamp(calibration_end).normalize()
@@ -287,63 +371,28 @@ def customer_value(
     if unseen:
         notes.append(f"{unseen} customers first buy after {end.date()}: they have no history at that date and no row")
     backtest, description = run_backtest(tx, end, int(horizon_days), models=models, random_state=random_state)
-    table = summary[["customer_id", "value_note"]].copy()
-    table["frequency"] = summary["frequency"].astype("int64")
-    table["recency_days"] = summary["recency"] * DAYS_PER_WEEK
-    table["tenure_days"] = summary["T"] * DAYS_PER_WEEK
-    fitted, scaled, params, predictions = [], [], {}, {}
+    fitted, scaled, params = {}, [], {}
     for name in models:
         try:
             model = make_candidate(name, int(horizon_days), random_state).fit(tx, calibration_end=end)
         except DataTooThinError as exc:
             notes.append(f"{name} not fitted: {exc}")
             continue
-        predictions[name] = model.predict(tx)
-        prediction = predictions[name].set_index("customer_id").reindex(table["customer_id"])
-        if prediction["p_any_purchase"].isna().any():
-            raise AssertionError(f"{name} left customers without a prediction")  # a bug, not bad input
-        for column in PER_MODEL:
-            table[model_column(name, column)] = prediction[column].to_numpy()
-        if name == "bgnbd":
-            table["p_alive"] = prediction["p_alive"].to_numpy()
-            table["expected_avg_value"] = prediction["expected_avg_value"].to_numpy()
         notes.extend(getattr(model, "notes_", []))
         params[name] = model.describe()
-        fitted.append(name)
+        fitted[name] = model
         if getattr(model, "window_days_", horizon_days) < int(horizon_days):
             scaled.append(name)
     if not fitted:
         raise DataTooThinError("no CLV model could be fitted: " + "; ".join(notes))
+    names = list(fitted)
     if len(fitted) > 1:
-        prediction = ensemble_prediction(predictions).set_index("customer_id").reindex(table["customer_id"])
-        for column in PER_MODEL:
-            table[model_column(ENSEMBLE, column)] = prediction[column].to_numpy()
         params[ENSEMBLE] = {"members": list(fitted)}
         if scaled:
             scaled.append(ENSEMBLE)
-        fitted.append(ENSEMBLE)
-    chosen = choose(backtest, fitted, tuple(scaled))
-    for column, name in chosen.items():
-        table[column] = table[model_column(name, column)]
-    models_used = dict.fromkeys(chosen.values())
-    table["clv_model"] = (
-        next(iter(models_used))
-        if len(models_used) == 1
-        else "; ".join(f"{c.replace('expected_', '')}: {m}" for c, m in chosen.items())
-    )
-    if "p_alive" not in table:
-        table["p_alive"] = np.nan
-    extra = [c for c in table.columns if c not in OUTPUT_COLUMNS]
+        names.append(ENSEMBLE)
+    chosen = choose(backtest, names, tuple(scaled))
     backtest = backtest.assign(
         chosen_for=[", ".join(c for c, m in chosen.items() if m == name) or None for name in backtest["model"]]
     )
-    return CLVResult(
-        table[OUTPUT_COLUMNS + extra].reset_index(drop=True),
-        backtest,
-        chosen,
-        description,
-        end,
-        int(horizon_days),
-        params,
-        notes,
-    )
+    return CustomerValueModels(fitted, backtest, description, chosen, end, int(horizon_days), params, notes)

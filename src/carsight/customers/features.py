@@ -11,7 +11,7 @@ timestamp of its own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import ibis
 import ibis.expr.types as ir
@@ -25,6 +25,13 @@ WINDOWS = (90, 180, 365, 730)  # ≈ 3, 6, 12, 24 months
 OPEN_LAG_DAYS = 14
 ID = "customer_id"
 CUTOFF = "cutoff"
+
+# On a distributed warehouse, the customers whose rows come to the driver to fit a model or mine
+# rules: at 100,000 customers and nine cutoffs the training frames hold about a million rows of sixty
+# features (a few hundred MB in pandas), and the holdout AUROC has a standard error below 0.005.
+SAMPLE_CUSTOMERS = 100_000
+# A hash of the customer id in this many buckets draws a sample.
+HASH_BUCKETS = 10_000
 
 # Categorical features (strings); everything else is numeric.
 CATEGORICAL = ("gender", "region", "channel", "current_model")
@@ -200,34 +207,70 @@ def feature_expr(wh: Warehouse, cutoffs) -> ir.Table:
     return out.drop(*[c for c in out.columns if c.startswith("_")])
 
 
-def _rfm(wh: Warehouse, cutoff: dt.date) -> pd.DataFrame:
-    """RFM scores as of the cutoff (the same rules as the RFM pages)."""
-    rfm = rfm_table(wh.table(S.PURCHASES.name), cutoff).select(ID, *RFM_FEATURES).to_pandas()
-    rfm[CUTOFF] = pd.Timestamp(cutoff)
-    return rfm
+def rfm_expr(wh: Warehouse, cutoff: dt.date) -> ir.Table:
+    """RFM scores as of the cutoff (the same rules as the RFM pages), one row per customer, with the cutoff."""
+    rfm = rfm_table(wh.table(S.PURCHASES.name), cutoff).select(ID, *RFM_FEATURES)
+    return rfm.mutate(**{CUTOFF: ibis.date(_as_date(cutoff))})
 
 
 RFM_FEATURES = ("r_score", "f_score", "m_score", "rfm_score")
 
 
-def build_features(wh: Warehouse, cutoffs) -> pd.DataFrame:
+def model_rows_expr(wh: Warehouse, cutoff: dt.date) -> ir.Table:
+    """Every feature of every customer known at one cutoff, RFM included, as one expression: what
+    :func:`build_features` brings to pandas, left in the warehouse (scored there on Spark)."""
+    features = feature_expr(wh, [cutoff])
+    rfm = rfm_expr(wh, cutoff).drop(CUTOFF)
+    joined = features.left_join(rfm, ID)
+    return joined.select(*features.columns, *RFM_FEATURES)
+
+
+def build_features(
+    wh: Warehouse, cutoffs, *, sample: Callable[[ir.Column], ir.BooleanValue] | None = None
+) -> pd.DataFrame:
     """Features for one or more cutoffs, stacked (a ``cutoff`` column tells them apart), in a fixed
-    column order and sorted by cutoff and customer."""
+    column order and sorted by cutoff and customer.
+
+    ``sample``, a condition on the customer id, keeps only the customers it holds for (a bounded
+    training sample on a big warehouse); None keeps every customer.
+    """
     if not isinstance(cutoffs, (list, tuple)):
         cutoffs = [cutoffs]
     dates = sorted({_as_date(c) for c in cutoffs})
-    frame = feature_expr(wh, dates).to_pandas()
+    expr = feature_expr(wh, dates)
+    if sample is not None:
+        expr = expr.filter(sample(expr[ID]))
+    frame = expr.to_pandas()
     frame[CUTOFF] = pd.to_datetime(frame[CUTOFF])
-    rfm = [r for r in (_rfm(wh, c) for c in dates) if len(r)]
-    if rfm:
-        frame = frame.merge(pd.concat(rfm, ignore_index=True), on=[ID, CUTOFF], how="left")
+    # Every cutoff's RFM in one query: on Spark each query costs seconds of planning and scheduling.
+    scores = ibis.union(*[rfm_expr(wh, cutoff) for cutoff in dates])
+    if sample is not None:
+        scores = scores.filter(sample(scores[ID]))
+    rfm = scores.to_pandas()
+    rfm[CUTOFF] = pd.to_datetime(rfm[CUTOFF])
+    if len(rfm):
+        frame = frame.merge(rfm, on=[ID, CUTOFF], how="left")
     else:
         for name in RFM_FEATURES:
             frame[name] = float("nan")
-    return _tidy(frame)
+    return typed_features(frame)
 
 
-def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+def customer_sample(count: int, limit: int) -> Callable[[ir.Column], ir.BooleanValue] | None:
+    """A condition on the customer id that holds for about ``limit`` of ``count`` customers.
+
+    The customers are drawn by a hash of the id (the same ones on every run); None when every
+    customer fits.
+    """
+    if count <= limit:
+        return None
+    kept = max(1, limit * HASH_BUCKETS // count)
+    return lambda column: (column.hash() % HASH_BUCKETS).abs() < kept
+
+
+def typed_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows as the models see them: numbers as float64, categories as text, sorted by cutoff
+    and customer, the keys first and the features in name order."""
     for name in frame.columns:
         if name in (ID, CUTOFF) or name in CATEGORICAL:
             continue

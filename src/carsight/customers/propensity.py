@@ -477,14 +477,21 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
     def score_rows(self, X: pd.DataFrame, *, model: str | None = None) -> pd.DataFrame:
         """``score`` (calibrated probability), ``decile`` (within these rows) and ``grade`` (late-slice
         cut-points) by ``model`` (default: the champion), indexed like ``X``."""
+        rows = self.scores(X, model=model)
+        return pd.DataFrame(
+            {"score": rows["score"], "decile": D.decile_ranks(rows["ranking_score"]), "grade": rows["grade"]},
+            index=X.index,
+        )
+
+    def scores(self, X: pd.DataFrame, *, model: str | None = None) -> pd.DataFrame:
+        """What each row gets on its own, whatever other rows are scored with it: ``ranking_score``
+        (uncalibrated, ties-free: what deciles rank by), ``score`` (calibrated probability) and ``grade``
+        (late-slice cut-points), by ``model`` (default: the champion), indexed like ``X``. Scoring in
+        batches (on Spark's executors) and ranking afterwards gives :meth:`score_rows`' deciles."""
         name = self._member(model)
         raw = self._raw(self.encoder_.transform(X), name)
         return pd.DataFrame(
-            {
-                "score": self._calibrate(raw, name),
-                "decile": D.decile_ranks(raw),
-                "grade": self.grades(raw=raw, model=name),
-            },
+            {"ranking_score": raw, "score": self._calibrate(raw, name), "grade": self.grades(raw=raw, model=name)},
             index=X.index,
         )
 

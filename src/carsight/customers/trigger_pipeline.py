@@ -11,7 +11,9 @@ Campaigns page).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -21,6 +23,7 @@ from carsight.customers import targets as T
 from carsight.customers.triggers import TriggerMiner
 from carsight.warehouse import Warehouse
 from carsight.warehouse import results_insights as R
+from carsight.warehouse import schema as S
 
 TARGET = "repurchase"
 HORIZON_DAYS = 180
@@ -63,23 +66,36 @@ def reference_date(as_of: dt.date, horizon_days: int = HORIZON_DAYS) -> dt.date:
     return plan_cutoffs(as_of, dt.date.min, TargetSpec(TARGET, horizon_days))["test"]
 
 
-def trigger_frames(wh: Warehouse, reference: dt.date, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Trigger features at the reference date and as of today.
+def training_rows(
+    wh: Warehouse, reference: dt.date, *, sample: Callable[[ir.Column], ir.BooleanValue] | None = None
+) -> pd.DataFrame:
+    """The trigger features at the reference date with the outcome (``label``), sorted by customer.
 
-    Returns (features with the outcome at the reference date, features as of today) for customers
-    who own a car (bought before the date).
+    For customers who own a car (bought before the date); with ``sample`` (a condition on the
+    customer id), only those it holds for.
     """
     columns = list(R.TRIGGER_FEATURE_COLUMNS)
-    expr = F.feature_expr(wh, [reference, as_of])
-    frame = expr.select(F.ID, F.CUTOFF, *columns).to_pandas()
-    frame[F.CUTOFF] = pd.to_datetime(frame[F.CUTOFF]).dt.date
+    expr = F.feature_expr(wh, [reference])
+    labels = T.repurchase_expr(wh, reference, HORIZON_DAYS)
+    if sample is not None:
+        expr, labels = expr.filter(sample(expr[F.ID])), labels.filter(sample(labels[F.ID]))
+    frame = expr.select(F.ID, *columns).to_pandas()
     for name in columns:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    labels = T.repurchase_expr(wh, reference, HORIZON_DAYS).to_pandas()
-    past = frame[frame[F.CUTOFF] == reference].merge(labels[[F.ID, "label"]], on=F.ID, how="inner")
-    owners = T.repurchase_expr(wh, as_of, 1).select(F.ID).to_pandas()[F.ID]
-    now = frame[(frame[F.CUTOFF] == as_of) & frame[F.ID].isin(owners)]
-    return past.sort_values(F.ID).reset_index(drop=True), now.sort_values(F.ID).reset_index(drop=True)
+    past = frame.merge(labels.select(F.ID, "label").to_pandas(), on=F.ID, how="inner")
+    return past.sort_values(F.ID).reset_index(drop=True)
+
+
+def features_today(wh: Warehouse, as_of: dt.date) -> ir.Table:
+    """Each car owner's trigger features as of ``as_of``: the rows of ``trigger_features``.
+
+    An expression the warehouse computes and writes (on Spark, the executors).
+    """
+    expr = F.feature_expr(wh, [as_of])
+    owners = T.repurchase_expr(wh, as_of, 1).select(F.ID)
+    expr = expr.semi_join(owners, F.ID)
+    columns = {name: expr[name].cast("float64") for name in R.TRIGGER_FEATURE_COLUMNS}
+    return expr.select(F.ID, as_of=expr[F.CUTOFF].cast("date"), **columns)
 
 
 def mine_repurchase_triggers(past: pd.DataFrame, margin: float, contact_cost: float) -> TriggerMiner:
@@ -106,7 +122,9 @@ def run(wh: Warehouse, settings: Settings) -> dict:
         return {"skipped": "no purchases or events in the warehouse"}
     as_of = last + dt.timedelta(days=1)
     reference = reference_date(as_of)
-    past, now = trigger_frames(wh, reference, as_of)
+    # On a distributed warehouse, rules are mined on the driver over a bounded sample of customers.
+    sample = F.customer_sample(wh.count(S.CUSTOMERS.name), F.SAMPLE_CUSTOMERS) if wh.distributed else None
+    past = training_rows(wh, reference, sample=sample)
     if past.empty or past["label"].sum() == 0:
         wh.replace(R.TRIGGER_RULES, pd.DataFrame(columns=R.TRIGGER_RULES.column_names))
         return {"skipped": f"no repurchase in the {HORIZON_DAYS} days after {reference}"}
@@ -121,14 +139,15 @@ def run(wh: Warehouse, settings: Settings) -> dict:
     rules["margin"] = DEFAULT_MARGIN
     rules["contact_cost"] = DEFAULT_CONTACT_COST
     wh.replace(R.TRIGGER_RULES, rules.reindex(columns=R.TRIGGER_RULES.column_names))
-    features = now.rename(columns={F.CUTOFF: "as_of"})
-    wh.replace(R.TRIGGER_FEATURES, features.reindex(columns=R.TRIGGER_FEATURES.column_names))
+    wh.replace(R.TRIGGER_FEATURES, features_today(wh, as_of))
     summary = {
         "reference_date": str(reference),
         "customers": miner.n_rows_,
         "repurchase_rate": f"{miner.base_rate_:.2%}",
         "rules": f"{len(rules)} kept of {miner.n_mined_} mined over {miner.n_conditions_} conditions",
     }
+    if sample is not None:
+        summary["sample"] = f"rules mined over about {F.SAMPLE_CUSTOMERS:,} customers (by a hash of the id)"
     if len(rules):
         top = rules.iloc[0]
         summary["top_rule"] = f"{top.conditions} (lift {top.lift:.2f}, {int(top.customers)} customers)"

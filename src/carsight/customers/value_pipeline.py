@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import ibis.expr.types as ir
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -22,7 +24,7 @@ from carsight.config import Settings
 from carsight.customers import deciles as D
 from carsight.customers import features as F
 from carsight.customers import targets as T
-from carsight.customers.clv_select import CLVResult, customer_value
+from carsight.customers.clv_select import CLVResult, CustomerValueModels, customer_value
 from carsight.customers.propensity import PropensityModel
 from carsight.errors import DataTooThinError
 from carsight.warehouse import Warehouse
@@ -75,23 +77,25 @@ def plan_cutoffs(as_of: dt.date, first_event: dt.date, spec: TargetSpec) -> dict
     return {"train": train, "valid": valid, "test": test}
 
 
-def _first_event(wh: Warehouse) -> dt.date | None:
+def first_event_date(wh: Warehouse) -> dt.date | None:
     pur = wh.table(S.PURCHASES.name)
     return pur.purchase_date.min().to_pyarrow().as_py()
 
 
-class _FeatureCache:
-    """Features per cutoff, computed once and shared by all targets."""
+class FeatureCache:
+    """Features per cutoff, computed once and shared by all targets; with ``sample`` (a condition on
+    the customer id), only the customers it holds for, in the features and in the labels."""
 
-    def __init__(self, wh: Warehouse):
+    def __init__(self, wh: Warehouse, sample: Callable[[ir.Column], ir.BooleanValue] | None = None):
         self.wh = wh
+        self.sample = sample
         self.frames: dict[dt.date, pd.DataFrame] = {}
 
     def get(self, cutoffs: list[dt.date]) -> pd.DataFrame:
         missing = [c for c in cutoffs if c not in self.frames]
         if missing:
             # All missing cutoffs in one warehouse query.
-            built = F.build_features(self.wh, missing)
+            built = F.build_features(self.wh, missing, sample=self.sample)
             for c, frame in built.groupby(F.CUTOFF, sort=False):
                 self.frames[pd.Timestamp(c).date()] = frame
             for c in missing:
@@ -99,16 +103,16 @@ class _FeatureCache:
         return pd.concat([self.frames[c] for c in cutoffs], ignore_index=True)
 
 
-def _labelled(cache: _FeatureCache, wh: Warehouse, spec: TargetSpec, cutoffs: list[dt.date]) -> pd.DataFrame:
+def _labelled(cache: FeatureCache, wh: Warehouse, spec: TargetSpec, cutoffs: list[dt.date]) -> pd.DataFrame:
     if not cutoffs:
         return pd.DataFrame()
-    labels = T.build_labels(wh, spec.name, cutoffs, spec.horizon_days)
+    labels = T.build_labels(wh, spec.name, cutoffs, spec.horizon_days, sample=cache.sample)
     feats = cache.get(cutoffs)
     return feats.merge(labels, on=[F.ID, F.CUTOFF], how="inner")
 
 
 def labelled_sets(
-    wh: Warehouse, spec: TargetSpec, as_of: dt.date, first_event: dt.date, cache: _FeatureCache
+    wh: Warehouse, spec: TargetSpec, as_of: dt.date, first_event: dt.date, cache: FeatureCache
 ) -> dict[str, pd.DataFrame | dict]:
     """The labelled train, validation and holdout rows of one target (all the warehouse reads it needs).
 
@@ -163,7 +167,7 @@ def train_target(
     spec: TargetSpec,
     as_of: dt.date,
     first_event: dt.date,
-    cache: _FeatureCache,
+    cache: FeatureCache,
     *,
     random_state: int = 0,
 ) -> dict:
@@ -192,23 +196,40 @@ def _score_rows(
     # The same drift check as `carsight propensity score`: the drift model (challenger) answers when
     # today's customers have moved materially from the training rows.
     choice = model.choose_model(frame[cols])
-    scored = model.score_rows(frame[cols], model=choice.model)
+    out = scored_rows(model, frame, cols, spec, as_of, choice.model, choice.status)
+    out.insert(out.columns.get_loc("grade"), "decile", D.decile_ranks(out.pop("ranking_score")))
+    return out
+
+
+def scored_rows(
+    model: PropensityModel,
+    frame: pd.DataFrame,
+    cols: list[str],
+    spec: TargetSpec,
+    as_of: dt.date,
+    used: str,
+    drift: str,
+) -> pd.DataFrame:
+    """The rows of ``propensity_scores`` for ``frame``'s customers by the candidate ``used``, with
+    ``ranking_score`` in place of the decile: every value here is the row's own, so batches can be
+    scored apart (on Spark's executors) and ranked into deciles afterwards."""
+    scored = model.scores(frame[cols], model=used)
     out = pd.DataFrame(
         {
-            "customer_id": frame[F.ID],
+            "customer_id": frame[F.ID].to_numpy(),
             "target": spec.name,
             "as_of": pd.Timestamp(as_of).date(),
             "horizon_days": spec.horizon_days,
             "score": scored["score"].to_numpy(),
-            "decile": scored["decile"].to_numpy(),
+            "ranking_score": scored["ranking_score"].to_numpy(),
             "grade": scored["grade"].to_numpy(),
         }
     )
-    reasons = model.reasons(frame[cols], langs=("ko", "en"), model=choice.model)
+    reasons = model.reasons(frame[cols], langs=("ko", "en"), model=used)
     for column in reasons.columns:
         out[column] = reasons[column].to_numpy()
-    out["model_used"] = choice.model
-    out["drift"] = choice.status
+    out["model_used"] = used
+    out["drift"] = drift
     return out
 
 
@@ -258,16 +279,13 @@ def run(wh: Warehouse, settings: Settings) -> dict:
 
 
 def _run(wh: Warehouse, settings: Settings) -> dict:
-    from carsight.registry import save_model
-
     last = T.last_event_date(wh)
-    first = _first_event(wh)
+    first = first_event_date(wh)
     if last is None or first is None:
         return {"skipped": "no purchases or events in the warehouse"}
     as_of = last + dt.timedelta(days=1)
-    cache = _FeatureCache(wh)
+    cache = FeatureCache(wh)
     plans = [plan_cutoffs(as_of, first, spec) for spec in TARGETS]
-    tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in R.TABLES}
     summary: dict = {"as_of": str(as_of)}
     # Lifetime value (BG/NBD, the hurdle model's LightGBM, their backtest) is computed in a process of
     # its own (carsight.apart) as soon as its purchases are read; so is each target but the last, as
@@ -276,7 +294,7 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
     # of one process at once (concurrent native training is not thread-safe; two fits side by side in
     # threads crashed a test run with a segmentation fault). Each fit has its own seeds, so the
     # results are those of the fits run one after another.
-    transactions = _clv_transactions(wh)
+    transactions = clv_transactions(wh).to_pandas()
     clv_apart = None
     if not transactions.empty:
         clv_apart = Apart(customer_value, transactions, as_of - dt.timedelta(days=1), CLV_HORIZON_DAYS)
@@ -305,12 +323,51 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
                 process.stop()
         raise
     clv = _clv_result(clv_apart)
+    results = {name: result for name, (result, _) in outcomes.items()}
+    scored = {
+        name: Scored(len(rows), str(rows.model_used.iloc[0]) if len(rows) else None)
+        for name, (_, rows) in outcomes.items()
+    }
+    tables = store_models(settings, as_of, results, scored, training, summary)
+    tables[R.PROPENSITY_SCORES.name] = [outcomes[spec.name][1] for spec in TARGETS if spec.name in outcomes]
+    if clv is not None:
+        tables[R.CUSTOMER_CLV.name] = [clv.table.assign(as_of=as_of, horizon_days=CLV_HORIZON_DAYS)]
+        tables[R.CLV_BACKTEST.name] = [clv_backtest_rows(clv, as_of)]
+        summary["clv"] = clv_summary(clv, len(clv.table))
+    for table in R.TABLES:
+        parts = tables[table.name]
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=table.column_names)
+        wh.replace(table, frame.reindex(columns=table.column_names))
+    return summary
+
+
+@dataclass(frozen=True)
+class Scored:
+    """How one target's customers were scored: how many, and by which candidate."""
+
+    customers: int
+    model_used: str | None
+
+
+def store_models(
+    settings: Settings,
+    as_of: dt.date,
+    results: dict[str, dict],
+    scored: dict[str, Scored],
+    training: dict[str, pd.DataFrame],
+    summary: dict,
+) -> dict[str, list[pd.DataFrame]]:
+    """Each fitted target's model saved, and its evaluation tables (metrics, deciles, calibration,
+    importance, partial dependence) as rows per result table; a line per target added to ``summary``.
+    The scores and lifetime value are the caller's: on Spark they never come to this process."""
+    from carsight.registry import save_model
+
+    tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in R.TABLES}
     for spec in TARGETS:
-        if spec.name not in outcomes:
+        if spec.name not in results:
             continue
-        result, scores = outcomes[spec.name]
+        result = results[spec.name]
         model, cols, ev = result["model"], result["features"], result["evaluation"]
-        tables[R.PROPENSITY_SCORES.name].append(scores)
         tables[R.PROPENSITY_METRICS.name].append(_metrics_rows(spec, result))
         tables[R.PROPENSITY_DECILES.name].append(_decile_rows(spec, ev))
         calib = ev.calibration.copy()
@@ -346,31 +403,37 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
                 "champion": model.champion_,
                 "drift_model": model.drift_model_,
                 "late_slice": model.validation_.to_dict(orient="records"),
-                "scored_with": str(scores.model_used.iloc[0]) if len(scores) else None,
+                "scored_with": scored[spec.name].model_used,
                 "notes": ev.notes,
             },
         )
         summary[spec.name] = (
             f"AUROC {first_row.auroc:.3f} vs logistic {metrics.loc['logistic_baseline', 'auroc']:.3f}, "
-            f"top-decile lift {ev.deciles.lift.iloc[0]:.2f}, ECE {first_row.ece:.3f}, {len(scores)} scored"
+            f"top-decile lift {ev.deciles.lift.iloc[0]:.2f}, ECE {first_row.ece:.3f}, "
+            f"{scored[spec.name].customers} scored"
         )
-    if clv is not None:
-        tables[R.CUSTOMER_CLV.name].append(clv.table.assign(as_of=as_of, horizon_days=CLV_HORIZON_DAYS))
-        tables[R.CLV_BACKTEST.name].append(clv.backtest.assign(description=clv.backtest_description, as_of=as_of))
-        summary["clv"] = f"{len(clv.table)} customers, horizon {CLV_HORIZON_DAYS} days; " + ", ".join(
-            f"{c} from {m}" for c, m in clv.chosen.items()
-        )
-    for table in R.TABLES:
-        parts = tables[table.name]
-        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=table.column_names)
-        wh.replace(table, frame.reindex(columns=table.column_names))
-    return summary
+    return tables
 
 
-def _clv_transactions(wh: Warehouse) -> pd.DataFrame:
-    """Every purchase with an amount: the transaction log CLV learns from."""
+def clv_backtest_rows(clv: CLVResult | CustomerValueModels, as_of: dt.date) -> pd.DataFrame:
+    """The rows of ``clv_backtest`` for one run."""
+    return clv.backtest.assign(description=clv.backtest_description, as_of=as_of)
+
+
+def clv_summary(clv: CLVResult | CustomerValueModels, customers: int) -> str:
+    """The step summary's line on lifetime value."""
+    return f"{customers} customers, horizon {CLV_HORIZON_DAYS} days; " + ", ".join(
+        f"{c} from {m}" for c, m in clv.chosen.items()
+    )
+
+
+def clv_transactions(wh: Warehouse) -> ir.Table:
+    """Every purchase with an amount (``customer_id``, ``date``, ``amount``): the transaction log CLV
+    learns from, in a fixed order (the fits do not depend on the order; this keeps them the same on
+    every backend even if one did)."""
     pur = wh.table(S.PURCHASES.name)
-    return pur.filter(pur.amount > 0).select(F.ID, date=pur.purchase_date, amount=pur.amount).to_pandas()
+    bought = pur.filter(pur.amount > 0).select(F.ID, date=pur.purchase_date, amount=pur.amount)
+    return bought.order_by([F.ID, "date", "amount"])
 
 
 def _clv_result(computing: Apart | None) -> CLVResult | None:

@@ -247,6 +247,23 @@ class SparkWarehouse(Warehouse):
         slices = min(len(items), 4 * context.defaultParallelism)
         return context.parallelize(items, slices).mapPartitions(lambda chunk: function(shared, list(chunk))).collect()
 
+    @contextmanager
+    def cached(self, expr: ir.Table) -> Iterator[ir.Table]:
+        """``expr`` computed once by the executors and kept there while the block runs.
+
+        Yields a table that later expressions read instead of computing ``expr`` again (today's
+        features, read by a count, a drift sample and the scoring of every target). The rows stay on
+        the executors (memory, spilling to disk); the driver gets none of them.
+        """
+        frame = self.frame_of(expr).persist()
+        name = f"carsight_cached_{uuid.uuid4().hex[:12]}"
+        frame.createOrReplaceTempView(name)
+        try:
+            yield self.con.table(name)
+        finally:
+            self.spark.catalog.dropTempView(name)
+            frame.unpersist()
+
     def frame_of(self, expr: ir.Table) -> SparkFrame:
         """An Ibis expression over this warehouse as an (unevaluated) Spark DataFrame."""
         self.con._run_pre_execute_hooks(expr)  # registers the expression's in-memory tables

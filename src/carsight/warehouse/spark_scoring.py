@@ -11,12 +11,14 @@ written, by the executors; the driver sees a row count.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame as SparkFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from carsight.customers.features import CATEGORICAL
@@ -39,6 +41,70 @@ def model_frame(batch: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
         out[name] = values.astype("object") if name in CATEGORICAL else pd.to_numeric(values, errors="coerce")
         if name not in CATEGORICAL:
             out[name] = out[name].astype("float64")
+    return out
+
+
+def rows_on_executors(
+    wh: SparkWarehouse,
+    rows: ir.Table | SparkFrame,
+    function: Callable[[Any, pd.DataFrame], pd.DataFrame],
+    shared: Any,
+    schema: T.StructType,
+) -> SparkFrame:
+    """``function(shared, batch)`` over every batch of ``rows``, on the executors.
+
+    ``shared`` (a fitted model and what goes with it) is pickled once on the driver and broadcast:
+    each task unpickles it once, not once per batch. ``function`` returns the batch's output rows,
+    with the columns of ``schema``; it sees each row once, in batches of any size, so its output for
+    a row must not depend on the other rows (what does, such as deciles, is computed afterwards in
+    Spark). Returns the output unevaluated: write it with :meth:`SparkWarehouse.replace` or join it.
+    """
+    frame = rows if isinstance(rows, SparkFrame) else wh.frame_of(rows)
+    shipped = wh.spark.sparkContext.broadcast(pickle.dumps(shared))
+
+    def apply(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        unpacked = pickle.loads(shipped.value)  # once per task, not per batch
+        for batch in batches:
+            if len(batch):
+                yield function(unpacked, batch)
+
+    return frame.mapInPandas(apply, schema)
+
+
+def groups_on_executors(
+    wh: SparkWarehouse,
+    rows: ir.Table | SparkFrame,
+    key: str,
+    function: Callable[[Any, pd.DataFrame], pd.DataFrame],
+    shared: Any,
+    schema: T.StructType,
+    *,
+    rows_per_group: int = 500_000,
+) -> SparkFrame:
+    """``function(shared, group)`` on the executors, each group holding every row of its keys.
+
+    The groups hold about ``rows_per_group`` rows each, and every row of each ``key`` they hold (all
+    purchases of a set of customers). For work per key that needs all of the key's rows together, such as lifetime value from a
+    customer's whole purchase history. As :func:`rows_on_executors`, ``shared`` is broadcast once.
+    """
+    frame = rows if isinstance(rows, SparkFrame) else wh.frame_of(rows)
+    total = frame.count()  # one aggregate: how many groups
+    groups = max(wh.spark.sparkContext.defaultParallelism, -(-total // rows_per_group))
+    shipped = wh.spark.sparkContext.broadcast(pickle.dumps(shared))
+    bucket = "_carsight_group"
+
+    def apply(group: pd.DataFrame) -> pd.DataFrame:
+        return function(pickle.loads(shipped.value), group.drop(columns=[bucket]).reset_index(drop=True))
+
+    keyed = frame.withColumn(bucket, F.pmod(F.hash(F.col(key)), F.lit(groups)))
+    return keyed.groupBy(bucket).applyInPandas(apply, schema)
+
+
+def _probabilities(shared: tuple, batch: pd.DataFrame) -> pd.DataFrame:
+    model, features, keys = shared
+    proba = np.asarray(model.predict_proba(model_frame(batch, features)))
+    out = batch[keys].copy()
+    out[SCORE] = proba[:, 1] if proba.ndim == 2 else proba
     return out
 
 
@@ -72,18 +138,7 @@ def score_on_executors(
         ``keys`` and ``score``, unevaluated: write it with :meth:`SparkWarehouse.replace` or join it.
     """
     frame = rows if isinstance(rows, SparkFrame) else wh.frame_of(rows)
-    shipped = wh.spark.sparkContext.broadcast(pickle.dumps(model))
     wanted, keys = list(features), list(keys)
     schema = T.StructType([frame.schema[k] for k in keys] + [T.StructField(SCORE, T.DoubleType())])
-
-    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        fitted = pickle.loads(shipped.value)  # once per task, not per batch
-        for batch in batches:
-            if not len(batch):
-                continue
-            proba = np.asarray(fitted.predict_proba(model_frame(batch, wanted)))
-            out = batch[keys].copy()
-            out[SCORE] = proba[:, 1] if proba.ndim == 2 else proba
-            yield out
-
-    return frame.select(*keys, *[c for c in wanted if c not in keys]).mapInPandas(score, schema)
+    selected = frame.select(*keys, *[c for c in wanted if c not in keys])
+    return rows_on_executors(wh, selected, _probabilities, (model, wanted, keys), schema)
