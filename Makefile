@@ -37,8 +37,13 @@ demo: install
 	$(BIN)/carsight pipeline run > out/pipeline.log 2>&1 &
 	$(BIN)/carsight serve dashboard --port $(DASHBOARD_PORT)
 
+# Two test processes: much of the suite waits (chromium, served pages, Spark's JVM, command-line
+# subprocesses), so two share two cores well (885 s in one process, 654 s in two, on this machine).
+# Each test file runs whole in one process, so its module fixtures (a served dashboard) are built once.
+TEST_WORKERS ?= 2
+
 test: system-deps install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: system-deps install
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
