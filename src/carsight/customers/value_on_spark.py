@@ -14,7 +14,6 @@ executors (:func:`carsight.warehouse.spark_scoring.rows_on_executors` and
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from functools import reduce
 
 import ibis.expr.types as ir
@@ -30,15 +29,13 @@ from carsight.config import Settings
 from carsight.customers import features as F
 from carsight.customers import targets as T
 from carsight.customers import value_pipeline as V
-from carsight.customers.clv_select import CustomerValueModels, fit_customer_value
+from carsight.customers.clv_select import fit_customer_value
 from carsight.customers.propensity import PropensityModel
 from carsight.errors import DataTooThinError
 from carsight.warehouse import results_value as R
 from carsight.warehouse import schema as S
 from carsight.warehouse.spark import SparkWarehouse, spark_schema
 from carsight.warehouse.spark_scoring import groups_on_executors, model_frame, rows_on_executors
-
-log = logging.getLogger(__name__)
 
 # Today's rows per target that the drift check compares with the training rows (it samples 5,000).
 DRIFT_ROWS = 20_000
@@ -92,7 +89,7 @@ def _run(wh: SparkWarehouse, settings: Settings) -> dict:
             if process is not None:
                 process.stop()
         raise
-    clv = _clv_models(clv_apart)
+    clv = V.clv_outcome(clv_apart)
 
     choices: dict[str, tuple[str, str]] = {}
     with wh.cached(F.model_rows_expr(wh, as_of)) as now:  # today's features, computed once
@@ -119,23 +116,8 @@ def _run(wh: SparkWarehouse, settings: Settings) -> dict:
         summary["clv"] = V.clv_summary(clv, customers_valued)
     else:
         wh.replace(R.CUSTOMER_CLV, pd.DataFrame(columns=R.CUSTOMER_CLV.column_names))
-    for table in R.TABLES:
-        if table in (R.PROPENSITY_SCORES, R.CUSTOMER_CLV):
-            continue
-        parts = tables[table.name]
-        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=table.column_names)
-        wh.replace(table, frame.reindex(columns=table.column_names))
+    V.write_tables(wh, tables, [t for t in R.TABLES if t not in (R.PROPENSITY_SCORES, R.CUSTOMER_CLV)])
     return summary
-
-
-def _clv_models(computing: Apart | None) -> CustomerValueModels | None:
-    if computing is None:
-        return None
-    try:
-        return computing.result()
-    except DataTooThinError as exc:
-        log.warning("CLV skipped: %s", exc)
-        return None
 
 
 def _population(wh: SparkWarehouse, now: ir.Table, spec: V.TargetSpec, as_of: dt.date) -> ir.Table:

@@ -322,7 +322,7 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
             if process is not None:
                 process.stop()
         raise
-    clv = _clv_result(clv_apart)
+    clv = clv_outcome(clv_apart)
     results = {name: result for name, (result, _) in outcomes.items()}
     scored = {
         name: Scored(len(rows), str(rows.model_used.iloc[0]) if len(rows) else None)
@@ -334,11 +334,16 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
         tables[R.CUSTOMER_CLV.name] = [clv.table.assign(as_of=as_of, horizon_days=CLV_HORIZON_DAYS)]
         tables[R.CLV_BACKTEST.name] = [clv_backtest_rows(clv, as_of)]
         summary["clv"] = clv_summary(clv, len(clv.table))
-    for table in R.TABLES:
+    write_tables(wh, tables, R.TABLES)
+    return summary
+
+
+def write_tables(wh: Warehouse, tables: dict[str, list[pd.DataFrame]], which) -> None:
+    """Each result table of ``which`` replaced by its rows in ``tables`` (empty when it has none)."""
+    for table in which:
         parts = tables[table.name]
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=table.column_names)
         wh.replace(table, frame.reindex(columns=table.column_names))
-    return summary
 
 
 @dataclass(frozen=True)
@@ -436,9 +441,9 @@ def clv_transactions(wh: Warehouse) -> ir.Table:
     return bought.order_by([F.ID, "date", "amount"])
 
 
-def _clv_result(computing: Apart | None) -> CLVResult | None:
-    """Lifetime value of every buyer, by the models that backtest best on these data, once ``computing``
-    (:func:`customer_value` of the purchases before as_of, calibration end = the day before, inclusive)
+def clv_outcome(computing: Apart | None):
+    """What ``computing`` (lifetime value of the purchases before as_of, calibration end = the day
+    before, inclusive: :func:`customer_value` here, :func:`fit_customer_value` on Spark) gave once it
     is done; None without purchases or when the history is too thin (logged)."""
     if computing is None:
         return None
