@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,16 @@ class Apart:
             self._process.kill()
             self._process.wait()
         self._folder.cleanup()
+
+
+def stop_all(processes: Iterable[Apart | None]) -> None:
+    """Stop every process started (``None`` stands for one that was not).
+
+    A caller that fails must not leave its other fits running.
+    """
+    for process in processes:
+        if process is not None:
+            process.stop()
 
 
 class _Kept(logging.Handler):

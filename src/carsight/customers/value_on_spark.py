@@ -24,7 +24,7 @@ from pyspark.sql import functions as SF
 from pyspark.sql import types as ST
 from threadpoolctl import threadpool_limits
 
-from carsight.apart import Apart
+from carsight.apart import Apart, stop_all
 from carsight.config import Settings
 from carsight.customers import features as F
 from carsight.customers import targets as T
@@ -85,9 +85,7 @@ def _run(wh: SparkWarehouse, settings: Settings) -> dict:
                 fitting[spec.name] = Apart(V.fit_target, spec, sets)
         results.update({name: process.result() for name, process in fitting.items()})
     except BaseException:
-        for process in [clv_apart, *fitting.values()]:
-            if process is not None:
-                process.stop()
+        stop_all([clv_apart, *fitting.values()])
         raise
     clv = V.clv_outcome(clv_apart)
 

@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from carsight.apart import Apart
+from carsight.apart import Apart, stop_all
 from carsight.config import Settings
 from carsight.customers import deciles as D
 from carsight.customers import features as F
@@ -318,9 +318,7 @@ def _run(wh: Warehouse, settings: Settings) -> dict:
                 fitting[spec.name] = Apart(_fit_and_score, spec, sets, now, population, as_of)
         outcomes.update({name: process.result() for name, process in fitting.items()})
     except BaseException:
-        for process in [clv_apart, *fitting.values()]:
-            if process is not None:
-                process.stop()
+        stop_all([clv_apart, *fitting.values()])
         raise
     clv = clv_outcome(clv_apart)
     results = {name: result for name, (result, _) in outcomes.items()}
