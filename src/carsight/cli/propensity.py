@@ -1,5 +1,7 @@
-"""Propensity and lifetime-value commands: ``carsight propensity train|score`` on any table, and
-``carsight clv`` on a transaction log."""
+"""Propensity and lifetime-value commands.
+
+``carsight propensity train|score`` on any table, and ``carsight clv`` on a transaction log.
+"""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
-"""The named baseline every propensity model is compared with: logistic regression on a hand-built
-design matrix (clipped, standardised numbers with missing indicators, one-hot categories), so that each
-coefficient maps back to its feature and reasons can be exact linear SHAP values.
+"""The named baseline every propensity model is compared with.
+
+Logistic regression on a hand-built design matrix (clipped, standardised numbers with missing
+indicators, one-hot categories), so that each coefficient maps back to its feature and reasons can be
+exact linear SHAP values.
 
 How far it extrapolates: it learns on numbers clipped to the training's 1st–99th percentiles, and scores
 numbers clipped one standard deviation beyond them. A linear trend is trusted a short way past the rows it
 came from (a new cohort one year younger than any training customer keeps the tenure effect), never
-indefinitely (a gift of 10,000 where training gifts ended at 300 does not dominate the score)."""
+indefinitely (a gift of 10,000 where training gifts ended at 300 does not dominate the score).
+"""
 
 from __future__ import annotations
 
@@ -19,11 +22,12 @@ EXTRAPOLATION_SDS = 1.0
 
 
 class LogisticBaseline(BaseEstimator):
-    """Logistic regression on clipped (1st–99th percentile), standardised numbers (+ missing indicators)
-    and one-hot categories: the named baseline every propensity model is compared with. Rows to score
-    are clipped :data:`EXTRAPOLATION_SDS` standard deviations beyond that range: the linear trend
-    carries a short way past the training rows, not indefinitely. ``X`` is the output of
-    :class:`carsight.customers.encoding.TableEncoder` (numbers and pandas categoricals).
+    """Logistic regression: the named baseline every propensity model is compared with.
+
+    It learns on clipped (1st–99th percentile), standardised numbers (+ missing indicators) and one-hot
+    categories. Rows to score are clipped :data:`EXTRAPOLATION_SDS` standard deviations beyond that
+    range: the linear trend carries a short way past the training rows, not indefinitely. ``X`` is the
+    output of :class:`carsight.customers.encoding.TableEncoder` (numbers and pandas categoricals).
 
     Parameters
     ----------

@@ -1,6 +1,7 @@
-"""Customer lifetime value from a transaction log, part 1: the per-customer summary and the two
-probability models of the "buy till you die" family, BG/NBD (how many purchases, is the customer
-still "alive") and Gamma-Gamma (how much per purchase).
+"""Customer lifetime value from a transaction log, part 1: the summary and the two probability models.
+
+The per-customer summary and the two probability models of the "buy till you die" family, BG/NBD (how
+many purchases, is the customer still "alive") and Gamma-Gamma (how much per purchase).
 
 Why our own BG/NBD and Gamma-Gamma: ``lifetimes`` is archived and breaks on current pandas, and
 pymc-marketing pulls in PyMC for what is a four-parameter maximum-likelihood fit. The likelihoods are
@@ -36,10 +37,12 @@ NO_POSITIVE_AMOUNT = "no purchase with a positive amount: value unknown"
 # Summary statistics
 # ---------------------------------------------------------------------------------------------
 def daily_occasions(transactions: pd.DataFrame, calibration_end) -> pd.DataFrame:
-    """Purchase occasions up to and including ``calibration_end``: one row per customer and day with
-    the day's summed ``amount``. Days whose amounts sum to zero or less (refunds) are not occasions,
-    unless a customer has no positive day at all; then every day of theirs counts, so that no customer
-    drops out, and their value stays unknown (``positive`` is False)."""
+    """Purchase occasions up to and including ``calibration_end``.
+
+    One row per customer and day with the day's summed ``amount``. Days whose amounts sum to zero or
+    less (refunds) are not occasions, unless a customer has no positive day at all; then every day of
+    theirs counts, so that no customer drops out, and their value stays unknown (``positive`` is False).
+    """
     end = pd.Timestamp(calibration_end).normalize()
     tx = transactions[["customer_id", "date", "amount"]].copy()
     tx["date"] = pd.to_datetime(tx["date"]).dt.normalize()
@@ -51,7 +54,9 @@ def daily_occasions(transactions: pd.DataFrame, calibration_end) -> pd.DataFrame
 
 
 def summarise_transactions(transactions: pd.DataFrame, calibration_end) -> pd.DataFrame:
-    """Per customer with a purchase on or before ``calibration_end`` (inclusive): ``frequency``
+    """The per-customer summary the models learn from, up to and including ``calibration_end``.
+
+    One row per customer with a purchase on or before ``calibration_end`` (inclusive): ``frequency``
     (repeat purchase days), ``recency``/``T`` in weeks (first purchase → last purchase / → calibration
     end), ``monetary_value`` (mean value of the repeat occasions, as the Gamma-Gamma model expects),
     ``first_value``, ``mean_value`` (mean over all positive occasions), ``n_purchases``, ``first_date``,
@@ -131,8 +136,10 @@ def _bgnbd_loglik(
 def _distinct_histories(
     x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Customers with the same (frequency, recency, T) merged into one row weighted by their count:
-    the likelihood is the same sum, over far fewer rows (most buyers of cars bought once)."""
+    """Customers with the same (frequency, recency, T) merged into one row weighted by their count.
+
+    The likelihood is the same sum, over far fewer rows (most buyers of cars bought once).
+    """
     rows = np.column_stack([x, t_x, big_t])
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
     weights = np.bincount(inverse.ravel(), weights=w, minlength=len(unique))
@@ -157,8 +164,10 @@ def _fit_log_params(negloglik, start: np.ndarray) -> _Fit:
 
 
 class BetaGeoModel(BaseEstimator):
-    """BG/NBD (Fader, Hardie & Lee 2005): purchases follow Poisson(λ) while alive, λ ~ Gamma(r, α);
-    after each purchase the customer drops out with probability p ~ Beta(a, b).
+    """BG/NBD (Fader, Hardie & Lee 2005): how many purchases, and whether the customer is still alive.
+
+    Purchases follow Poisson(λ) while alive, λ ~ Gamma(r, α); after each purchase the customer drops
+    out with probability p ~ Beta(a, b).
 
     ``fit(X)`` takes a frame with ``frequency`` (repeat purchases), ``recency`` and ``T`` (weeks),
     as :func:`summarise_transactions` returns; the prediction methods take the same frame.
@@ -204,8 +213,10 @@ class BetaGeoModel(BaseEstimator):
         return p["r"], p["alpha"], p["a"], p["b"]
 
     def p_alive(self, X: pd.DataFrame) -> np.ndarray:
-        """P(still active at T | history); 1 for customers without repeat purchases (BG/NBD drop-out
-        only happens right after a purchase)."""
+        """P(still active at T | history).
+
+        1 for customers without repeat purchases (BG/NBD drop-out only happens right after a purchase).
+        """
         r, alpha, a, b = self._unpack()
         x, t_x, big_t = _rfm_arrays(X)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -226,8 +237,11 @@ class BetaGeoModel(BaseEstimator):
         return (a + b + x - 1) / a_minus_1 * term * self.p_alive(X)
 
     def p_any_purchase(self, X: pd.DataFrame, t: float) -> np.ndarray:
-        """P(at least one purchase in (T, T + t] | history), ``t`` in weeks: alive at T and the
-        posterior Poisson rate, λ | alive ~ Gamma(r + x, α + T), produces at least one event in t."""
+        """P(at least one purchase in (T, T + t] | history), ``t`` in weeks.
+
+        Alive at T and the posterior Poisson rate, λ | alive ~ Gamma(r + x, α + T), produces at least
+        one event in t.
+        """
         r, alpha, _, _ = self._unpack()
         x, _, big_t = _rfm_arrays(X)
         none = ((alpha + big_t) / (alpha + big_t + np.asarray(t, dtype="float64"))) ** (r + x)
@@ -238,9 +252,11 @@ class BetaGeoModel(BaseEstimator):
 # Gamma-Gamma
 # ---------------------------------------------------------------------------------------------
 class GammaGammaModel(BaseEstimator):
-    """Gamma-Gamma spend model (Fader, Hardie & Lee 2005; Fader & Hardie 2013): each transaction's value
-    ~ Gamma(p, ν), ν ~ Gamma(q, γ); fitted on customers with at least one repeat purchase, from the
-    number of repeat purchases ``frequency`` and their mean value ``monetary_value`` (columns of ``X``).
+    """Gamma-Gamma spend model (Fader, Hardie & Lee 2005; Fader & Hardie 2013): how much per purchase.
+
+    Each transaction's value ~ Gamma(p, ν), ν ~ Gamma(q, γ); fitted on customers with at least one
+    repeat purchase, from the number of repeat purchases ``frequency`` and their mean value
+    ``monetary_value`` (columns of ``X``).
 
     Parameters
     ----------
@@ -282,8 +298,11 @@ class GammaGammaModel(BaseEstimator):
         return self
 
     def expected_spend(self, X: pd.DataFrame) -> np.ndarray:
-        """E[value of one future transaction | history]: a weighted mean of the population mean and the
-        customer's own mean; customers without repeat purchases get the population mean."""
+        """E[value of one future transaction | history].
+
+        A weighted mean of the population mean and the customer's own mean; customers without repeat
+        purchases get the population mean.
+        """
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
         x = np.asarray(X["frequency"], dtype="float64")
         z = np.nan_to_num(np.asarray(X["monetary_value"], dtype="float64"), nan=0.0)
@@ -294,9 +313,11 @@ class GammaGammaModel(BaseEstimator):
 
 
 def holdout_outcomes(transactions: pd.DataFrame, calibration_end, horizon_days: int) -> pd.DataFrame:
-    """What actually happened in the ``horizon_days`` after ``calibration_end`` (the end day itself
-    belongs to the calibration period): purchase occasions (days with a positive or unknown amount) and
-    value per customer, for backtests and benchmarks."""
+    """What actually happened in the ``horizon_days`` after ``calibration_end``, for backtests and benchmarks.
+
+    The end day itself belongs to the calibration period. Per customer: purchase occasions (days with a
+    positive or unknown amount) and value.
+    """
     start = pd.Timestamp(calibration_end).normalize()
     end = start + pd.Timedelta(days=int(horizon_days))
     tx = transactions[["customer_id", "date", "amount"]].copy()
@@ -314,10 +335,12 @@ def holdout_outcomes(transactions: pd.DataFrame, calibration_end, horizon_days: 
 # BG/NBD + Gamma-Gamma as one CLV candidate
 # ---------------------------------------------------------------------------------------------
 class BGNBDCLV(BaseEstimator):
-    """BG/NBD for purchases and Gamma-Gamma for spend, as one CLV candidate with the interface every
-    candidate shares (:mod:`carsight.customers.clv_select`): ``fit(transactions, calibration_end=…)``,
-    then ``predict(transactions)`` gives one row per customer with ``p_any_purchase``,
-    ``expected_purchases`` and ``expected_value`` over the next ``horizon_days``.
+    """BG/NBD for purchases and Gamma-Gamma for spend, as one CLV candidate.
+
+    It has the interface every candidate shares (:mod:`carsight.customers.clv_select`):
+    ``fit(transactions, calibration_end=…)``, then ``predict(transactions)`` gives one row per customer
+    with ``p_any_purchase``, ``expected_purchases`` and ``expected_value`` over the next
+    ``horizon_days``.
 
     Without enough repeat buyers for Gamma-Gamma, spend is the customer's own mean (said in ``notes_``).
 
@@ -349,8 +372,11 @@ class BGNBDCLV(BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per customer with a purchase on or before the calibration end: ``p_alive``,
-        ``expected_purchases``, ``p_any_purchase``, ``expected_avg_value`` and ``expected_value``."""
+        """Predictions per customer with a purchase on or before the calibration end.
+
+        Columns ``p_alive``, ``expected_purchases``, ``p_any_purchase``, ``expected_avg_value`` and
+        ``expected_value`` (with ``customer_id`` and ``value_note``).
+        """
         summary = summarise_transactions(X, self.calibration_end_)
         t = self.horizon_days / DAYS_PER_WEEK
         out = summary[["customer_id", "value_note"]].copy()

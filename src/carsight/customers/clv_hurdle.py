@@ -1,7 +1,8 @@
-"""Customer lifetime value from a transaction log, part 2: the data-driven candidates. A LightGBM
-hurdle model ("will they buy at all?" × "how much if they do?", plus a Poisson model of how many
-times) that learns from windows inside the calibration period, and the customer's own past purchase
-rate as the plain baseline.
+"""Customer lifetime value from a transaction log, part 2: the data-driven candidates.
+
+A LightGBM hurdle model ("will they buy at all?" × "how much if they do?", plus a Poisson model of
+how many times) that learns from windows inside the calibration period, and the customer's own past
+purchase rate as the plain baseline.
 
 Both share the interface of :class:`carsight.customers.clv.BGNBDCLV`: ``fit(transactions,
 calibration_end=…)`` learns from history up to that day (inclusive); ``predict(transactions)``
@@ -62,7 +63,9 @@ def history_features(
     horizon_days: int | None = None,
     bgnbd: BetaGeoModel | None = None,
 ) -> pd.DataFrame:
-    """Per customer with a purchase on or before ``cutoff``: counts, gaps and values of their purchase
+    """The features of each customer's purchase history up to ``cutoff``.
+
+    Per customer with a purchase on or before ``cutoff``: counts, gaps and values of their purchase
     occasions, and the BG/NBD view of them (predicting ``window_days`` ahead). Indexed by
     ``customer_id``, columns :data:`FEATURES`; with ``horizon_days`` also ``bgnbd_horizon_ratio``,
     BG/NBD's expected purchases over the horizon ÷ over the window (how a customer's rate carries over
@@ -91,8 +94,10 @@ def history_features(
 
 
 def history_bgnbd(transactions: pd.DataFrame, cutoff) -> BetaGeoModel | None:
-    """The BG/NBD model :func:`history_features` fits on these customers' histories at ``cutoff``
-    (None when it cannot be fitted): fitted once, it gives every later batch of customers the same view."""
+    """The BG/NBD model :func:`history_features` fits on these customers' histories at ``cutoff``.
+
+    None when it cannot be fitted. Fitted once, it gives every later batch of customers the same view.
+    """
     return _fit_bgnbd(_history(transactions, cutoff)[1])
 
 
@@ -145,9 +150,12 @@ def _history(transactions: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataF
 
 
 def training_window_days(first_date, calibration_end, horizon_days: int) -> int:
-    """The label window the hurdle model learns from: the horizon itself when the calibration period
-    holds three such windows, stacked a quarter-window apart, after :data:`MIN_HISTORY_DAYS` of history;
-    otherwise a shorter window (two thirds of the usable history) whose rates are scaled to the horizon."""
+    """The label window the hurdle model learns from, in days.
+
+    The horizon itself when the calibration period holds three such windows, stacked a quarter-window
+    apart, after :data:`MIN_HISTORY_DAYS` of history; otherwise a shorter window (two thirds of the
+    usable history) whose rates are scaled to the horizon.
+    """
     span = (pd.Timestamp(calibration_end).normalize() - pd.Timestamp(first_date).normalize()).days
     if span - MIN_HISTORY_DAYS < 7:
         raise DataTooThinError(
@@ -159,9 +167,11 @@ def training_window_days(first_date, calibration_end, horizon_days: int) -> int:
 
 
 class HurdleCLV(BaseEstimator):
-    """Hurdle model for future purchases and spend with many zeros: a LightGBM classifier for "buys at
-    all in the window", a Poisson LightGBM for how many purchase occasions, and a LightGBM regressor for
-    the value given a purchase (trained on buyers only); expected value = P(buy) × value if bought.
+    """Hurdle model for future purchases and spend with many zeros.
+
+    A LightGBM classifier for "buys at all in the window", a Poisson LightGBM for how many purchase
+    occasions, and a LightGBM regressor for the value given a purchase (trained on buyers only);
+    expected value = P(buy) × value if bought.
 
     It learns from the calibration period itself: at cutoffs ``window`` days before the calibration end
     and earlier (stacked, every quarter-window), the features of each customer's history before the
@@ -291,8 +301,11 @@ class HurdleCLV(BaseEstimator):
         return self
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per customer with a purchase on or before the calibration end: ``p_any_purchase``,
-        ``expected_purchases`` and ``expected_value`` over the horizon (scaled from the learned window)."""
+        """Predictions per customer with a purchase on or before the calibration end.
+
+        ``p_any_purchase``, ``expected_purchases`` and ``expected_value`` over the horizon (scaled from
+        the learned window), with ``customer_id`` and ``value_note``.
+        """
         feats = history_features(
             X, self.calibration_end_, self.window_days_, horizon_days=self.horizon_days, bgnbd=self.history_bgnbd_
         )
@@ -328,8 +341,9 @@ class HurdleCLV(BaseEstimator):
 
 
 class PastRateCLV(BaseEstimator):
-    """The plain baseline: each customer keeps buying at their own past rate, purchase occasions ÷
-    days observed (first purchase to calibration end, both included), spending their own mean.
+    """The plain baseline: each customer keeps buying at their own past rate, spending their own mean.
+
+    The rate is purchase occasions ÷ days observed (first purchase to calibration end, both included).
     Expected purchases = rate × horizon; P(any) = 1 − exp(−rate × horizon) (Poisson).
 
     Parameters

@@ -74,15 +74,18 @@ def make_candidate(name: str, horizon_days: int, random_state: int = 0):
 
 
 def model_column(model: str, column: str) -> str:
-    """The per-model output column: ``bgnbd_p_any``, ``hurdle_expected_value``…"""
+    """The per-model output column: ``bgnbd_p_any``, ``hurdle_expected_value`` and so on."""
     short = "p_any" if column == "p_any_purchase" else column
     return f"{model}_{short}"
 
 
 def backtest_window_days(first_date, calibration_end, horizon_days: int) -> int | None:
-    """The held-out stretch at the end of the calibration period: the horizon, or a third of the usable
-    history when that is shorter, so that the models keep two thirds of it to learn from (the hurdle
-    model learns from windows inside it). None when the period is too short for any backtest."""
+    """The held-out stretch at the end of the calibration period, in days.
+
+    The horizon, or a third of the usable history when that is shorter, so that the models keep two
+    thirds of it to learn from (the hurdle model learns from windows inside it). None when the period
+    is too short for any backtest.
+    """
     span = (pd.Timestamp(calibration_end).normalize() - pd.Timestamp(first_date).normalize()).days
     window = min(int(horizon_days), (span - MIN_HISTORY_DAYS) // 3)
     return window if window >= MIN_BACKTEST_DAYS else None
@@ -103,8 +106,11 @@ class CLVResult:
 
 
 def ensemble_prediction(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The mean of the models' ``p_any_purchase``, ``expected_purchases`` and ``expected_value`` per
-    customer, over the models with a number (value stays empty where every model's is)."""
+    """The mean of the models' predictions per customer.
+
+    ``p_any_purchase``, ``expected_purchases`` and ``expected_value``, each averaged over the models
+    with a number (value stays empty where every model's is).
+    """
     frames = [p.set_index("customer_id") for p in predictions.values()]
     index = frames[0].index
     out = pd.DataFrame(index=index)
@@ -144,10 +150,13 @@ def run_backtest(
     models=CANDIDATES,
     random_state: int = 0,
 ) -> tuple[pd.DataFrame, str]:
-    """Fit every candidate on the history before the held-out stretch and score it, and the ensemble of
-    those fitted, on the stretch. Returns one row per model (``model, auroc, auroc_se, mae_purchases,
+    """Backtest the candidates and their ensemble on the held-out stretch.
+
+    Every candidate is fitted on the history before the stretch and scored on it, and so is the
+    ensemble of those fitted. Returns one row per model (``model, auroc, auroc_se, mae_purchases,
     mae_value, customers, buyers, …, status``; ``auroc_se`` is the standard error of the model's AUROC
-    gap to the best one) and a sentence saying which stretch was held out."""
+    gap to the best one) and a sentence saying which stretch was held out.
+    """
     end = pd.Timestamp(calibration_end).normalize()
     first = pd.to_datetime(transactions["date"]).min()
     window = backtest_window_days(first, end, horizon_days)
@@ -207,12 +216,15 @@ def _add_auroc_se(rows: list[dict], predictions: dict[str, pd.DataFrame], actual
 
 
 def choose(backtest: pd.DataFrame, fitted: list[str], scaled: tuple[str, ...] = ()) -> dict[str, str]:
-    """For each default column, the fitted model with the best backtest on that column's metric; the
-    fallback order when no model could be scored. For ``p_any_purchase`` a gap within noise does not
-    decide: the first model of :data:`RICHEST_FIRST` whose AUROC is within its ``auroc_se`` (standard
-    error of the gap to the best) of the best is kept. Models in ``scaled`` learned from windows shorter
-    than the horizon and scale their counts up: the backtest (at its own, shorter window) cannot check
-    that scaling, so they compete for ``p_any_purchase`` only (a ranking survives the scaling)."""
+    """For each default column, the fitted model with the best backtest on that column's metric.
+
+    The fallback order decides when no model could be scored. For ``p_any_purchase`` a gap within
+    noise does not decide: the first model of :data:`RICHEST_FIRST` whose AUROC is within its
+    ``auroc_se`` (standard error of the gap to the best) of the best is kept. Models in ``scaled``
+    learned from windows shorter than the horizon and scale their counts up: the backtest (at its own,
+    shorter window) cannot check that scaling, so they compete for ``p_any_purchase`` only (a ranking
+    survives the scaling).
+    """
     chosen = {}
     for column, (metric, larger) in CHOICE.items():
         eligible = [m for m in fitted if column == "p_any_purchase" or m not in scaled]
@@ -252,8 +264,9 @@ def customer_value(
     models=CANDIDATES,
     random_state: int = 0,
 ) -> CLVResult:
-    """Lifetime value over the next ``horizon_days`` for every customer with a purchase on or before
-    ``calibration_end`` (inclusive), by the models that backtested best on this data.
+    """Lifetime value over the next ``horizon_days``, by the models that backtested best on this data.
+
+    Every customer with a purchase on or before ``calibration_end`` (inclusive) gets a row.
 
     Parameters
     ----------
@@ -296,8 +309,10 @@ class CustomerValueModels:
     notes: list[str]
 
     def predict(self, transactions: pd.DataFrame) -> pd.DataFrame:
-        """One row per customer of ``transactions`` with a purchase on or before the calibration end:
-        :data:`OUTPUT_COLUMNS`, then each model's own columns."""
+        """One row per customer of ``transactions`` with a purchase on or before the calibration end.
+
+        Columns :data:`OUTPUT_COLUMNS`, then each model's own columns.
+        """
         tx = _prepare(transactions)
         summary = summarise_transactions(tx, self.calibration_end)
         table = summary[["customer_id", "value_note"]].copy()

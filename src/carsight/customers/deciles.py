@@ -1,6 +1,9 @@
-"""The tables marketing teams read a response model by: deciles (grades 1–10) with lift and cumulative
-gain, the grade to stop contacting at for the best expected profit, and calibration (reliability bins
-and expected calibration error); plus AUROC with a confidence interval so thin results say so."""
+"""The tables marketing teams read a response model by.
+
+Deciles (grades 1–10) with lift and cumulative gain, the grade to stop contacting at for the best
+expected profit, and calibration (reliability bins and expected calibration error); plus AUROC with a
+confidence interval so thin results say so.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +27,11 @@ DECILE_COLUMNS = [
 
 
 def decile_ranks(score, n_groups: int = 10) -> np.ndarray:
-    """Group 1 = the highest scores. Groups have sizes differing by at most one; ties in score are
-    broken by position, so the table always has ``n_groups`` groups of (nearly) equal size."""
+    """The group (1..``n_groups``) of each score; group 1 = the highest scores.
+
+    Groups have sizes differing by at most one; ties in score are broken by position, so the table
+    always has ``n_groups`` groups of (nearly) equal size.
+    """
     score = np.asarray(score, dtype="float64")
     n = len(score)
     order = np.argsort(-score, kind="stable")
@@ -35,9 +41,12 @@ def decile_ranks(score, n_groups: int = 10) -> np.ndarray:
 
 
 def decile_table(y_true, score, n_groups: int = 10, expected=None) -> pd.DataFrame:
-    """Deciles by descending score: customers, positives, rate, lift (rate ÷ overall rate), and the
-    cumulative customers/positives/rate/lift/gain (share of all positives captured down to this grade).
-    ``expected`` (calibrated probabilities) adds the expected number of positives per decile."""
+    """Deciles by descending score, with lift and cumulative gain.
+
+    Customers, positives, rate, lift (rate ÷ overall rate), and the cumulative
+    customers/positives/rate/lift/gain (share of all positives captured down to this grade).
+    ``expected`` (calibrated probabilities) adds the expected number of positives per decile.
+    """
     y = np.asarray(y_true, dtype="float64")
     groups = decile_ranks(score, n_groups)
     frame = pd.DataFrame({"decile": groups, "y": y})
@@ -66,9 +75,12 @@ def decile_table(y_true, score, n_groups: int = 10, expected=None) -> pd.DataFra
 def profit_table(
     deciles: pd.DataFrame, *, margin: float, contact_cost: float, responders: str = "positives"
 ) -> pd.DataFrame:
-    """Expected profit of contacting grades 1..k, for each k: margin × responders − contact cost ×
-    contacted (cumulative). ``responders`` names the column to count (observed ``positives`` on a
-    holdout, or ``expected_positives`` from calibrated scores)."""
+    """Expected profit of contacting grades 1..k, for each k.
+
+    Profit is margin × responders − contact cost × contacted (cumulative). ``responders`` names the
+    column to count (observed ``positives`` on a holdout, or ``expected_positives`` from calibrated
+    scores).
+    """
     out = deciles[["decile", "customers", responders]].copy()
     out["contacted"] = out.customers.cumsum()
     out["responders"] = out[responders].cumsum()
@@ -125,9 +137,10 @@ def auroc_with_ci(y_true, score, level: float = 0.95) -> tuple[float, float, flo
 
 
 def auroc_difference_se(y_true, score_a, score_b) -> float:
-    """Standard error of AUROC(a) − AUROC(b) on the same rows (DeLong, DeLong & Clarke-Pearson 1988):
-    the paired variance from each row's placement values, which a bootstrap over rows approximates;
-    exact in O(n log n) and without random draws. NaN without both classes.
+    """Standard error of AUROC(a) − AUROC(b) on the same rows (DeLong, DeLong & Clarke-Pearson 1988).
+
+    The paired variance from each row's placement values, which a bootstrap over rows approximates;
+    exact in O(n log n) and without random draws. NaN with fewer than two rows of either class.
 
     Parameters
     ----------

@@ -1,7 +1,9 @@
-"""Turning an arbitrary customer table into model features: the file parsing shared with ingest
-(numbers such as ``" 4,120 "``, dates in any spelling ``ingest.parse_dates`` reads, yes/no targets), and
-:class:`TableEncoder`, which learns per column whether it is a number, a date, a category, or useless
-(IDs, constants, empty columns)."""
+"""Turning an arbitrary customer table into model features.
+
+The file parsing shared with ingest (numbers such as ``" 4,120 "``, dates in any spelling
+``ingest.parse_dates`` reads, yes/no targets), and :class:`TableEncoder`, which learns per column
+whether it is a number, a date, a category, or useless (IDs, constants, empty columns).
+"""
 
 from __future__ import annotations
 
@@ -41,16 +43,23 @@ def as_missing(series: pd.Series) -> pd.Series:
 
 
 def to_number(series: pd.Series) -> pd.Series:
+    """The values as floats: numbers and booleans as they are, text by ``ingest.clean_number`` (else NaN)."""
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return series.astype("float64")
     return clean_number(series, dash_is_zero=False).astype("float64")
 
 
 def to_date(series: pd.Series) -> pd.Series:
+    """The values as timestamps, by ``ingest.parse_dates``; NaT where a value is not a date."""
     return pd.to_datetime(parse_dates(series), errors="coerce")
 
 
 def looks_like_dates(series: pd.Series) -> bool:
+    """Whether a column holds dates.
+
+    A datetime column does; a number or boolean column does not. For text, at least 90% of a sample
+    of up to 500 present values must look like a date and at least 90% of them must parse as one.
+    """
     if pd.api.types.is_datetime64_any_dtype(series):
         return True
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
@@ -65,6 +74,11 @@ def looks_like_dates(series: pd.Series) -> bool:
 
 
 def looks_like_numbers(series: pd.Series) -> bool:
+    """Whether a column holds numbers.
+
+    A number or boolean column does; text does when at least 95% of its present values (counted by
+    row) parse as numbers.
+    """
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return True
     counts = as_missing(series).value_counts()
@@ -103,10 +117,12 @@ def parse_target(series: pd.Series, positive: str | None = None, *, column: str 
 # Encoder
 # ---------------------------------------------------------------------------------------------
 class TableEncoder(TransformerMixin, BaseEstimator):
-    """Turns a table into model features: numbers stay numbers (booleans become 0/1), dates become
-    year / month / day-of-week / age in days, categories keep their ``max_categories`` most frequent
-    values (the rest is ``__other__``, plus a frequency feature for high-cardinality columns), and
-    columns that cannot help (unique per row like IDs, constant, empty) are dropped with a reason.
+    """Turns a table into model features, dropping the columns that cannot help.
+
+    Numbers stay numbers (booleans become 0/1), dates become year / month / day-of-week / age in days,
+    categories keep their ``max_categories`` most frequent values (the rest is ``__other__``, plus a
+    frequency feature for high-cardinality columns), and columns that cannot help (unique per row like
+    IDs, constant, empty) are dropped with a reason.
 
     Parameters
     ----------
@@ -197,8 +213,10 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         return list(self.input_dtypes_)
 
     def check(self, frame: pd.DataFrame, *, file: str | None = None) -> list[str]:
-        """Refuse a table that does not fit: missing columns named, wrong types named with an example
-        value and its row. Returns the extra columns (ignored)."""
+        """Refuse a table that does not fit; return the extra columns (ignored).
+
+        Missing columns are named; wrong types are named with an example value and its row.
+        """
         missing = [c for c in self.input_columns_ if c not in frame.columns]
         if missing:
             raise InputError(
@@ -264,8 +282,10 @@ class TableEncoder(TransformerMixin, BaseEstimator):
 
 
 def typed_for_drift(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns as the drift profile compares them: numbers (also those written as text) as floats,
-    everything else unchanged."""
+    """Columns as the drift profile compares them.
+
+    Numbers (also those written as text) as floats, everything else unchanged.
+    """
     out = {}
     for name in frame.columns:
         col = frame[name]

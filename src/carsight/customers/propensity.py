@@ -1,5 +1,6 @@
-"""Propensity models for any yes/no outcome on a customer table (repurchase, campaign response, churn,
-or a column in a user's own file), built to hold up when the data moves.
+"""Propensity models for any yes/no outcome on a customer table, built to hold up when the data moves.
+
+The outcome may be repurchase, campaign response, churn, or a column in a user's own file.
 
 :class:`PropensityModel` fits several candidates on the same rows: LightGBM (early stopping), the
 logistic baseline, an additive LightGBM (one-split trees: no interactions, so it extrapolates like a
@@ -87,8 +88,9 @@ class ModelChoice:
 
 
 class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
-    """Calibrated propensity with a champion (one candidate, or the ensemble of those the late slice
-    cannot tell apart) and a drift model, chosen on the late slice.
+    """Calibrated propensity with a champion and a drift model, chosen on the late slice.
+
+    The champion is one candidate, or the ensemble of those the late slice cannot tell apart.
 
     ``fit(X, y, eval_set=(X_late, y_late))``: every candidate learns from ``X``; LightGBM stops early on
     the late slice, and every candidate is calibrated there (isotonic with ≥ 1000 rows and ≥ 100
@@ -261,8 +263,11 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _refit_members(self, Xt: pd.DataFrame, y: np.ndarray) -> None:
-        """Every member again on ``Xt`` (training rows + late slice) with the settings and number of
-        trees chosen before; the calibration maps and grade cut-points stay those of the late slice."""
+        """Every member again on ``Xt`` (training rows + late slice), as chosen before.
+
+        The settings and number of trees are those chosen before; the calibration maps and grade
+        cut-points stay those of the late slice.
+        """
         self.members_["logistic_baseline"] = LogisticBaseline().fit(Xt, y)
         for name, model in list(self.members_.items()):
             if name == "logistic_baseline":
@@ -271,8 +276,10 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
             self.members_[name] = clone(model).set_params(n_estimators=trees).fit(Xt, y)
 
     def _tied_with_best(self, ranked: pd.DataFrame, late_raw: dict, y_valid: np.ndarray) -> list[str]:
-        """The candidates whose late-slice AUROC is within one paired standard error (DeLong) of the
-        best one's, the best first: the ones the late slice cannot tell apart from it."""
+        """The candidates the late slice cannot tell apart from the best one, the best first.
+
+        Those whose late-slice AUROC is within one paired standard error (DeLong) of the best one's.
+        """
         best = ranked.iloc[0]
         if not np.isfinite(best.auroc):
             return [str(best.model)]
@@ -284,9 +291,11 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         return tied
 
     def _simplest_within_one_se(self, ranked: pd.DataFrame, late_raw: dict, y_valid: np.ndarray) -> str:
-        """The simplest candidate whose late-slice AUROC is within one standard error (Hanley–McNeil)
-        of the best: a more flexible model has to earn its place by more than noise before it is
-        trusted on rows unlike the training rows."""
+        """The simplest candidate whose late-slice AUROC is within one standard error of the best.
+
+        The standard error is Hanley–McNeil's. A more flexible model has to earn its place by more than
+        noise before it is trusted on rows unlike the training rows.
+        """
         best = ranked.iloc[0]
         if not np.isfinite(best.auroc):
             return str(best.model)
@@ -410,8 +419,10 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def contributions(self, X: pd.DataFrame, *, model: str | None = None) -> pd.DataFrame:
-        """Per row and feature, the contribution to the log-odds: SHAP for the LightGBM candidates,
-        exact linear SHAP for the baseline, their mean for the blend."""
+        """Per row and feature, the contribution to the log-odds of ``model`` (default: the champion).
+
+        SHAP for the LightGBM candidates, exact linear SHAP for the baseline, their mean for the blend.
+        """
         name = self._member(model)
         Xt = self.encoder_.transform(X)
         values = self._contributions(Xt, name)
@@ -446,9 +457,12 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         return 1 + np.sum(np.asarray(raw)[:, None] < cut[None, :], axis=1)
 
     def choose_model(self, X: pd.DataFrame) -> ModelChoice:
-        """The candidate to score ``X`` with: the drift model when the rows have moved materially from
-        the training data (adversarial AUROC ≥ :data:`carsight.registry.drift.MATERIAL_AUROC`), else the
-        champion."""
+        """The candidate to score ``X`` with, after a drift check.
+
+        The drift model when the rows have moved materially from the training data (adversarial AUROC ≥
+        :data:`carsight.registry.drift.MATERIAL_AUROC`), else the champion. Fewer than
+        :data:`MIN_ROWS_FOR_DRIFT` rows are not checked: the champion scores them.
+        """
         if len(X) < MIN_ROWS_FOR_DRIFT:
             return ModelChoice(
                 self.champion_, "unchecked", None, f"fewer than {MIN_ROWS_FOR_DRIFT} rows: no drift check"
@@ -475,8 +489,11 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         )
 
     def score_rows(self, X: pd.DataFrame, *, model: str | None = None) -> pd.DataFrame:
-        """``score`` (calibrated probability), ``decile`` (within these rows) and ``grade`` (late-slice
-        cut-points) by ``model`` (default: the champion), indexed like ``X``."""
+        """Score, decile and grade of each row by ``model`` (default: the champion), indexed like ``X``.
+
+        ``score`` is the calibrated probability, ``decile`` ranks within these rows and ``grade`` uses
+        the late-slice cut-points.
+        """
         rows = self.scores(X, model=model)
         return pd.DataFrame(
             {"score": rows["score"], "decile": D.decile_ranks(rows["ranking_score"]), "grade": rows["grade"]},
@@ -484,10 +501,13 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         )
 
     def scores(self, X: pd.DataFrame, *, model: str | None = None) -> pd.DataFrame:
-        """What each row gets on its own, whatever other rows are scored with it: ``ranking_score``
-        (uncalibrated, ties-free: what deciles rank by), ``score`` (calibrated probability) and ``grade``
-        (late-slice cut-points), by ``model`` (default: the champion), indexed like ``X``. Scoring in
-        batches (on Spark's executors) and ranking afterwards gives :meth:`score_rows`' deciles."""
+        """What each row gets on its own, whatever other rows are scored with it.
+
+        ``ranking_score`` (uncalibrated, ties-free: what deciles rank by), ``score`` (calibrated
+        probability) and ``grade`` (late-slice cut-points), by ``model`` (default: the champion), indexed
+        like ``X``. Scoring in batches (on Spark's executors) and ranking afterwards gives
+        :meth:`score_rows`' deciles.
+        """
         name = self._member(model)
         raw = self._raw(self.encoder_.transform(X), name)
         return pd.DataFrame(
@@ -497,8 +517,10 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
 
     # ---- evaluating ---------------------------------------------------------------------------
     def evaluate(self, X: pd.DataFrame, y, *, margin: float = 1.0, contact_cost: float = 0.1) -> Evaluation:
-        """Holdout metrics of every candidate and the base rate on the same rows (the champion first);
-        the champion's decile, profit and reliability tables. Reads the model only."""
+        """Holdout metrics of every candidate and the base rate on the same rows (the champion first).
+
+        Also the champion's decile, profit and reliability tables. Reads the model only.
+        """
         y = np.asarray(y, dtype="float64")
         Xt = self.encoder_.transform(X)
         raws = {name: self._raw(Xt, name) for name in self.available_}

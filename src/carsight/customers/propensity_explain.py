@@ -1,7 +1,9 @@
-"""Explaining a propensity model: per-customer reasons in Korean and English (the three largest SHAP
-contributions in words, from the catalogue in ``i18n/value.toml``), global importance (mean |SHAP|)
-and partial dependence. A mixin of :class:`carsight.customers.propensity.PropensityModel`; it only
-reads the fitted model."""
+"""Explaining a propensity model: reasons, global importance and partial dependence.
+
+Per-customer reasons in Korean and English (the three largest SHAP contributions in words, from the
+catalogue in ``i18n/value.toml``), global importance (mean |SHAP|) and partial dependence. A mixin of
+:class:`carsight.customers.propensity.PropensityModel`; it only reads the fitted model.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ import pandas as pd
 
 
 class ExplainMixin:
-    """Reasons, importance and partial dependence for a fitted model that provides ``contributions(X,
-    model=…)``, ``encoder_``, ``features_``, ``descriptions``, ``random_state`` and ``_probability``."""
+    """Reasons, importance and partial dependence for a fitted model.
+
+    The model provides ``contributions(X, model=…)``, ``encoder_``, ``features_``, ``descriptions``,
+    ``random_state`` and ``_probability``.
+    """
 
     def describe(self, feature: str, value, contribution: float, lang: str = "ko") -> str:
         """One reason in words: the feature's catalogue text with its value, and the contribution."""
@@ -44,8 +49,11 @@ class ExplainMixin:
         langs: tuple[str, ...] | None = None,
         model: str | None = None,
     ) -> pd.DataFrame:
-        """The ``top`` largest contributions per row (by size, sign shown) as text, plus the feature
-        names: columns ``reason1..top`` in ``lang``, or ``reason1_ko``, ``reason1_en``… for ``langs``."""
+        """The ``top`` largest contributions per row (by size, sign shown) as text, plus the feature names.
+
+        Columns ``reason1..top`` in ``lang``, or ``reason1_ko``, ``reason1_en``… for ``langs``; and
+        ``reason1_feature..`` with the feature behind each reason.
+        """
         contrib = self.contributions(X, model=model)
         cells = self.encoder_.transform(X).to_numpy(dtype=object)
         values = contrib.to_numpy()
@@ -85,8 +93,11 @@ class ExplainMixin:
         *,
         model: str | None = None,
     ) -> pd.DataFrame:
-        """Average calibrated probability when one feature is set to each grid value (quantiles for
-        numbers, categories for categoricals) for a sample of rows: one prediction per feature."""
+        """Average calibrated probability when one feature is set to each grid value.
+
+        The grid is quantiles for numbers, categories for categoricals; the rows are a sample of ``X``
+        (at most ``sample``): one prediction per feature.
+        """
         Xt = self.encoder_.transform(X)
         if len(Xt) > sample:
             Xt = Xt.sample(sample, random_state=self.random_state)

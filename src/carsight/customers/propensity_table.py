@@ -28,6 +28,12 @@ from carsight.errors import InputError
 
 @dataclass
 class Split:
+    """Row positions of the three parts of a split, from :func:`split_rows`.
+
+    ``train``, ``valid`` (the late slice) and ``test`` (the holdout) are positions into the table;
+    ``kind`` says how the rows were ordered and ``description`` says the same in words, for reports.
+    """
+
     train: np.ndarray
     valid: np.ndarray
     test: np.ndarray
@@ -86,6 +92,14 @@ def split_rows(
 
 @dataclass
 class TrainReport:
+    """What :func:`train_on_table` returns: the saved model and how it was evaluated.
+
+    ``model`` is refitted on training + holdout rows; ``evaluation`` is the holdout evaluation of the
+    same procedure fitted on the training rows only; ``validation`` compares every candidate on the
+    late slice. ``dropped_columns`` are the columns the encoder left out (with why), ``dropped_rows``
+    the rows without a target value (or time), and ``notes`` what a reader of the metrics should know.
+    """
+
     model: PropensityModel  # refitted on training + holdout rows
     split: Split
     evaluation: Evaluation  # of the same procedure fitted on the training rows only
@@ -205,10 +219,13 @@ def score_table(
     file: str | None = None,
     id_cols: list[str] | None = None,
 ) -> tuple[pd.DataFrame, ModelChoice, list[str]]:
-    """Score a table with a trained model after a drift check: ``score`` (the calibrated probability
-    of the model used), ``decile`` (within this table), ``grade`` (late-slice cut-points), the top three
-    reasons, ``model_used`` and ``drift`` (stable / shifted / unchecked). Refuses a table that does not
-    fit. Returns the scores, the model choice (with the drift check) and the ignored columns."""
+    """Score a table with a trained model after a drift check.
+
+    The output holds ``score`` (the calibrated probability of the model used), ``decile`` (within this
+    table), ``grade`` (late-slice cut-points), the top three reasons, ``model_used`` and ``drift``
+    (stable / shifted / unchecked). Refuses a table that does not fit. Returns the scores, the model
+    choice (with the drift check) and the ignored columns.
+    """
     extra = model.encoder_.check(frame, file=file)
     choice = model.choose_model(frame)
     out = pd.DataFrame(index=frame.index)

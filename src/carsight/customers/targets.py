@@ -1,6 +1,8 @@
-"""Outcomes to learn, observed in the window [cutoff, cutoff + horizon) after a features cutoff:
-repurchase, response to a campaign contact sent in the window, and churn (no activity at all). Each
-returns ``customer_id, cutoff, label`` for its population, as Ibis expressions run in the warehouse."""
+"""Outcomes to learn, observed in the window [cutoff, cutoff + horizon) after a features cutoff.
+
+Repurchase, response to a campaign contact sent in the window, and churn (no activity at all). Each
+returns ``customer_id, cutoff, label`` for its population, as Ibis expressions run in the warehouse.
+"""
 
 from __future__ import annotations
 
@@ -87,6 +89,7 @@ _BUILDERS = {"repurchase": repurchase_expr, "response": response_expr, "churn": 
 
 
 def target_expr(wh: Warehouse, target: str, cutoff, horizon_days: int) -> ir.Table:
+    """The labels of ``target`` (one of :data:`TARGETS`) at one cutoff; ``InputError`` for another name."""
     if target not in _BUILDERS:
         raise InputError(f"unknown target '{target}'", column="target", expected="one of " + ", ".join(TARGETS))
     return _BUILDERS[target](wh, cutoff, horizon_days)
@@ -100,8 +103,10 @@ def build_labels(
     *,
     sample: Callable[[ir.Column], ir.BooleanValue] | None = None,
 ) -> pd.DataFrame:
-    """Labels for several cutoffs, stacked: customer_id, cutoff, label (only the customers ``sample``,
-    a condition on the customer id, holds for; every customer for None)."""
+    """Labels for several cutoffs, stacked: customer_id, cutoff, label.
+
+    Only the customers ``sample`` (a condition on the customer id) holds for; every customer for None.
+    """
     if not isinstance(cutoffs, (list, tuple)):
         cutoffs = [cutoffs]
     # Every cutoff in one query: on Spark each query costs seconds of planning and scheduling.

@@ -1,7 +1,9 @@
-"""The "propensity" pipeline step: train repurchase, campaign-response and churn propensity on
-time-ordered cutoffs, test on the latest complete window, score every customer as of the day after the
-last event, and compute lifetime value; results go to the tables in ``warehouse/results_value.py`` and
-the models to ``settings.model_dir / "propensity_<target>"``.
+"""The "propensity" pipeline step: propensity per target, then lifetime value.
+
+It trains repurchase, campaign-response and churn propensity on time-ordered cutoffs, tests on the
+latest complete window, scores every customer as of the day after the last event, and computes
+lifetime value; results go to the tables in ``warehouse/results_value.py`` and the models to
+``settings.model_dir / "propensity_<target>"``.
 
 The split, per target with horizon H: training rows from cutoffs c_valid − H, c_valid − 2H, …; early
 stopping and calibration on c_valid = c_test − H; the holdout at c_test = as_of − H, the latest cutoff
@@ -36,6 +38,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TargetSpec:
+    """One outcome the step learns: its name (one of ``targets.TARGETS``), horizon and training cutoffs.
+
+    ``horizon_days`` is the outcome window after each cutoff; ``train_cutoffs`` the number of training
+    cutoffs :func:`plan_cutoffs` plans (fewer when the history is short).
+    """
+
     name: str
     horizon_days: int
     train_cutoffs: int = 3
@@ -64,9 +72,12 @@ def _month_start(day: dt.date) -> dt.date:
 
 
 def plan_cutoffs(as_of: dt.date, first_event: dt.date, spec: TargetSpec) -> dict:
-    """Cutoffs for train / validation / test, each on the first of a month (monthly reporting, and it
-    lets targets share feature cutoffs); each cutoff is at least one horizon before the next, so label
-    windows never reach into a later split's features. Training cutoffs need one horizon of history."""
+    """Cutoffs for train / validation / test, each on the first of a month.
+
+    The first of a month suits monthly reporting, and lets targets share feature cutoffs. Each cutoff
+    is at least one horizon before the next, so label windows never reach into a later split's
+    features. Training cutoffs need one horizon of history.
+    """
     h = dt.timedelta(days=spec.horizon_days)
     test = _month_start(as_of - h)
     valid = _month_start(test - h)
@@ -78,13 +89,17 @@ def plan_cutoffs(as_of: dt.date, first_event: dt.date, spec: TargetSpec) -> dict
 
 
 def first_event_date(wh: Warehouse) -> dt.date | None:
+    """The date of the first purchase in the warehouse; None when there is none."""
     pur = wh.table(S.PURCHASES.name)
     return pur.purchase_date.min().to_pyarrow().as_py()
 
 
 class FeatureCache:
-    """Features per cutoff, computed once and shared by all targets; with ``sample`` (a condition on
-    the customer id), only the customers it holds for, in the features and in the labels."""
+    """Features per cutoff, computed once and shared by all targets.
+
+    With ``sample`` (a condition on the customer id), only the customers it holds for, in the features
+    and in the labels.
+    """
 
     def __init__(self, wh: Warehouse, sample: Callable[[ir.Column], ir.BooleanValue] | None = None):
         self.wh = wh
@@ -92,6 +107,7 @@ class FeatureCache:
         self.frames: dict[dt.date, pd.DataFrame] = {}
 
     def get(self, cutoffs: list[dt.date]) -> pd.DataFrame:
+        """The features at ``cutoffs``, stacked in that order; those not cached yet are built in one query."""
         missing = [c for c in cutoffs if c not in self.frames]
         if missing:
             # All missing cutoffs in one warehouse query.
@@ -135,8 +151,10 @@ def labelled_sets(
 
 
 def fit_target(spec: TargetSpec, sets: dict, *, random_state: int = 0) -> dict:
-    """Train, evaluate and explain one target on its :func:`labelled_sets` (no warehouse access, so
-    targets can be fitted side by side). Returns the model and its tables."""
+    """Train, evaluate and explain one target on its :func:`labelled_sets`; return the model and its tables.
+
+    No warehouse access, so targets can be fitted side by side.
+    """
     plan, train, valid, test = sets["plan"], sets["train"], sets["valid"], sets["test"]
     cols = F.feature_columns(train.drop(columns=["label"]))
     model = PropensityModel(descriptions=F.descriptions(cols), random_state=random_state)
@@ -210,9 +228,11 @@ def scored_rows(
     used: str,
     drift: str,
 ) -> pd.DataFrame:
-    """The rows of ``propensity_scores`` for ``frame``'s customers by the candidate ``used``, with
-    ``ranking_score`` in place of the decile: every value here is the row's own, so batches can be
-    scored apart (on Spark's executors) and ranked into deciles afterwards."""
+    """The rows of ``propensity_scores`` for ``frame``'s customers by the candidate ``used``.
+
+    ``ranking_score`` stands in place of the decile: every value here is the row's own, so batches can
+    be scored apart (on Spark's executors) and ranked into deciles afterwards.
+    """
     scored = model.scores(frame[cols], model=used)
     out = pd.DataFrame(
         {
@@ -234,8 +254,11 @@ def scored_rows(
 
 
 def _scoring_population(wh: Warehouse, spec: TargetSpec, as_of: dt.date) -> pd.Series | None:
-    """Who a target is about at as_of: repurchase = customers who bought before; churn = customers active
-    in the last year; response = everyone (anyone may be contacted next)."""
+    """Who a target is about at as_of.
+
+    Repurchase = customers who bought before; churn = customers active in the last year; response =
+    everyone (anyone may be contacted next).
+    """
     if spec.name == "response":
         return None
     labels = T.target_expr(wh, spec.name, as_of, spec.horizon_days).select(F.ID).to_pandas()
@@ -360,9 +383,12 @@ def store_models(
     training: dict[str, pd.DataFrame],
     summary: dict,
 ) -> dict[str, list[pd.DataFrame]]:
-    """Each fitted target's model saved, and its evaluation tables (metrics, deciles, calibration,
-    importance, partial dependence) as rows per result table; a line per target added to ``summary``.
-    The scores and lifetime value are the caller's: on Spark they never come to this process."""
+    """Save each fitted target's model and return its evaluation tables as rows per result table.
+
+    The evaluation tables are metrics, deciles, calibration, importance and partial dependence; a line
+    per target is added to ``summary``. The scores and lifetime value are the caller's: on Spark they
+    never come to this process.
+    """
     from carsight.registry import save_model
 
     tables: dict[str, list[pd.DataFrame]] = {t.name: [] for t in R.TABLES}
@@ -431,18 +457,23 @@ def clv_summary(clv: CLVResult | CustomerValueModels, customers: int) -> str:
 
 
 def clv_transactions(wh: Warehouse) -> ir.Table:
-    """Every purchase with an amount (``customer_id``, ``date``, ``amount``): the transaction log CLV
-    learns from, in a fixed order (the fits do not depend on the order; this keeps them the same on
-    every backend even if one did)."""
+    """The transaction log CLV learns from: every purchase with a positive amount.
+
+    Columns ``customer_id``, ``date``, ``amount``, in a fixed order (the fits do not depend on the
+    order; this keeps them the same on every backend even if one did).
+    """
     pur = wh.table(S.PURCHASES.name)
     bought = pur.filter(pur.amount > 0).select(F.ID, date=pur.purchase_date, amount=pur.amount)
     return bought.order_by([F.ID, "date", "amount"])
 
 
 def clv_outcome(computing: Apart | None):
-    """What ``computing`` (lifetime value of the purchases before as_of, calibration end = the day
-    before, inclusive: :func:`customer_value` here, :func:`fit_customer_value` on Spark) gave once it
-    is done; None without purchases or when the history is too thin (logged)."""
+    """What ``computing`` gave once it is done; None without purchases or when the history is too thin.
+
+    ``computing`` is the lifetime value of the purchases before as_of, calibration end = the day
+    before, inclusive: :func:`customer_value` here, :func:`fit_customer_value` on Spark. A history too
+    thin is logged.
+    """
     if computing is None:
         return None
     try:

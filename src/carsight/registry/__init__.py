@@ -1,6 +1,9 @@
-"""Saved models: parameters, learned state, metrics, data fingerprint and version together;
-the one drift check (per-column PSI and adversarial validation) that says when new data no longer
-looks like the training data."""
+"""Saved models and the drift check.
+
+Saved models keep parameters, learned state, metrics, data fingerprint and version together; the one
+drift check (per-column PSI and adversarial validation) says when new data no longer looks like the
+training data.
+"""
 
 from carsight.registry.drift import (
     MATERIAL_AUROC,

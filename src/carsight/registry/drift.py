@@ -1,4 +1,4 @@
-"""The drift check of the code base: does new data look like the data a model was trained on?
+"""The drift check of the code base: whether new data looks like the data a model was trained on.
 
 Two views, used together by :func:`check_drift` (propensity scoring; monitoring reuses it):
 
@@ -56,18 +56,28 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 @dataclass
 class DriftReport:
+    """PSI of each profiled column against new data, from :func:`drift_report`.
+
+    ``table`` has one row per column of the profile: ``feature``, ``psi`` and ``status`` (stable,
+    moderate or shifted by the PSI reading above; missing when the new data lacks the column, empty
+    when it has no numbers in it).
+    """
+
     table: pd.DataFrame  # feature, psi, status
 
     @property
     def shifted(self) -> list[str]:
+        """Columns with PSI of 0.25 or more."""
         return self.table.loc[self.table.status == "shifted", "feature"].tolist()
 
     @property
     def ok(self) -> bool:
+        """True when no column is shifted."""
         return not self.shifted
 
 
 def drift_report(profile: dict, frame: pd.DataFrame) -> DriftReport:
+    """PSI of each column of ``frame`` against its ``profile`` from :func:`profile_frame`."""
     rows = []
     for name, prof in profile.items():
         if name not in frame.columns:
@@ -106,10 +116,14 @@ ADVERSARIAL_ROWS = 5000
 def adversarial_auroc(
     reference: pd.DataFrame, current: pd.DataFrame, *, max_rows: int = ADVERSARIAL_ROWS, random_state: int = 0
 ) -> tuple[float, pd.Series]:
-    """Cross-validated AUROC of a LightGBM classifier that tells ``current`` rows from ``reference``
-    rows (0.5 = indistinguishable, 1 = disjoint), and each column's share of the classifier's gain
-    (which columns give the new rows away). Both frames hold the same columns: numbers and pandas
-    categoricals, as a model's encoder produces them."""
+    """How well a classifier tells ``current`` rows from ``reference`` rows, and by which columns.
+
+    Returns the cross-validated AUROC of a LightGBM classifier that tells ``current`` rows from
+    ``reference`` rows (0.5 = indistinguishable, 1 = disjoint), and each column's share of the
+    classifier's gain (which columns give the new rows away). Both frames hold the same columns:
+    numbers and pandas categoricals, as a model's encoder produces them. ``ValueError`` when either
+    side has fewer than 20 rows.
+    """
     import lightgbm as lgb
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
@@ -181,9 +195,12 @@ def check_drift(
     threshold: float = MATERIAL_AUROC,
     random_state: int = 0,
 ) -> DriftCheck:
-    """The one drift check: PSI of each profiled column (``current_profiled`` against ``profile`` from
-    :func:`profile_frame`) and the adversarial AUROC of ``current_encoded`` against ``reference`` (a
-    sample of the encoded training rows). Material when the AUROC reaches ``threshold``."""
+    """The one drift check: per-column PSI and the adversarial AUROC.
+
+    PSI of each profiled column (``current_profiled`` against ``profile`` from :func:`profile_frame`)
+    and the adversarial AUROC of ``current_encoded`` against ``reference`` (a sample of the encoded
+    training rows). Material when the AUROC reaches ``threshold``.
+    """
     report = drift_report(profile, current_profiled)
     auc, share = adversarial_auroc(reference, current_encoded, random_state=random_state)
     return DriftCheck(auc, report, share, min(len(reference), ADVERSARIAL_ROWS), len(current_encoded), threshold)

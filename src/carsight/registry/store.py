@@ -1,5 +1,8 @@
-"""Model directories: ``model.joblib`` (the fitted estimator) beside ``meta.json`` (what it is,
-how good it was on held-out data, what data it saw, with which library versions)."""
+"""Model directories: ``model.joblib`` (the fitted estimator) beside ``meta.json``.
+
+``meta.json`` says what the model is, how good it was on held-out data, what data it saw, and with
+which library versions.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +26,15 @@ _LIBRARIES = ("carsight", "scikit-learn", "lightgbm", "pandas", "numpy", "statsf
 
 @dataclass
 class ModelMeta:
+    """The metadata saved in ``meta.json`` beside a model.
+
+    ``kind`` says what the model is (:func:`load_model` asked for another kind refuses it);
+    ``model_version`` counts the saves to the same directory; ``params``, ``metrics``, ``features`` and
+    ``extra`` are what the caller passed to :func:`save_model`; ``fingerprint`` is :func:`fingerprint`
+    of the data it was given (empty if none); ``library_versions`` are the versions of carsight and its
+    main libraries at save time; ``path`` is the model directory it was read from or saved to.
+    """
+
     kind: str
     model_version: int
     created_at: str
@@ -112,6 +124,7 @@ def save_model(
 
 
 def read_meta(model_dir: str | Path) -> ModelMeta:
+    """The metadata of a model directory; :class:`~carsight.errors.ModelError` if it is missing or damaged."""
     path = Path(model_dir)
     meta_file = path / "meta.json"
     if not meta_file.is_file():

@@ -1,6 +1,9 @@
-"""Result tables of the propensity step (repurchase / response / churn propensity with deciles,
-calibration, importance and reasons; customer lifetime value), written by
-``carsight.customers.value_pipeline`` and read by the dashboard, API and reports."""
+"""Result tables of the propensity step.
+
+Repurchase / response / churn propensity with deciles, calibration, importance and reasons; customer
+lifetime value. Written by ``carsight.customers.value_pipeline`` and read by the dashboard, API and
+reports.
+"""
 
 from __future__ import annotations
 
