@@ -1,5 +1,8 @@
-"""Market commands: ``carsight market top|unusual|compare|trend`` over the warehouse, and
-``carsight forecast`` from a file to a file. Heavy imports stay inside the commands."""
+"""Market commands: ``carsight market top|unusual|compare|trend`` and ``carsight forecast``.
+
+The market commands read the warehouse; ``carsight forecast`` goes from a file to a file. Heavy
+imports stay inside the commands.
+"""
 
 from __future__ import annotations
 

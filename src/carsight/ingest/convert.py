@@ -1,6 +1,9 @@
-"""Cleaning and typing the values of one canonical table: text, categories mapped onto the schema's
-allowed values, numbers, dates, yes/no; every bad value becomes a problem with its reason, so the
-row is rejected with an explanation instead of the load failing."""
+"""Cleaning and typing the values of one canonical table.
+
+Text, categories mapped onto the schema's allowed values, numbers, dates, yes/no; every bad value
+becomes a problem with its reason, so the row is rejected with an explanation instead of the load
+failing.
+"""
 
 from __future__ import annotations
 
@@ -36,8 +39,11 @@ def _as_raw_text(values: pd.Series) -> pd.Series:
 
 
 def collect(problems, source: pd.DataFrame | None, rows: pd.Series | None = None) -> list[pd.DataFrame]:
-    """Rejected-row records (``REJECTED_COLUMNS``) for ``problems``: (mask, file header, raw values, reason);
-    a header may be a Series (one per row, e.g. the month header a figure sat under)."""
+    """Rejected-row records (``REJECTED_COLUMNS``) for ``problems``.
+
+    Each problem is (mask, file header, raw values, reason); a header may be a Series (one per row,
+    e.g. the month header a figure sat under).
+    """
     out = []
     for mask, header, raw, reason in problems:
         if not mask.any():
@@ -68,9 +74,12 @@ def convert(
     *,
     relaxed: list[str] | None = None,
 ) -> tuple[pd.DataFrame, list[tuple[pd.Series, str, pd.Series, str]]]:
-    """Clean and type every column of ``table`` found in ``frame`` (canonical names, raw values, plus
-    ``__row__``); columns the frame lacks come out empty. Returns the typed frame and its problems:
-    (mask of bad rows, column, raw values, reason in ``lang``)."""
+    """Clean and type every column of ``table`` found in ``frame``.
+
+    ``frame`` has canonical names, raw values, plus ``__row__``; columns the frame lacks come out
+    empty. Returns the typed frame and its problems: (mask of bad rows, column, raw values, reason in
+    ``lang``).
+    """
     out = pd.DataFrame(index=frame.index)
     out["__row__"] = frame["__row__"]
     problems: list[tuple[pd.Series, str, pd.Series, str]] = []

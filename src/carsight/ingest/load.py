@@ -1,6 +1,9 @@
-"""Loading a file into the warehouse: read and validate it (:func:`read_table`), upsert the good rows
-by natural key (so re-loading changes nothing and a corrected file updates what it corrects),
-quarantine the bad ones with their reasons, and log the load."""
+"""Loading a file into the warehouse: read, validate, upsert, quarantine and log.
+
+The file is read and validated (:func:`read_table`), the good rows are upserted by natural key (so
+re-loading changes nothing and a corrected file updates what it corrects), the bad ones are
+quarantined with their reasons, and the load is logged.
+"""
 
 from __future__ import annotations
 
@@ -47,8 +50,11 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class LoadReport:
-    """What one load did. ``rows_read`` counts data rows in the file (a wide row once); ``inserted``,
-    ``updated`` and ``unchanged`` count facts (a wide row gives one per month or market)."""
+    """What one load did.
+
+    ``rows_read`` counts data rows in the file (a wide row once); ``inserted``, ``updated`` and
+    ``unchanged`` count facts (a wide row gives one per month or market).
+    """
 
     rows_read: int
     inserted: int
@@ -70,6 +76,7 @@ class LoadReport:
 
 
 def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes, as hex (read in blocks, never whole)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
@@ -78,6 +85,7 @@ def file_sha256(path: Path) -> str:
 
 
 def rejected_file_name(path: Path) -> str:
+    """The name of the file the rejected rows of ``path`` are written to: ``name.rejected.csv``."""
     return f"{path.stem}.rejected.csv"
 
 
@@ -459,10 +467,12 @@ RECORD_TABLES = (
 
 
 def _own_columns(table: S.Table) -> set[str]:
-    """Columns that make a file a source for ``table``: its columns that no other table of records has,
-    found in the file itself (not worked out, not its date: a bare "Date" header means a lead's date in
-    leads and a purchase's in purchases). A list of car names with their maker is not a model line-up,
-    and a sales report with a date is not a list of leads."""
+    """Columns that make a file a source for ``table``: its columns that no other table of records has.
+
+    They must be found in the file itself (not worked out, not its date: a bare "Date" header means a
+    lead's date in leads and a purchase's in purchases). A list of car names with their maker is not a
+    model line-up, and a sales report with a date is not a list of leads.
+    """
     others = {c for t in RECORD_TABLES if t is not table for c in t.column_names}
     dates = {c.name for c in table.columns if c.dtype in ("date", "timestamp")}
     return set(table.column_names) - others - dates - {"payment_detail"}
@@ -476,10 +486,12 @@ def tables_for(
     sheet: str | int | None = None,
     encoding: str | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """The tables of records a file can fill, and for the others why not. A table fits when every
-    required column is found (or worked out, or given with ``--set``) and the file holds at least one
-    column that is the table's own (:func:`_own_columns`). A wide CRM export (one row per customer
-    with the purchase on it) fills customers, purchases and vehicles."""
+    """The tables of records a file can fill, and for the others why not.
+
+    A table fits when every required column is found (or worked out, or given with ``--set``) and the
+    file holds at least one column that is the table's own (:func:`_own_columns`). A wide CRM export
+    (one row per customer with the purchase on it) fills customers, purchases and vehicles.
+    """
     from carsight.ingest import derive
     from carsight.ingest.headers import match_headers
     from carsight.ingest.read import open_source
@@ -512,8 +524,10 @@ def load_every_table(
     constants: dict | None = None,
     **options,
 ) -> list[LoadReport]:
-    """Load one file into every table it can fill (:func:`tables_for`), each with its own report;
-    a file that fills no table of records is read as sales figures. One clear error when nothing fits."""
+    """Load one file into every table it can fill (:func:`tables_for`), each with its own report.
+
+    A file that fills no table of records is read as sales figures. One clear error when nothing fits.
+    """
     fits, why_not = tables_for(
         path, mapping=mapping, constants=constants, sheet=options.get("sheet"), encoding=options.get("encoding")
     )

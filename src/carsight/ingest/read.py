@@ -1,7 +1,9 @@
-"""Opening the files people have: finding them (macOS NFD names), decoding them (UTF-8, UTF-8 with
-BOM, CP949/EUC-KR), sniffing the delimiter and the header row, and reading CSV/TSV, Excel and
-Parquet into frames in chunks. Typed reading (pyarrow) is tried first; a file it cannot read
-cleanly is read again as plain text, so a messy file is slower but never refused for its mess."""
+"""Opening the files people have, and reading CSV/TSV, Excel and Parquet into frames in chunks.
+
+Files are found (macOS NFD names), decoded (UTF-8, UTF-8 with BOM, CP949/EUC-KR), and their delimiter
+and header row sniffed. Typed reading (pyarrow) is tried first; a file it cannot read cleanly is read
+again as plain text, so a messy file is slower but never refused for its mess.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +33,15 @@ HEADER_SCAN_ROWS = 30
 
 
 def resolve_path(path: str | os.PathLike) -> Path:
-    """The file at ``path``, also when its name was typed in NFC but stored in NFD (files copied
-    from a Mac) or the other way round."""
+    """The file at ``path``, also when its name's Unicode normal form differs from the one typed.
+
+    That is, a name typed in NFC but stored in NFD (files copied from a Mac), or the other way round.
+
+    Raises
+    ------
+    InputError
+        If no such file is found.
+    """
     p = Path(path)
     if p.exists():
         return p
@@ -52,10 +61,22 @@ def resolve_path(path: str | os.PathLike) -> Path:
 
 
 def display_name(path: Path) -> str:
+    """The file's name (without its folder), NFC-normalised for messages."""
     return unicodedata.normalize("NFC", path.name)
 
 
 def file_kind(path: Path) -> str:
+    """The kind of file at ``path``: ``"excel"``, ``"parquet"`` or ``"csv"``.
+
+    Told by the suffix, then by the first bytes (Parquet's magic number, a zip holding a workbook);
+    anything else is read as CSV.
+
+    Raises
+    ------
+    InputError
+        For an old ``.xls`` file, a format carsight does not read (Numbers, ODS, PDF …) or a zip
+        archive that is not an Excel workbook.
+    """
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         return "excel"
@@ -102,8 +123,16 @@ def _decodes(data: bytes, encoding: str, final: bool) -> bool:
 
 
 def detect_encoding(path: Path, sample: bytes | None = None) -> str:
-    """A strict ladder on the first megabyte: UTF-8 (with or without BOM), then CP949 (a superset of
-    EUC-KR), then charset-normalizer's guess. The reader falls back again if the rest disagrees."""
+    """The text encoding of a file, tried as a strict ladder on the first megabyte.
+
+    UTF-8 (with or without BOM; a UTF-16 BOM gives UTF-16), then CP949 (a superset of EUC-KR), then
+    charset-normalizer's guess. The reader falls back again if the rest disagrees.
+
+    Raises
+    ------
+    InputError
+        If not even charset-normalizer can tell the encoding.
+    """
     if sample is None:
         with open(path, "rb") as fh:
             sample = fh.read(SAMPLE_BYTES)
@@ -142,9 +171,11 @@ def sniff_delimiter(lines: list[str]) -> str:
 
 
 def find_header_row(rows: list[list[str]]) -> int:
-    """Index of the header among the first rows: title lines ("2024년 판매실적", "(단위: 대)") above
-    the table are skipped. The header is the first row filled at least half as wide as the widest
-    of the first rows."""
+    """Index of the header among the first rows, skipping title lines above the table.
+
+    Title lines are such as "2024년 판매실적" or "(단위: 대)". The header is the first row filled at
+    least half as wide as the widest of the first rows.
+    """
     filled = [sum(1 for v in row if str(v).strip()) for row in rows[:HEADER_SCAN_ROWS]]
     if not filled:
         return 0
@@ -172,6 +203,7 @@ class Source:
 
     @property
     def name(self) -> str:
+        """The file's name for messages (:func:`display_name`)."""
         return display_name(self.path)
 
 
@@ -281,8 +313,11 @@ def _cell_text(value: object) -> str | None:
 # ---- chunks ----------------------------------------------------------------------------------------------
 @dataclass
 class Chunk:
-    """Rows of a file with the file's own headers. ``first_row`` is the 1-based data-row number of
-    the chunk's first row; ``errors`` are rows that could not be split into fields."""
+    """Rows of a file with the file's own headers.
+
+    ``first_row`` is the 1-based data-row number of the chunk's first row; ``errors`` are rows that
+    could not be split into fields.
+    """
 
     frame: pd.DataFrame
     first_row: int
@@ -307,10 +342,13 @@ def iter_chunks(
     typed: bool = True,
     forgiving: bool = False,
 ) -> Iterator[Chunk]:
-    """Read ``src`` in chunks. ``text_columns`` (file headers) are always read as text, so ids such
-    as ``00123`` keep their zeros; with ``typed`` other CSV columns get pyarrow's inferred types,
-    without it every column is text. ``forgiving`` uses the plain-Python CSV reader, which reports
-    ragged rows instead of failing (:class:`FallBack` tells the caller to switch to it)."""
+    """Read ``src`` in chunks.
+
+    ``text_columns`` (file headers) are always read as text, so ids such as ``00123`` keep their
+    zeros; with ``typed`` other CSV columns get pyarrow's inferred types, without it every column is
+    text. ``forgiving`` uses the plain-Python CSV reader, which reports ragged rows instead of failing
+    (:class:`FallBack` tells the caller to switch to it).
+    """
     if src.kind == "parquet":
         yield from _parquet_chunks(src, chunk_rows)
     elif src.kind == "excel":
@@ -486,9 +524,11 @@ def _parquet_chunks(src: Source, chunk_rows: int) -> Iterator[Chunk]:
 
 
 def read_raw(path: str | os.PathLike, *, encoding: str | None = None, sheet: str | int | None = None) -> pd.DataFrame:
-    """The file as a table of strings with its own headers: decoded (UTF-8, BOM, CP949), delimiter
-    and header row found, headers and values NFC-normalised, empty cells missing. Excel numbers
-    are written without a trailing ``.0`` and dates as ISO text."""
+    """The file as a table of strings with its own headers.
+
+    Decoded (UTF-8, BOM, CP949), delimiter and header row found, headers and values NFC-normalised,
+    empty cells missing. Excel numbers are written without a trailing ``.0`` and dates as ISO text.
+    """
     src = open_source(path, encoding=encoding, sheet=sheet)
     try:
         chunks = list(iter_chunks(src, chunk_rows=1 << 30, typed=False))

@@ -1,9 +1,12 @@
-"""From a file to a clean frame in one canonical table's shape: headers recognised, constants
-filled, subtotals set aside, values cleaned and validated, bad rows explained row by row.
+"""From a file to a clean frame in one canonical table's shape.
+
+Headers are recognised, constants filled, subtotals set aside, values cleaned and validated, and bad
+rows explained row by row.
 
 Tables of records (customers, purchases, leads, …) are read here, in chunks; tables of figures
 (``sales_monthly``) are read by their layout in :mod:`carsight.ingest.sales`. No warehouse is
-needed, so file-in/file-out commands use this as well as the loader."""
+needed, so file-in/file-out commands use this as well as the loader.
+"""
 
 from __future__ import annotations
 
@@ -82,13 +85,22 @@ def _lang() -> str:
 
 
 def empty_rejected() -> pd.DataFrame:
+    """A frame of rejected rows with no rows: the columns of :data:`REJECTED_COLUMNS`."""
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else "object") for c in REJECTED_COLUMNS})
 
 
 # ---- planning ------------------------------------------------------------------------------------------
 def check_options(src_name: str, headers: list[str], table: S.Table, mapping: dict, constants: dict, required) -> dict:
-    """Validate ``--map``/``--set``/required against the table and the file; returns the mapping with
-    ``year`` spelt as the helper column."""
+    """Validate ``--map``/``--set``/required against the table and the file.
+
+    Returns the mapping with ``year`` spelt as the helper column.
+
+    Raises
+    ------
+    InputError
+        For a mapping to a column the table lacks or from a header the file lacks, a constant for a
+        column the table lacks, or a required column that is not the table's.
+    """
     names = set(table.column_names)
     mapping = dict(mapping or {})
     for src_name_, dst in list(mapping.items()):
@@ -276,7 +288,8 @@ def _dedupe(frame: pd.DataFrame, table: S.Table) -> tuple[pd.DataFrame, int, lis
     """Keep the last row of each natural key (a later row in a file corrects an earlier one).
 
     Sorting beats hashing here: a file already in key order (most exports) is recognised by one
-    vectorised comparison, and any other is sorted once (stable, so "last" keeps file order)."""
+    vectorised comparison, and any other is sorted once (stable, so "last" keeps file order).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -328,7 +341,8 @@ class RecordFile:
 
         The typed reader is tried first; a file it cannot read to its end (CP949, ragged rows, a
         column whose type changes half way) is read again from its start as text. ``restart`` is
-        called before that, so the caller can drop what it kept of the earlier chunks."""
+        called before that, so the caller can drop what it kept of the earlier chunks.
+        """
         try:
             yield from self._read(chunk_rows, progress, typed=True)
         except FallBack:
@@ -370,15 +384,18 @@ class RecordFile:
 
     @property
     def columns_found(self) -> list[str]:
+        """The table's columns the file provides: matched to its headers or worked out."""
         plan = self.plan
         found = set(plan.match.columns.values()) | set(plan.derivation.provides)
         return sorted(found & set(plan.table.column_names))
 
     @property
     def unknown_columns(self) -> list[str]:
+        """The file's headers that fill no column: matching nothing, or naming a column already taken."""
         return list(self.plan.match.unknown) + list(self.plan.match.duplicates)
 
     def warnings(self, duplicates: int, examples: list[str]) -> list[str]:
+        """The load's warnings in the reader's language: duplicate keys dropped, and duplicate headers."""
         out = []
         if duplicates:
             out.append(t("ingest.duplicates", self.plan.lang, count=duplicates, examples="; ".join(examples)))
@@ -451,7 +468,8 @@ def read_table(
     called with ``(bytes_read, total_bytes)`` after each chunk.
 
     Raises :class:`InputError` for an unreadable file or a missing required column; bad rows are
-    returned in ``rejected``, never raised."""
+    returned in ``rejected``, never raised.
+    """
     schema_table = S.get_table(table)
     mode = (wide or "auto").lower()
     if mode not in WIDE_MODES:

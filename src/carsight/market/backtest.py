@@ -1,5 +1,7 @@
-"""Backtest arithmetic: accuracy measures per rolling-origin window (MAPE, sMAPE, MASE), and Prophet
-on the same windows as the baseline people know."""
+"""Backtest arithmetic: accuracy measures per rolling-origin window (MAPE, sMAPE, MASE).
+
+Also Prophet on the same windows, as the baseline people know.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from carsight.market.series import DS, ID, Y
 
 
 def naive_scale(y_train: np.ndarray, season_length: int = 12) -> float:
-    """MASE denominator: in-sample mean absolute error of the seasonal naive forecast (naive when the
-    series is shorter than two seasons). Never 0, so a flat series still gets a finite MASE."""
+    """MASE denominator: in-sample mean absolute error of the seasonal naive forecast.
+
+    The naive forecast is used when the series is too short for a seasonal lag (at most
+    ``season_length + 2`` months). Never 0, so a flat series still gets a finite MASE.
+    """
     y = np.asarray(y_train, dtype=float)
     lag = season_length if len(y) > season_length + 2 else 1
     if len(y) <= lag:
@@ -44,8 +49,10 @@ def point_errors(actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
 
 
 def window_scores(cv: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """One row per series, backtest window and model: mae, rmse, mape, smape, mase, and rmse_scaled
-    (RMSE over the MASE scale, used to choose among intermittent-demand methods).
+    """Accuracy scores: one row per series, backtest window and model.
+
+    The scores are mae, rmse, mape, smape, mase, and rmse_scaled (RMSE over the MASE scale, used to
+    choose among intermittent-demand methods).
 
     ``cv`` has one row per series, window and month: ``unique_id, window, cutoff, y``, the MASE
     ``scale`` of that window (computed on its training months only) and a column per model. A model
@@ -84,10 +91,13 @@ def window_scores(cv: pd.DataFrame, models: list[str]) -> pd.DataFrame:
 
 
 def prophet_backtest(forecaster, max_series: int | None = None) -> pd.DataFrame:
-    """Prophet on exactly the windows the forecaster backtested (same cutoffs, same horizon, same
-    MASE scales), as the baseline people know, with the forecaster's declared events as holidays
-    (:func:`carsight.market.events.prophet_holidays`). Slow (about a second per fit): for reports
-    and benchmarks only, never the pipeline. Returns one row per series and window."""
+    """Prophet on exactly the windows the forecaster backtested, as the baseline people know.
+
+    Same cutoffs, same horizon, same MASE scales, with the forecaster's declared events as holidays
+    (:func:`carsight.market.events.prophet_holidays`); ``max_series`` limits it to the first series.
+    Slow (about a second per fit): for reports and benchmarks only, never the pipeline. Returns one
+    row per series and window.
+    """
     import logging
 
     from prophet import Prophet

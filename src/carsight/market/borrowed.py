@@ -24,8 +24,10 @@ INDEX_BOUNDS = (0.1, 10.0)  # a month at a tenth of the average is already extre
 
 
 def season_index(y: np.ndarray, months: np.ndarray, season_length: int = 12) -> np.ndarray | None:
-    """Multiplicative seasonal index (mean 1) per calendar month ``1..season_length``, as an array
-    indexed by ``month - 1``; ``None`` when ``y`` is too short or not positive enough to have one.
+    """Multiplicative seasonal index (mean 1) per calendar month ``1..season_length``.
+
+    An array indexed by ``month - 1``; ``None`` when ``y`` is too short or not positive enough to have
+    one.
 
     ``y`` is a regular monthly series (the group total), ``months`` its calendar months (1-based).
     """
@@ -53,9 +55,11 @@ def season_index(y: np.ndarray, months: np.ndarray, season_length: int = 12) -> 
 
 
 def borrowed_season_forecast(y: np.ndarray, months: np.ndarray, h: int, index: np.ndarray | None) -> np.ndarray:
-    """Forecast ``h`` months after ``y`` (calendar months ``months``): the level of ``y`` divided by
-    ``index``, smoothed by exponential smoothing (no trend), times the index of the coming months.
-    Without an index this is plain exponential smoothing."""
+    """Forecast ``h`` months after ``y`` (calendar months ``months``) with a borrowed season index.
+
+    The level of ``y`` divided by ``index``, smoothed by exponential smoothing (no trend), times the
+    index of the coming months. Without an index this is plain exponential smoothing.
+    """
     from statsforecast.models import SimpleExponentialSmoothingOptimized
 
     y = np.asarray(y, float)
@@ -76,8 +80,11 @@ def borrowed_season_forecast(y: np.ndarray, months: np.ndarray, h: int, index: n
 def group_totals(
     data: pd.DataFrame, groups: dict[str, str | None], uids: list[str], id_col: str, ds_col: str, y_col: str
 ):
-    """Monthly sum of the series ``uids`` per season group (``None``: all of them), as
-    ``{group: (ds array, y array)}``; the pooled total of all of them is under ``None``."""
+    """Monthly sum of the series ``uids`` per season group.
+
+    Returned as ``{group: (ds array, y array)}``; the pooled total of all of them is under ``None``.
+    Months missing inside a group's span count as 0.
+    """
     part = data[data[id_col].isin(uids)]
     out = {}
     if part.empty:

@@ -55,9 +55,12 @@ class Batch:
 
 @dataclass
 class Run:
-    """A candidate's forecasts: per series, one row per backtest window (``h_backtest`` months) and
-    the forecast of the whole horizon after the last month. ``fallbacks`` counts fits that failed
-    and were replaced by the naive forecast."""
+    """A candidate's forecasts: per series, its backtest windows and its forecast of the horizon.
+
+    ``cv`` holds one row per backtest window (``h_backtest`` months) and ``final`` the forecast of
+    the whole horizon after the last month. ``fallbacks`` counts fits that failed and were replaced
+    by the naive forecast.
+    """
 
     cv: dict[str, np.ndarray] = field(default_factory=dict)
     final: dict[str, np.ndarray] = field(default_factory=dict)
@@ -70,6 +73,7 @@ class Candidate:
     name: str
 
     def run(self, batch: Batch) -> Run:  # pragma: no cover - the interface
+        """Forecast every series of ``batch``: its backtest windows and the horizon after its last month."""
         raise NotImplementedError
 
     @classmethod
@@ -78,17 +82,27 @@ class Candidate:
         return {c.name: c.run(batch) for c in candidates}
 
     def __repr__(self) -> str:
+        """The candidate's name."""
         return self.name
 
 
 class BorrowedSeason(Candidate):
-    """The season of the series' group, for series too short to learn their own (see
-    :mod:`carsight.market.borrowed`): deseasonalise with the group's index, smooth the level, put the
-    index back. In the backtest the index is rebuilt from the data before each origin only."""
+    """The season of the series' group, for series too short to learn their own.
+
+    See :mod:`carsight.market.borrowed`: deseasonalise with the group's index, smooth the level, put
+    the index back. In the backtest the index is rebuilt from the data before each origin only.
+    """
 
     name = "BorrowedSeason"
 
     def run(self, batch: Batch) -> Run:
+        """Forecast each series with its group's season index (``batch.season_index``), rebuilt at each origin.
+
+        Raises
+        ------
+        ValueError
+            If the batch has no ``season_index``.
+        """
         if batch.season_index is None:
             raise ValueError("BorrowedSeason needs batch.season_index")
         run = Run()
@@ -106,14 +120,27 @@ class BorrowedSeason(Candidate):
 
 
 class GlobalLightGBM(Candidate):
-    """One LightGBM model (mlforecast) learnt from every seasonal series: lags 1, 2, 3, 6, 12, rolling
-    means of 3 and 12 months and the calendar month, on differenced, per-series standardised targets,
-    so series of 10 and 10,000 units a month share one model. Backtested with mlforecast's own
-    cross-validation on the same windows as the other candidates."""
+    """One LightGBM model (mlforecast) learnt from every seasonal series.
+
+    Features: lags 1, 2, 3, 6 and the season length (12), rolling means of 3 months and of the season
+    length, and the calendar month, on differenced, per-series standardised targets, so series of 10 and 10,000 units
+    a month share one model. Backtested with mlforecast's own cross-validation on the same windows as
+    the other candidates.
+    """
 
     name = "LightGBM"
 
     def run(self, batch: Batch) -> Run:
+        """Fit on ``batch.pool`` and forecast every series of the batch.
+
+        A backtest window mlforecast did not produce for a series (one that ends before the others)
+        gets the naive forecast and is counted in ``fallbacks``.
+
+        Raises
+        ------
+        ValueError
+            If the batch has no (or an empty) ``pool``.
+        """
         import warnings
 
         if batch.pool is None or batch.pool.empty:

@@ -29,8 +29,10 @@ INTERMITTENT_MIN_TRAIN = 12
 
 @dataclass(frozen=True)
 class Plan:
-    """How one series is backtested: its class, the backtest horizon, the step between origins and
-    the number of windows (origins)."""
+    """How one series is backtested.
+
+    Its class, the backtest horizon, the step between origins and the number of windows (origins).
+    """
 
     cls: str  # seasonal | short | intermittent | stopped | none | zero
     h_backtest: int
@@ -43,8 +45,10 @@ class Plan:
 
 
 def plan_series(info: SeriesInfo, horizon: int, n_windows: int, season_length: int) -> Plan:
-    """The class of a series and how it can be backtested: the largest backtest horizon (≤ ``horizon``)
-    and step that leave enough training data in the earliest window for its class.
+    """The class of a series and how it can be backtested.
+
+    The largest backtest horizon (≤ ``horizon``) and step that leave enough training data in the
+    earliest window for its class.
 
     Short histories are backtested on shorter horizons (12, 6, 3 or 1 months) with origins 3 or 1
     month apart, so that a 19-month series still gets ``n_windows`` windows; the warning

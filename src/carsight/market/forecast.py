@@ -1,5 +1,7 @@
-"""The forecasting engine for monthly series: candidates backtested on rolling origins, a selection
-scheme chosen by that backtest, and conformal 80/95% intervals calibrated on its errors.
+"""The forecasting engine for monthly series.
+
+Candidates are backtested on rolling origins, a selection scheme is chosen by that backtest, and
+conformal 80/95% intervals are calibrated on its errors.
 
 The pieces: series classes and backtest plans (:mod:`.classes`), candidates behind one small
 interface (:mod:`.candidates`, :mod:`.local`, :mod:`.model_sets`), the selection scheme
@@ -225,8 +227,11 @@ class Forecaster:
 
     # ------------------------------------------------------------------ backtest
     def _backtest(self, plan: Plan, uids: list[str]) -> pd.DataFrame:
-        """Run every candidate of the plan's class on its series; return the backtest rows (one per
-        series, window and month, a column per candidate) and keep the final forecasts."""
+        """Run every candidate of the plan's class on its series.
+
+        Returns the backtest rows (one per series, window and month, a column per candidate) and keeps
+        the final forecasts.
+        """
         batch = Batch(
             uids=uids,
             ys=[self._fit_arrays[u][1] for u in uids],
@@ -271,8 +276,10 @@ class Forecaster:
         return frame.assign(cls=plan.cls)
 
     def _cutoff_months(self) -> set[int]:
-        """Month numbers of every backtest origin of every series (the events' effects are learnt as
-        known at each)."""
+        """Month numbers of every backtest origin of every series.
+
+        The events' effects are learnt as known at each.
+        """
         out = set()
         for uid, plan in self.plans_.items():
             if plan.cls in BACKTESTED:
@@ -282,8 +289,11 @@ class Forecaster:
         return out
 
     def _put_events_back(self, frame: pd.DataFrame, uids, lengths, h: int, models: list[str]) -> None:
-        """Each window's forecasts with the effects of the events in its months as known at its
-        origin; months of a declared shock get weight 0 (the coming months need not repeat them)."""
+        """Put back on each window's forecasts the effects of the events in its months.
+
+        The effects are those known at the window's origin; months of a declared shock get weight 0
+        (the coming months need not repeat them).
+        """
         shift = np.zeros(len(frame))
         weight = np.ones(len(frame))
         at = 0
@@ -447,8 +457,10 @@ class Forecaster:
         return out
 
     def _final(self, uid: str, member: str, y: np.ndarray) -> np.ndarray:
-        """A member's forecast of the whole horizon: from the backtest pass, or, for series too short
-        to backtest, the naive (or Croston) forecast."""
+        """A member's forecast of the whole horizon.
+
+        From the backtest pass, or, for series too short to backtest, the naive (or Croston) forecast.
+        """
         if (uid, member) in self._finals:
             return self._finals[uid, member]
         if member == "Zero":
@@ -485,8 +497,10 @@ class Forecaster:
         return self.forecast_.groupby(ID, sort=False).head(h).reset_index(drop=True)
 
     def choice(self, lang: str = "en") -> pd.DataFrame:
-        """Per series: class, selection scheme, chosen model, its backtest MASE, the baseline's, the
-        interval coverage and the warnings in ``lang``."""
+        """Per series: class, selection scheme, chosen model and how it did in the backtest.
+
+        Also its backtest MASE, the baseline's, the interval coverage and the warnings in ``lang``.
+        """
         out = self.choice_.drop(columns=["members"]).copy()
         out["warning"] = ["; ".join(self.series_info_[u].messages(lang)) for u in out[ID]]
         cov = self.coverage_.drop(columns="window").groupby(ID).mean() if len(self.coverage_) else None
@@ -511,15 +525,19 @@ class Forecaster:
         return bt
 
     def events(self) -> pd.DataFrame:
-        """Per declared event: its learnt effect (a past occurrence) or the effect applied to the
-        forecast (a coming one), in percent with a 95% interval, and the series it covers; empty
-        without events (see :mod:`carsight.market.event_effects`)."""
+        """Per declared event: its learnt or applied effect, and the series it covers.
+
+        The learnt effect for a past occurrence, the effect applied to the forecast for a coming one, in
+        percent with a 95% interval; empty without events (see :mod:`carsight.market.event_effects`).
+        """
         if self.events_ is None:
             return pd.DataFrame()
         return self.events_.table()
 
     def selection(self) -> pd.DataFrame:
-        """Per class and scheme: the out-of-sample backtest score (MASE, or scaled RMSE for
-        intermittent series), sMAPE, the difference to the combination in percent, and which scheme
-        was chosen (see :mod:`carsight.market.selection`)."""
+        """Per class and scheme: the out-of-sample backtest score and which scheme was chosen.
+
+        The score is MASE, or scaled RMSE for intermittent series; also sMAPE and the difference to the
+        combination in percent (see :mod:`carsight.market.selection`).
+        """
         return self.selection_.copy()

@@ -1,5 +1,7 @@
-"""Coherent forecasts: build the aggregate series (overall, per brand, per market) from the bottom
-series (brand/model/market), then reconcile all forecasts so the bottom ones add up to every total.
+"""Coherent forecasts: aggregate series built from the bottom series, and reconciled forecasts.
+
+The aggregate series (overall, per brand, per market) are built from the bottom series
+(brand/model/market); all forecasts are then reconciled so the bottom ones add up to every total.
 
 Reconciliation is MinTrace with a shrunk covariance of the backtest errors (``mint_shrink``, from
 hierarchicalforecast). When the backtest errors are too few or misaligned (new launches backtested on
@@ -72,8 +74,10 @@ def aggregate(
 
 
 def season_groups(meta: pd.DataFrame, column: str) -> dict[str, str]:
-    """Series id → its value of ``column`` (the market, say) for the series that have one: the group
-    whose season a short series borrows (see :mod:`carsight.market.borrowed`)."""
+    """Series id → its value of ``column`` (the market, say), for the series that have one.
+
+    That value is the group whose season a short series borrows (see :mod:`carsight.market.borrowed`).
+    """
     known = meta.dropna(subset=[column])
     return dict(zip(known[ID].astype(str), known[column].astype(str), strict=True))
 

@@ -38,8 +38,11 @@ _SIGMA_PER_MAE = 1.2533
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> float:
-    """Split-conformal quantile: the ceil((n+1)·level)/n empirical quantile (the largest score when
-    there are too few to reach it), so coverage is at least ``level`` on exchangeable errors."""
+    """Split-conformal quantile of ``scores`` at ``level`` percent.
+
+    The ceil((n+1)·level)/n empirical quantile (the largest score when there are too few to reach it),
+    so coverage is at least ``level`` on exchangeable errors; NaN without finite scores.
+    """
     s = np.sort(np.asarray(scores, float)[np.isfinite(scores)])
     n = len(s)
     if n == 0:
@@ -63,6 +66,7 @@ class HorizonQuantiles:
         self.min_pool = min_pool
 
     def fit(self, h: np.ndarray, scores: np.ndarray) -> HorizonQuantiles:
+        """Fit the quantile of each step ``h`` and level to the normalised errors ``scores``; returns ``self``."""
         h = np.asarray(h, int)
         scores = np.asarray(scores, float)
         keep = np.isfinite(scores)
@@ -103,8 +107,10 @@ class HorizonQuantiles:
 
 
 def newest_windows(residuals: pd.DataFrame, min_pool: int) -> np.ndarray:
-    """Mask of the errors of the newest backtest windows that together give every forecast step at
-    least ``min_pool`` errors (all windows when even they do not).
+    """Mask of the errors in the newest backtest windows that give every forecast step ``min_pool`` errors.
+
+    The fewest newest windows that together give every step at least ``min_pool`` errors; all
+    windows when even they do not.
 
     Forecast errors are not exchangeable over time: a window just after a shock (a chip shortage)
     has errors the months ahead may not repeat, and the newest windows say most about them. This is
@@ -123,8 +129,10 @@ def newest_windows(residuals: pd.DataFrame, min_pool: int) -> np.ndarray:
 
 
 def series_error_scale(errors: pd.DataFrame, floors: dict[str, float]) -> pd.Series:
-    """Per series: the larger of its mean absolute backtest error and its newest window's, at least
-    its floor (errors cluster in time: see the module's docstring).
+    """Per series: the larger of its mean absolute backtest error and its newest window's.
+
+    Never below the series' floor. The newest window counts on its own because errors cluster in time
+    (see the module's docstring).
 
     ``errors`` has ``unique_id, window, abs_err``.
     """
@@ -136,8 +144,10 @@ def series_error_scale(errors: pd.DataFrame, floors: dict[str, float]) -> pd.Ser
 
 
 def _other_windows_scale(errors: pd.DataFrame, floors: dict[str, float]) -> np.ndarray:
-    """Per error row: :func:`series_error_scale` of its series computed without the row's own window
-    (its own window's when it has no other)."""
+    """Per error row: :func:`series_error_scale` of its series without the row's own window.
+
+    A series with no other window gets the scale of its own.
+    """
     out = np.empty(len(errors))
     windows = errors["window"].to_numpy()
     for w in np.unique(windows):
@@ -168,6 +178,10 @@ class ConformalIntervals:
         self.min_pool = min_pool
 
     def fit(self, residuals: pd.DataFrame, floors: dict[str, float]) -> ConformalIntervals:
+        """Calibrate the quantiles and error scales and measure the coverage; returns ``self``.
+
+        ``residuals`` and ``floors`` are as the class's docstring says.
+        """
         r = residuals[residuals["weight"] > 0] if "weight" in residuals else residuals
         self.quantiles_: dict[str, HorizonQuantiles] = {}
         self.error_scale_: dict[str, float] = {}

@@ -1,5 +1,6 @@
-"""Per-series statistical models (statsforecast's ETS, Theta, CES, naive, Croston …): fitted once,
-rolled forward through the backtest, refitted on all data for the forecast.
+"""Per-series statistical models (statsforecast's ETS, Theta, CES, naive, Croston …).
+
+Each is fitted once, rolled forward through the backtest, and refitted on all data for the forecast.
 
 The cost of a forecast is the model search (AutoETS tries up to 30 forms per series). So each
 series is searched **once**, on the data before the earliest backtest origin, and the fitted model is
@@ -63,6 +64,12 @@ class LocalModel(Candidate):
 
     @classmethod
     def run_all(cls, candidates, batch: Batch) -> dict[str, Run]:
+        """Run all the models in one pass over the batch's series.
+
+        The series go to the batch's ``map_chunks`` when it has one (a Spark warehouse's executors),
+        else to worker processes when there are enough series to repay starting them
+        (``MIN_SERIES_PER_WORKER`` each), else through this process.
+        """
         models = list(candidates)
         reuse_form = batch.plan.cls in ("seasonal", "intermittent")
         jobs = _jobs(batch.n_jobs, len(batch.uids))
@@ -99,13 +106,17 @@ class LocalModel(Candidate):
         return runs
 
     def run(self, batch: Batch) -> Run:
+        """Run this model alone (:meth:`run_all` with one model)."""
         return self.run_all([self], batch)[self.name]
 
     def forecast_series(
         self, y: np.ndarray, lengths: list[int], h: int, horizon: int, season_length: int, reuse_form: bool
     ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Backtest forecasts (one row per training length in ``lengths``) and the final forecast of
-        ``horizon`` months after ``y``; failed fits fall back to the naive forecast, counted."""
+        """Backtest forecasts and the final forecast of one series.
+
+        Returns one row of ``h`` months per training length in ``lengths``, the forecast of ``horizon``
+        months after ``y``, and how many fits failed and fell back to the naive forecast.
+        """
         if self.log and np.min(y) < 0:
             return np.full((len(lengths), h), np.nan), np.full(horizon, np.nan), 0
         z = np.log1p(y) if self.log else np.asarray(y, float)
@@ -127,8 +138,10 @@ class LocalModel(Candidate):
         )
 
         def refit(n: int, steps: int, exact: bool = False) -> np.ndarray:
-            """The final forecast's procedure on the first ``n`` months: the kept form refitted (the
-            exact form with ``exact``), or a fresh search."""
+            """The final forecast's procedure on the first ``n`` months.
+
+            The kept form refitted (the exact form with ``exact``), or a fresh search.
+            """
             if not keep_form:
                 model = self.build(season_length)
             elif exact and self.exact_form is not None:
@@ -172,8 +185,10 @@ class LocalModel(Candidate):
 
 
 def _plausible(forecast: np.ndarray, history: np.ndarray) -> bool:
-    """Finite, and within ten times the history's range of it: anything further is a diverged
-    (unstable) model, not a forecast."""
+    """Whether a forecast is finite and within ten times the history's range of it.
+
+    Anything further is a diverged (unstable) model, not a forecast.
+    """
     if not np.isfinite(forecast).all():
         return False
     lo, hi = float(np.min(history)), float(np.max(history))
@@ -198,8 +213,10 @@ def _jobs(n_jobs: int, n_series: int) -> int:
 
 
 def _warm_up(models: list[LocalModel], season_length: int) -> None:
-    """Load each model's compiled code in this process before forking, so workers inherit it
-    instead of each loading it again."""
+    """Load each model's compiled code in this process before forking.
+
+    Workers then inherit it instead of each loading it again.
+    """
     t = np.arange(48)
     y = 100 + 10 * np.sin(2 * np.pi * t / 12) + t
     for m in models:
@@ -210,15 +227,18 @@ def _warm_up(models: list[LocalModel], season_length: int) -> None:
 
 # ---------------------------------------------------------------- the statsforecast models
 def auto_ets(m: int):
+    """AutoETS with the full search of forms."""
     from statsforecast.models import AutoETS
 
     return AutoETS(season_length=m)
 
 
 def ets_form(fitted, m: int):
-    """The error and season types a fitted AutoETS chose, with the trend searched again (none,
-    additive or damped: 3 fits instead of up to 30): whether a series trends is what most often
-    changes when it grows by the backtest's months."""
+    """The error and season types a fitted AutoETS chose, with the trend searched again.
+
+    The trend is none, additive or damped: 3 fits instead of up to 30. Whether a series trends is what
+    most often changes when it grows by the backtest's months.
+    """
     from statsforecast.models import AutoETS
 
     components = fitted.model_["components"]
@@ -241,57 +261,67 @@ def additive_ets(m: int):
 
 
 def log_ets(m: int):
+    """Additive-error ETS as :func:`additive_ets`, named LogETS (the candidate fits it on ``log1p(y)``)."""
     from statsforecast.models import AutoETS
 
     return AutoETS(season_length=m, model="AZA" if m > 1 else "AZN", alias="LogETS")
 
 
 def ses(m: int):
+    """Simple exponential smoothing (ETS ANN); no season."""
     from statsforecast.models import AutoETS
 
     return AutoETS(model="ANN", alias="SES")
 
 
 def holt(m: int):
+    """Holt's linear trend (ETS AAN, not damped); no season."""
     from statsforecast.models import AutoETS
 
     return AutoETS(model="AAN", damped=False, alias="Holt")
 
 
 def damped_holt(m: int):
+    """Holt's damped trend (ETS AAN, damped); no season."""
     from statsforecast.models import AutoETS
 
     return AutoETS(model="AAN", damped=True, alias="DampedHolt")
 
 
 def auto_theta(m: int):
+    """AutoTheta, searching the Theta variants."""
     from statsforecast.models import AutoTheta
 
     return AutoTheta(season_length=m)
 
 
 def theta_form(fitted, m: int):
+    """The Theta variant a fitted AutoTheta chose."""
     from statsforecast.models import AutoTheta
 
     return AutoTheta(season_length=m, model=fitted.model_["modeltype"])
 
 
 def auto_ces(m: int):
+    """AutoCES, searching the season types."""
     from statsforecast.models import AutoCES
 
     return AutoCES(season_length=m)
 
 
 def ces_form(fitted, m: int):
+    """The season type a fitted AutoCES chose."""
     from statsforecast.models import AutoCES
 
     return AutoCES(season_length=m, model=fitted.model_["seasontype"])
 
 
 def ces_stable(fitted) -> bool:
-    """Whether a fitted CES's complex smoothing parameter lies in the stability region of
-    Svetunkov, Kourentzes & Ord (2022): statsforecast bounds the parameters but does not check it,
-    and an unstable CES rolled forward to later data grows without bound."""
+    """Whether a fitted CES's complex smoothing parameter lies in the stability region.
+
+    The region is that of Svetunkov, Kourentzes & Ord (2022): statsforecast bounds the parameters but
+    does not check it, and an unstable CES rolled forward to later data grows without bound.
+    """
     par = fitted.model_["par"]
     a0, a1 = float(par["alpha_0"]), float(par["alpha_1"])
     if not np.isfinite(a1):
@@ -304,42 +334,49 @@ def ces_stable(fitted) -> bool:
 
 
 def auto_arima(m: int):
+    """AutoARIMA."""
     from statsforecast.models import AutoARIMA
 
     return AutoARIMA(season_length=m)
 
 
 def seasonal_naive(m: int):
+    """The seasonal naive forecast (the same month a season before)."""
     from statsforecast.models import SeasonalNaive
 
     return SeasonalNaive(season_length=m)
 
 
 def naive(m: int):
+    """The naive forecast (the last value)."""
     from statsforecast.models import Naive
 
     return Naive()
 
 
 def croston(m: int):
+    """Croston's method with optimised smoothing, for intermittent demand."""
     from statsforecast.models import CrostonOptimized
 
     return CrostonOptimized()
 
 
 def tsb(m: int):
+    """Teunter-Syntetos-Babai (TSB) for intermittent demand, both smoothing parameters 0.2."""
     from statsforecast.models import TSB
 
     return TSB(alpha_d=0.2, alpha_p=0.2)
 
 
 def adida(m: int):
+    """ADIDA (aggregate-disaggregate intermittent demand approach)."""
     from statsforecast.models import ADIDA
 
     return ADIDA()
 
 
 def imapa(m: int):
+    """IMAPA (intermittent multiple aggregation prediction algorithm)."""
     from statsforecast.models import IMAPA
 
     return IMAPA()

@@ -1,5 +1,7 @@
-"""Every candidate by name, the named candidate sets (``--models fast|standard|full``), the candidates
-of each series class, and the fixed combination each class falls back on.
+"""Every candidate by name, the named candidate sets, and the candidates of each series class.
+
+Also the named sets ``--models fast|standard|full`` take, and the fixed combination each class falls
+back on.
 
 The fixed combination, for every class of series, is the mean of ETS, Theta and CES (Hyndman's and Petropoulos' "comb"
 benchmarks; the mean of these three was among the strongest simple methods in the M4 competition).
@@ -72,8 +74,16 @@ GLOBAL_MIN_SERIES = 20  # a global model needs this many seasonal series to lear
 
 
 def resolve(models: str | tuple[str, ...] | list[str]) -> ModelSet:
-    """The :class:`ModelSet` for a set name or a list of candidate names (their combination: all of
-    them except the naive baselines)."""
+    """The :class:`ModelSet` for a set name or a list of candidate names.
+
+    For a list, the seasonal naive baseline is added when missing, and the combination is all of the
+    names except the naive baselines (the seasonal naive forecast alone if nothing else is left).
+
+    Raises
+    ------
+    InputError
+        For an unknown set name or candidate name.
+    """
     if isinstance(models, str):
         if models not in MODEL_SETS:
             raise InputError(f"unknown model set '{models}'", column="models", expected=", ".join(MODEL_SETS))

@@ -1,5 +1,8 @@
-"""Pipeline step ``market``: analytics of the last 12 months and coherent, backtested forecasts of every
-model × market and its totals (overall, per brand, per market), stored in the market result tables."""
+"""Pipeline step ``market``: analytics of the last 12 months and coherent, backtested forecasts.
+
+The forecasts cover every model × market and its totals (overall, per brand, per market); all is
+stored in the market result tables.
+"""
 
 from __future__ import annotations
 

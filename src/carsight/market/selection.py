@@ -167,8 +167,10 @@ def _arrays(scores, uids, windows, columns, value) -> dict[str, np.ndarray]:
 
 
 def _weights(cv: pd.DataFrame, uids, windows) -> np.ndarray:
-    """Weight of each series' window: the mean of its rows' weights (1 unless a window is declared
-    a shock and left out)."""
+    """Weight of each series' window: the mean of its rows' weights.
+
+    1 unless a window is declared a shock and left out.
+    """
     w = cv.groupby([ID, "window"])["weight"].mean()
     index = pd.MultiIndex.from_product([uids, windows], names=[ID, "window"])
     return w.reindex(index).fillna(0.0).to_numpy(float).reshape(len(uids), len(windows))
@@ -182,9 +184,11 @@ def _row_means(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 def _mean_over_series(values: np.ndarray, weight: np.ndarray, reference: np.ndarray) -> float:
-    """Mean over the ``reference`` series of each one's mean over windows (a long series does not
-    count more); infinite when the model has no score for one of them (a log model on a series that
-    was negative)."""
+    """Mean over the ``reference`` series of each one's mean over windows.
+
+    A long series does not count more. Infinite when the model has no score for one of them (a log
+    model on a series that was negative).
+    """
     means = _row_means(values, weight)[reference]
     return float(np.mean(means)) if len(means) and np.isfinite(means).all() else math.inf
 
@@ -210,8 +214,11 @@ def _mean_of_members(cv: pd.DataFrame, members: dict[str, list[str]]) -> np.ndar
 
 
 def _name_combinations(scores, cv, members, members_combo) -> pd.DataFrame:
-    """Name the combination by its members, and add the scores of any other mean the choice uses
-    (pooled top-k), so every chosen forecast has its own rows in the backtest table."""
+    """Name the combination by its members, and add the scores of any other mean the choice uses.
+
+    The other means are the pooled top-k ones, so every chosen forecast has its own rows in the
+    backtest table.
+    """
     scores = scores.assign(model_name=scores["model_name"].replace({COMBINATION: combo_name(members_combo)}))
     extra = {tuple(m) for m in members.values() if len(m) > 1 and list(m) != list(members_combo)}
     for combo in extra:

@@ -1,5 +1,8 @@
-"""Monthly series in long format (``unique_id, ds, y``): reading them from files, checking them, and
-making them regular (one row per month, gaps filled) with a warning per series for what was done."""
+"""Monthly series in long format (``unique_id, ds, y``): reading, checking and regularising them.
+
+They are read from files, checked, and made regular (one row per month, gaps filled) with a warning
+per series for what was done.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +34,11 @@ class SeriesInfo:
     warnings: list[tuple[str, dict]] = field(default_factory=list)
 
     def warn(self, key: str, **values) -> None:
+        """Record a warning: its message catalogue key (under ``market.warning``) and the values it names."""
         self.warnings.append((key, values))
 
     def messages(self, lang: str = "en") -> list[str]:
+        """The warnings as sentences in ``lang``."""
         from carsight.i18n import t
 
         return [t(f"market.warning.{key}", lang, **values) for key, values in self.warnings]

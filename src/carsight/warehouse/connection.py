@@ -1,5 +1,6 @@
-"""Opening the warehouse, creating and migrating its tables, and the one small write interface
-(upsert by natural key, append, replace) that loaders and pipelines use.
+"""Opening the warehouse, creating and migrating its tables, and the one small write interface.
+
+The write interface (upsert by natural key, append, replace) is what loaders and pipelines use.
 
 All reads go through Ibis (``Warehouse.table``). Writes take the backend's native fast path
 where there is one (DuckDB: register the Arrow/pandas frame and run set-based SQL), and plain
@@ -32,6 +33,8 @@ from carsight.warehouse.staging import quote as _q
 
 @dataclass(frozen=True)
 class UpsertResult:
+    """How many rows an upsert inserted, updated, and left unchanged (identical to the stored row)."""
+
     inserted: int
     updated: int
     unchanged: int
@@ -106,9 +109,11 @@ class Warehouse:
     # ---- reading -----------------------------------------------------------------
     @property
     def is_duckdb(self) -> bool:
+        """Whether the warehouse is a DuckDB database."""
         return self.con.name == "duckdb"
 
     def has_table(self, name: str) -> bool:
+        """Whether the warehouse has a table ``name``."""
         return name in self.con.list_tables()
 
     def table(self, name: str) -> ibis.Table:
@@ -119,9 +124,11 @@ class Warehouse:
         return self.con.table(name)
 
     def to_pandas(self, expr: ibis.Expr) -> pd.DataFrame:
+        """Run an Ibis expression and return its result as a pandas frame."""
         return expr.to_pandas()
 
     def count(self, name: str) -> int:
+        """Rows in table ``name``; a clear error if the table is missing (:meth:`table`)."""
         return int(self.table(name).count().to_pyarrow().as_py())
 
     # ---- schema ------------------------------------------------------------------
@@ -154,6 +161,7 @@ class Warehouse:
         return changes
 
     def schema_version(self) -> int | None:
+        """The newest schema version applied to the warehouse; None before :meth:`init` recorded one."""
         if not self.has_table(S.SCHEMA_META.name):
             return None
         value = self.table(S.SCHEMA_META.name).version.max().to_pyarrow().as_py()
@@ -290,8 +298,10 @@ class Warehouse:
         columns: list[str] | set[str] | None = None,
         dry_run: bool = False,
     ) -> UpsertResult:
-        """Insert new rows and update changed ones by the table's natural key; identical rows are
-        left alone, so loading the same data twice changes nothing. ``data`` must be unique by key.
+        """Insert new rows and update changed ones by the table's natural key.
+
+        Identical rows are left alone, so loading the same data twice changes nothing. ``data`` must
+        be unique by key.
 
         ``columns`` names the non-key columns the data really carries (a file without an e-mail
         column must not erase the e-mails already stored): only those are compared and updated.
@@ -526,9 +536,15 @@ class Warehouse:
                 self.con.disconnect()
 
     def __enter__(self) -> Warehouse:
+        """The connection itself, closed when the ``with`` block ends."""
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        """Close the connection (:meth:`close`).
+
+        When the block raised, that error is the one reported: a failure to publish on closing is
+        added to it as a note.
+        """
         if exc is None:
             self.close()
             return
@@ -566,8 +582,11 @@ def duckdb_file(location: str) -> Path | None:
 
 
 def file_stamp(location: str) -> str | None:
-    """Changes whenever a DuckDB warehouse is written (mtime and size of the file and its WAL), so
-    readers (dashboard caches, the API) can tell cheaply that they must reload. None for servers."""
+    """A stamp that changes whenever a DuckDB warehouse is written; None for servers.
+
+    Made of the mtime and size of the file and its WAL, so readers (dashboard caches, the API) can
+    tell cheaply that they must reload.
+    """
     path = duckdb_file(location)
     if path is None:
         return None
