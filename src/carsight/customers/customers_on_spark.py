@@ -29,6 +29,7 @@ on.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import ibis
 import ibis.expr.types as ir
@@ -41,7 +42,7 @@ from pyspark.sql import types as ST
 from carsight.config import Settings
 from carsight.customers import features as F
 from carsight.customers import pipeline as customers_pipeline
-from carsight.customers.recommend import Population, VehicleRecommender
+from carsight.customers.recommend import VehicleRecommender
 from carsight.customers.recommend_data import CUSTOMER_COLUMNS, LEAD_COLUMNS, PURCHASE_COLUMNS, RecData
 from carsight.customers.segments import CustomerSegmenter
 from carsight.customers.segments_features import finish_segment_frame, segment_frame_expr
@@ -120,7 +121,9 @@ class SampledOnSpark(customers_pipeline.CustomersHere):
         self.wh.replace(R.SEGMENT_PROFILES, profiles)
         return segmenter.assignments(frame).set_index("customer_id")["segment_id"]
 
-    def write_recommendations(self, recommender: VehicleRecommender, data: RecData, as_of: dt.date, pool) -> int:
+    def write_recommendations(
+        self, recommender: VehicleRecommender, data: RecData, as_of: dt.date, pool: ThreadPoolExecutor
+    ) -> int:
         """Every customer's top 5 models, computed and written by the executors.
 
         ``data``: the sampled customers' (with their segments), over which the shared population is
@@ -193,7 +196,6 @@ def _profiles_of_all(profiles: pd.DataFrame, assigned: SparkFrame) -> pd.DataFra
 def _recommend_group(shared: tuple, rows: pd.DataFrame) -> pd.DataFrame:
     """The top 5 of every customer in one group, from their own rows and the shared population."""
     recommender, population, as_of, present = shared
-    population: Population
     frames = {}
     for part, (_, columns) in _SOURCES.items():
         picked = rows.loc[rows[PART] == part, list(columns)] if present[part] else None
