@@ -48,18 +48,20 @@ class Step:
     run: Callable[[Warehouse, Settings], dict | None]
     description: str
     tables: tuple[Table, ...]
-    # What the step lacks to run on Spark (None: it runs there); ``spark_part`` is the part of it that
-    # does run there, before the step is reported as not built. ``on_driver``: what a step that runs
+    # What the step lacks to run on Spark (None: it runs there). ``on_driver``: what a step that runs
     # on Spark brings to the driver (said in its summary there; docs/scale.md).
     not_on_spark: str | None = None
-    spark_part: Callable[[Warehouse, Settings], str] | None = None
     on_driver: str | None = None
 
 
-def _rfm_on_spark(wh: Warehouse, settings: Settings) -> str:
-    """The customers step's RFM, the part of it that runs on Spark (an expression written by the executors)."""
-    as_of = customers_pipeline.step_as_of(wh, settings)
-    return f"RFM written for {customers_pipeline.write_rfm(wh, settings, as_of)['rfm_customers']:,} customers"
+def _customers(wh: Warehouse, settings: Settings) -> dict:
+    """The customers step; on Spark, fitted on the driver over a sample, every customer's results from the executors."""
+    if wh.distributed:
+        # Imported here: it needs pyspark, which only a Spark warehouse does.
+        from carsight.customers.customers_on_spark import run_on_spark
+
+        return run_on_spark(wh, settings)
+    return customers_pipeline.run(wh, settings)
 
 
 def _propensity(wh: Warehouse, settings: Settings) -> dict:
@@ -72,22 +74,17 @@ def _propensity(wh: Warehouse, settings: Settings) -> dict:
     return value_pipeline.run(wh, settings)
 
 
-# Why a step cannot run on Spark yet: the part of it that brings every customer's (or text's) rows to
-# the driver. Each needs a sampled fit on the driver and scoring on the executors (as
-# warehouse/spark_scoring.py does for one model).
-_EVERY_CUSTOMER = "{what} on the driver over every customer's rows ({how}); not built: {need}"
 STEPS: tuple[Step, ...] = (
     Step(
         "customers",
-        customers_pipeline.run,
+        _customers,
         "RFM grades, segments, recommendations",
         results_customers.TABLES,
-        not_on_spark=_EVERY_CUSTOMER.format(
-            what="segments and recommendations are fitted and assigned",
-            how="customer frame, purchase history",
-            need="a sampled fit and assignment on the executors",
-        ),
-        spark_part=_rfm_on_spark,
+        on_driver="the segment features (on the as-of day and on the recommender's holdout cutoff), "
+        "purchases, leads and customer rows of at most 100,000 customers (a sample by a hash of the id "
+        "when there are more) to fit the segmenter and the recommender, the line-up, and aggregates (RFM "
+        "group counts, purchase-history levels, segment sizes); every customer's RFM, segment and top 5 "
+        "models are computed on the executors",
     ),
     Step(
         "propensity",
@@ -265,10 +262,9 @@ def run_pipeline(
 
 
 def _run_step(step: Step, wh: Warehouse, settings: Settings) -> dict:
-    """Run one step; on a distributed warehouse a step not built for it runs its Spark part, then says so."""
+    """Run one step; on a distributed warehouse a step not built for it says so instead."""
     if wh.distributed and step.not_on_spark:
-        done = step.spark_part(wh, settings) if step.spark_part else None
-        raise NotBuiltForSpark(step.name, step.not_on_spark + (f" ({done})" if done else ""))
+        raise NotBuiltForSpark(step.name, step.not_on_spark)
     summary = step.run(wh, settings) or {}
     if wh.distributed and step.on_driver:
         summary["on the driver"] = step.on_driver

@@ -213,3 +213,29 @@ def test_negative_sampling_keeps_every_bought_model_and_at_most_k_others():
     assert again.tolist() == kept.tolist() and set(other["row"]) != set(Xs["row"])
     with pytest.raises(InputError):
         sample_negatives(X, y, groups, negatives=0)
+
+
+def test_a_batch_of_customers_gets_with_the_population_what_it_gets_among_everyone(history, fitted):
+    """What one group of customers gets on Spark's executors: their own rows and the population of all."""
+    ids = sorted(history.purchases["customer_id"].unique())
+    segments = pd.Series([i % 3 for i in range(len(ids))], index=ids)
+    data = replace(history, segments=segments)
+    as_of = dt.date(2023, 6, 1)
+    everyone = fitted.recommend(data, as_of=as_of, k=5)
+    population = fitted.population(data, as_of)
+    batch = set(ids[::7])
+
+    def own(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["customer_id"].isin(batch)]
+
+    part = RecData(
+        purchases=own(data.purchases),
+        vehicles=None,
+        customers=own(data.customers.reset_index()),
+        leads=own(data.leads),
+        segments=segments[segments.index.isin(batch)],
+    )
+    alone = fitted.recommend(part, as_of=as_of, k=5, population=population)
+    pd.testing.assert_frame_equal(alone, own(everyone).reset_index(drop=True))
+    # Without the population the batch's own purchases make the popularity: other scores and reasons.
+    assert not fitted.recommend(part, as_of=as_of, k=5).equals(alone)

@@ -227,3 +227,28 @@ def test_a_customer_sample_is_drawn_by_the_id_the_same_way_on_every_run(spark_wh
         first = set(kept.to_pandas().customer_id)
         assert 400 <= len(first) <= 800  # about 600 of 3,000
         assert set(kept.to_pandas().customer_id) == first
+
+
+def test_a_segmenter_fitted_on_a_sample_assigns_every_customer_on_the_executors(spark_copy, duck):
+    from carsight.customers.customers_on_spark import SampledOnSpark
+    from carsight.customers.pipeline import default_as_of
+    from carsight.customers.segments import CustomerSegmenter
+    from carsight.warehouse import results_customers as RC
+
+    as_of = default_as_of(duck)
+    sampled = SampledOnSpark(spark_copy, customer_sample(3_000, 1_000))
+    with driver_collects(1_500) as seen:
+        frame = sampled.segment_frame(as_of)  # about 1,000 customers' features come to the driver
+        segmenter = CustomerSegmenter(k_range=(3, 5)).fit(frame)
+        segments = sampled.write_segments(segmenter, frame, as_of)
+    assert 600 <= len(frame) <= 1_400 and max(rows for _, rows in seen) == len(frame)
+    written = spark_copy.table(RC.CUSTOMER_SEGMENTS.name).to_pandas().set_index("customer_id")
+    # Every customer assigned, the sampled ones to the segment the driver gives them.
+    assert sorted(written.index) == sorted(duck.table(S.CUSTOMERS.name).customer_id.to_pandas())
+    assert (written.loc[segments.index, "segment_id"] == segments).all()
+    # The profiles count every customer, not the sample the segmenter was fitted on.
+    profiles = spark_copy.table(RC.SEGMENT_PROFILES.name).to_pandas().set_index("segment_id")
+    sizes = written.segment_id.value_counts()
+    assert profiles["size"].sum() == 3_000 and (profiles["size"] == sizes.reindex(profiles.index)).all()
+    np.testing.assert_allclose(profiles["share"].sum(), 1.0)
+    assert profiles.value_total.sum() > segmenter.profiles_.value_total.sum()

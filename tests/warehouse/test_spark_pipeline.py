@@ -17,11 +17,11 @@ from carsight.config import Settings, reset_settings_cache
 from carsight.customers import value_pipeline as V
 from carsight.pipeline import STEPS, run_pipeline
 from carsight.warehouse import connect
+from carsight.warehouse import results_customers as RC
 from carsight.warehouse import results_insights as RI
 from carsight.warehouse import results_market as RM
 from carsight.warehouse import results_value as RV
 from carsight.warehouse import schema as S
-from carsight.warehouse.results_customers import CUSTOMER_RFM
 from carsight.warehouse.spark import driver_collects
 
 pytestmark = pytest.mark.spark
@@ -30,8 +30,16 @@ pytestmark = pytest.mark.spark
 # far fewer than the demo's 3,000 customers and 4,000 purchases, and do not grow with them. The market
 # step's forecast input (one row per series and month: what statsforecast fits on the driver) is the
 # one larger collect, bounded by the sales table's series × months (docs/scale.md).
-STEP_BOUND = {"customers": 20, "drivers": 1_000, "market": 1_000}
-RUNS_ON_SPARK = {"propensity", "market", "triggers", "drivers"}
+STEP_BOUND = {"drivers": 1_000, "market": 1_000}
+RUNS_ON_SPARK = {"customers", "propensity", "market", "triggers", "drivers"}
+# What identifies a row of each table of the customers step but RFM (compared on its own).
+CUSTOMER_KEYS = {
+    RC.CUSTOMER_SEGMENTS: ["customer_id"],
+    RC.SEGMENT_PROFILES: ["segment_id"],
+    RC.SEGMENT_K_CURVE: ["k"],
+    RC.RECOMMENDATIONS: ["customer_id", "rank"],
+    RC.RECOMMENDATION_EVAL: ["method"],
+}
 # What identifies a row of each propensity table.
 VALUE_KEYS = {
     RV.PROPENSITY_SCORES: ["target", "customer_id"],
@@ -86,7 +94,10 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     plans = [V.plan_cutoffs(as_of, V.first_event_date(duck), spec) for spec in V.TARGETS]
     cutoffs = {c for plan in plans for c in [*plan["train"], plan["valid"], plan["test"]]}
     propensity_bound = max(customers * len(cutoffs), purchases)
-    with driver_collects(max(series_months, propensity_bound)) as seen:
+    # The customers step fits on the driver over a sample of customers, all of them at this size: its
+    # largest collects are their segment features, purchases, customer rows and leads.
+    customers_bound = max(customers, purchases, duck.count(S.LEADS.name))
+    with driver_collects(max(series_months, propensity_bound, customers_bound)) as seen:
         results = run_pipeline(spark_copy, settings, on_step=lambda step: starts.append((step.name, len(seen))))
     del spark_copy.map_chunks
     # Every collect, by the step that made it: aggregates only.
@@ -95,8 +106,8 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     market = sorted(by_step["market"])
     assert market[-1] == series_months  # the forecast input, one row per series and month
     assert max(market[:-1]) <= STEP_BOUND["market"]
-    for name in ("customers", "drivers"):
-        assert by_step[name] and max(by_step[name]) <= STEP_BOUND[name], name
+    assert by_step["drivers"] and max(by_step["drivers"]) <= STEP_BOUND["drivers"]
+    assert max(by_step["customers"]) <= customers_bound
     assert max(by_step["propensity"]) <= propensity_bound
     assert max(by_step["triggers"]) <= customers  # rules are mined over (a sample of) the customers
     # Steps not built for Spark fail with their name and what they lack; the others run.
@@ -106,7 +117,6 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     assert all(outcome[name].summary["on the driver"] for name in RUNS_ON_SPARK)  # each says what it collects
     for name in {s.name for s in STEPS} - RUNS_ON_SPARK:
         assert outcome[name].summary["error"].startswith(f"step '{name}' does not run on a Spark warehouse yet: ")
-    assert "RFM written for 3,000 customers" in outcome["customers"].summary["error"]
     status = spark_copy.table(S.PIPELINE_STATUS.name).to_pandas().set_index("step")
     assert status.loc["voc", "status"] == S.FAILED and "mapInPandas" in status.loc["voc", "message"]
     assert status.loc["market", "status"] == S.DONE
@@ -115,9 +125,9 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     def both(table):
         return spark_copy.table(table.name).to_pandas(), duck.table(table.name).to_pandas()
 
-    ours, theirs = both(CUSTOMER_RFM)
+    ours, theirs = both(RC.CUSTOMER_RFM)
     grades = ["grade", "named_segment", "group"]
-    _same(ours.drop(columns=grades), theirs.drop(columns=grades), ["customer_id"], CUSTOMER_RFM.name)
+    _same(ours.drop(columns=grades), theirs.drop(columns=grades), ["customer_id"], RC.CUSTOMER_RFM.name)
     merged = ours.merge(theirs, on="customer_id", suffixes=("_spark", "_duck"))
     for column in grades:  # percentile-based: documented tolerance 99.5% (measured: 100%)
         assert (merged[f"{column}_spark"] == merged[f"{column}_duck"]).mean() >= 0.995, column
@@ -127,6 +137,10 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     for table, keys in MARKET_KEYS.items():
         ours, theirs = both(table)
         _same(ours, theirs, keys, table.name)
+    # Segments and recommendations: fitted on the same rows as DuckDB's (at this size the sample is
+    # every customer), every customer assigned and recommended on the executors.
+    for table, keys in CUSTOMER_KEYS.items():
+        _same(*both(table), keys, table.name)
     # Propensity and lifetime value: every customer scored and valued on the executors, by models fitted
     # on the same rows as DuckDB's (at this size the training sample is every customer).
     for table, keys in VALUE_KEYS.items():
@@ -135,11 +149,8 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     # Trigger rules mined on the driver over the same rows as on DuckDB; today's features written by the executors.
     _same(*both(RI.TRIGGER_RULES), ["rank"], RI.TRIGGER_RULES.name)
     _same(*both(RI.TRIGGER_FEATURES), ["customer_id"], RI.TRIGGER_FEATURES.name)
-    ours, theirs = both(RI.DRIVER_SEGMENTS)
-    # Sales drivers are equal; purchase drivers differ by design: on DuckDB they split by the customers
-    # step's segments, which Spark does not compute yet.
-    sales_only = [frame[frame.analysis == "sales"] for frame in (ours, theirs)]
-    _same(*sales_only, list(RI.DRIVER_SEGMENTS.keys), RI.DRIVER_SEGMENTS.name)
+    # Sales and purchase drivers, the latter split by the customers step's segments on both.
+    _same(*both(RI.DRIVER_SEGMENTS), list(RI.DRIVER_SEGMENTS.keys), RI.DRIVER_SEGMENTS.name)
     duck.close()
 
 

@@ -13,7 +13,9 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import ibis.expr.types as ir
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -27,6 +29,9 @@ from carsight.errors import DataTooThinError, ModelError
 from carsight.warehouse import Warehouse
 from carsight.warehouse import results_customers as R
 from carsight.warehouse import schema as S
+
+if TYPE_CHECKING:
+    from carsight.customers.segments import CustomerSegmenter
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +92,85 @@ def write_rfm(wh: Warehouse, settings: Settings, as_of: dt.date) -> dict:
     }
 
 
+class CustomersHere:
+    """Every customer, in this process: whom the DuckDB step learns from and how it writes their results.
+
+    The step's models learn from :meth:`rec_data` and :meth:`segment_frame`, and every customer's
+    segment and recommendations are written by :meth:`write_segments` and
+    :meth:`write_recommendations`. On a Spark warehouse
+    (:class:`carsight.customers.customers_on_spark.SampledOnSpark`) the models learn from a sample
+    and the executors write every customer's results.
+    """
+
+    def __init__(self, wh: Warehouse):
+        self.wh = wh
+
+    def rec_data(self) -> RecData:
+        """What the recommender learns from."""
+        return RecData.from_warehouse(self.wh)
+
+    def segment_tables(self) -> tuple[ir.Table | None, ir.Table, ir.Table | None]:
+        """The customers, purchases and line-up the segment features are computed from (None: empty)."""
+        wh = self.wh
+        customers = wh.table(S.CUSTOMERS.name) if wh.count(S.CUSTOMERS.name) else None
+        vehicles = wh.table(S.VEHICLES.name) if wh.count(S.VEHICLES.name) else None
+        return customers, wh.table(S.PURCHASES.name), vehicles
+
+    def segment_frame(self, as_of: dt.date) -> pd.DataFrame:
+        """The segment features on ``as_of`` that the segmenter learns from."""
+        from carsight.customers.segments_features import segment_frame
+
+        return segment_frame(*self.segment_tables(), as_of=as_of)
+
+    def write_segments(self, segmenter: CustomerSegmenter, frame: pd.DataFrame, as_of: dt.date) -> pd.Series:
+        """Write every customer's segment and the segment profiles; returns the segment of each customer of ``frame``."""
+        assignments = segmenter.assignments(frame)
+        self.wh.replace(R.CUSTOMER_SEGMENTS, assignments)
+        self.wh.replace(R.SEGMENT_PROFILES, segmenter.profiles_)
+        return assignments.set_index("customer_id")["segment_id"]
+
+    def write_recommendations(
+        self, recommender: VehicleRecommender, data: RecData, as_of: dt.date, pool: ThreadPoolExecutor
+    ) -> int:
+        """Write every customer's top 5 models; returns the rows written.
+
+        ``pool``: the one thread where this process runs LightGBM (see :func:`_run`).
+        """
+        recs = pool.submit(recommender.recommend, data, as_of=as_of, k=5).result()
+        return self.wh.replace(R.RECOMMENDATIONS, recs)
+
+
 def run(
-    wh: Warehouse, settings: Settings, *, as_of: dt.date | None = None, k_range: tuple[int, int] | None = None
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    as_of: dt.date | None = None,
+    k_range: tuple[int, int] | None = None,
+    customers: CustomersHere | None = None,
 ) -> dict:
-    """Run the customers step: RFM, segments and recommendations, stored and saved; returns a summary."""
+    """Run the customers step: RFM, segments and recommendations, stored and saved; returns a summary.
+
+    ``customers``: whom the models learn from and how every customer's results are written
+    (default: :class:`CustomersHere`, every customer in this process).
+    """
     # One BLAS/OpenMP thread: the evaluation runs beside the final fit, and on a shared machine extra
     # threads spin for a core instead of computing.
     with threadpool_limits(1):
-        return _run(wh, settings, as_of=as_of, k_range=k_range)
+        return _run(wh, settings, as_of=as_of, k_range=k_range, customers=customers or CustomersHere(wh))
 
 
-def _run(wh: Warehouse, settings: Settings, *, as_of: dt.date | None, k_range: tuple[int, int] | None) -> dict:
+def _run(
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    as_of: dt.date | None,
+    k_range: tuple[int, int] | None,
+    customers: CustomersHere,
+) -> dict:
     as_of = step_as_of(wh, settings, as_of)
     k_range = k_range or tuple(_option(settings, "k_range", (2, 10)))
     # Only what was known on as_of: a back-dated run must not learn from purchases after it.
-    data = RecData.from_warehouse(wh).before(as_of)
+    data = customers.rec_data().before(as_of)
     # The recommender's two rankers (the held-out evaluation's, on the purchases before the holdout
     # cutoff, and the final one, on all of them) need no segments and no warehouse: segments are not
     # a feature, only words in the reasons. So both start first and fit while this thread computes
@@ -119,7 +188,7 @@ def _run(wh: Warehouse, settings: Settings, *, as_of: dt.date | None, k_range: t
                 evaluation = (cutoff, pool.submit(VehicleRecommender().fit, data, cutoff=cutoff))
             except DataTooThinError as exc:
                 evaluation = exc
-            return _compute(wh, settings, as_of, k_range, data, pool, evaluation, final)
+            return _compute(wh, settings, as_of, k_range, data, pool, evaluation, final, customers)
     except BaseException:
         final.stop()
         raise
@@ -134,6 +203,7 @@ def _compute(
     pool: ThreadPoolExecutor,
     evaluation: tuple[dt.date, Future] | DataTooThinError,
     final: Apart,
+    customers: CustomersHere,
 ) -> dict:
     """RFM, segments and recommendations, stored and saved.
 
@@ -141,7 +211,6 @@ def _compute(
     there is no evaluation; ``final`` is the recommender fitting on every purchase in another process.
     """
     from carsight.customers.segments import CustomerSegmenter
-    from carsight.customers.segments_features import segment_frame
     from carsight.registry import save_model
 
     summary: dict = {"as_of": str(as_of)}
@@ -150,17 +219,13 @@ def _compute(
     summary.update(write_rfm(wh, settings, as_of))
 
     # 2. Segments (ids kept from the previous model when there is one)
-    customers = wh.table(S.CUSTOMERS.name)
-    purchases = wh.table(S.PURCHASES.name)
-    vehicles = wh.table(S.VEHICLES.name) if wh.count(S.VEHICLES.name) else None
-    frame = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=as_of)
+    frame = customers.segment_frame(as_of)
     model_root = Path(settings.model_dir)
     previous = _previous_segmenter(model_root / SEGMENTER_DIR)
+    vehicles = customers.segment_tables()[2]
     vehicles_frame = vehicles.to_pandas() if vehicles is not None else None
     segmenter = CustomerSegmenter(k_range=k_range).fit(frame, reference=previous, vehicles=vehicles_frame)
-    assignments = segmenter.assignments(frame)
-    wh.replace(R.CUSTOMER_SEGMENTS, assignments)
-    wh.replace(R.SEGMENT_PROFILES, segmenter.profiles_)
+    segments = customers.write_segments(segmenter, frame, as_of)
     wh.replace(R.SEGMENT_K_CURVE, segmenter.k_curve_)
     chosen = segmenter.k_curve_[segmenter.k_curve_["chosen"]].iloc[0]
     seg_metrics = {"k": int(segmenter.k_), "silhouette": float(chosen["silhouette"]), "customers": int(len(frame))}
@@ -177,7 +242,7 @@ def _compute(
     summary.update(segments=int(segmenter.k_), silhouette=round(seg_metrics["silhouette"], 3))
 
     # 3. Recommendations: evaluated on held-out latest purchases, then refitted on everything
-    data = replace(data, segments=assignments.set_index("customer_id")["segment_id"])
+    data = replace(data, segments=segments)
 
     def evaluate(cutoff: dt.date, fitted: Future, past: pd.DataFrame) -> pd.DataFrame:
         # No warehouse access here: it runs beside the final fit. The per-segment baseline uses
@@ -189,10 +254,10 @@ def _compute(
     thin = evaluation if isinstance(evaluation, DataTooThinError) else None
     if thin is None:
         cutoff, fitted = evaluation
-        past = segment_frame(customers if wh.count(S.CUSTOMERS.name) else None, purchases, vehicles, as_of=cutoff)
+        past = customers.segment_frame(cutoff)
         scored = pool.submit(evaluate, cutoff, fitted, past)
     recommender = final.result()
-    recs = pool.submit(recommender.recommend, data, as_of=as_of, k=5).result()
+    written = customers.write_recommendations(recommender, data, as_of, pool)
     if thin is None:
         try:
             table = scored.result()
@@ -205,7 +270,7 @@ def _compute(
     else:
         wh.replace(R.RECOMMENDATION_EVAL, pd.DataFrame(columns=R.RECOMMENDATION_EVAL.column_names))
         summary["recommendation_eval"] = f"skipped: {thin}"
-    summary["recommendations"] = wh.replace(R.RECOMMENDATIONS, recs)
+    summary["recommendations"] = written
     save_model(
         model_root / RECOMMENDER_DIR,
         recommender,

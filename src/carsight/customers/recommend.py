@@ -17,14 +17,14 @@ it would leak the purchase being predicted. Segments are used for the per-segmen
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from carsight.customers.recommend_data import RecData, profile_field
-from carsight.customers.recommend_features import candidate_pairs, purchase_events
+from carsight.customers.recommend_data import RecData, month_index, profile_field
+from carsight.customers.recommend_features import candidate_pairs, popularity_tables, purchase_events
 from carsight.errors import DataTooThinError, InputError, ModelError
 from carsight.i18n import t
 
@@ -51,6 +51,21 @@ _REASON_GROUP = {
     "pop_gender": "similar",
     "pop_region": "region",
 }
+
+
+@dataclass(frozen=True)
+class Population:
+    """What a customer's recommendations read from every customer's purchases, not only their own.
+
+    How popular each model was per month (overall, by age band, gender, region and previous model:
+    :func:`~carsight.customers.recommend_features.popularity_tables`) and each segment's share of
+    each model (:func:`segment_shares`). Computed once by :meth:`VehicleRecommender.population`
+    and given to :meth:`VehicleRecommender.recommend`, a batch of customers (one group on a
+    distributed warehouse's executors) gets the recommendations it gets among all of them.
+    """
+
+    popularity: dict
+    segment_shares: dict | None
 
 
 class VehicleRecommender(BaseEstimator):
@@ -179,17 +194,20 @@ class VehicleRecommender(BaseEstimator):
         if not hasattr(self, "models_"):
             raise ModelError("the recommender is not fitted")
 
-    def score_events(self, ev: pd.DataFrame, data: RecData, history: pd.DataFrame | None = None):
+    def score_events(
+        self, ev: pd.DataFrame, data: RecData, history: pd.DataFrame | None = None, *, popularity: dict | None = None
+    ):
         """Scores of every candidate for each event (rows of ``ev``.
 
         Customer_id, date); returns (frame of event, model index, score, popularity and region
-        ranks, lead type; the features).
+        ranks, lead type; the features). ``popularity``: the popularity tables of
+        :meth:`population`, when computed over more customers than ``history`` holds.
         """
         self._check()
         history = data.purchases if history is None else history
         if self.cutoff_ is not None:
             history = history[history["purchase_date"] < pd.Timestamp(self.cutoff_)]
-        X, e_idx, m_idx, lead_type = candidate_pairs(self, ev, data, history, with_labels=False)
+        X, e_idx, m_idx, lead_type = candidate_pairs(self, ev, data, history, with_labels=False, pops=popularity)
         out = pd.DataFrame({"event": e_idx, "m": m_idx})
         if self.ranker_ is not None:
             out["score"] = self.ranker_.predict(X)
@@ -201,6 +219,20 @@ class VehicleRecommender(BaseEstimator):
         out["lead_type"] = lead_type if lead_type is not None else None
         return out, X
 
+    def population(self, data: RecData, as_of: dt.date) -> Population:
+        """What :meth:`recommend` on ``as_of`` reads from all of ``data``'s customers at once.
+
+        Give it to :meth:`recommend` over part of the customers (``data`` holding only their rows)
+        to get the recommendations they get among all of ``data``'s customers.
+        """
+        self._check()
+        history = data.purchases[data.purchases["purchase_date"] < pd.Timestamp(as_of)]
+        shares = segment_shares(history, data.segments) if data.segments is not None else None
+        if self.cutoff_ is not None:  # as score_events: only purchases before the cutoff
+            history = history[history["purchase_date"] < pd.Timestamp(self.cutoff_)]
+        months_end = int(month_index([pd.Timestamp(as_of)])[0])
+        return Population(popularity_tables(self, history, data, months_end), shares)
+
     def recommend(
         self,
         data: RecData,
@@ -209,10 +241,13 @@ class VehicleRecommender(BaseEstimator):
         as_of: dt.date | None = None,
         k: int = 5,
         exclude_last: bool = False,
+        population: Population | None = None,
     ) -> pd.DataFrame:
         """Top ``k`` models for existing customers (default: everyone in ``data.purchases``, plus customers without purchases).
 
-        Columns: customer_id, rank, model, score, reason_ko, reason_en.
+        ``population``: :meth:`population` on the same ``as_of`` over all customers, when ``data``
+        holds only some of them (None: computed from ``data``). Columns: customer_id, rank, model,
+        score, reason_ko, reason_en.
         """
         self._check()
         if k < 1:
@@ -228,7 +263,7 @@ class VehicleRecommender(BaseEstimator):
         ev = pd.DataFrame({"customer_id": [str(c) for c in customer_ids], "date": pd.Timestamp(as_of)})
         ev["date"] = ev["date"].astype("datetime64[ns]")
         history = p[p["purchase_date"] < pd.Timestamp(as_of)]
-        return self._top_k(ev, data, history, k=k, exclude_last=exclude_last)
+        return self._top_k(ev, data, history, k=k, exclude_last=exclude_last, population=population)
 
     def recommend_profile(
         self, data: RecData, fields: dict, *, k: int = 5, as_of: dt.date | None = None, segment: int | None = None
@@ -260,9 +295,17 @@ class VehicleRecommender(BaseEstimator):
         return self._top_k(ev, data, history, k=k, exclude_last=False)
 
     def _top_k(
-        self, ev: pd.DataFrame, data: RecData, history: pd.DataFrame, *, k: int, exclude_last: bool
+        self,
+        ev: pd.DataFrame,
+        data: RecData,
+        history: pd.DataFrame,
+        *,
+        k: int,
+        exclude_last: bool,
+        population: Population | None = None,
     ) -> pd.DataFrame:
-        scored, X = self.score_events(ev, data, history)
+        popularity = population.popularity if population is not None else None
+        scored, X = self.score_events(ev, data, history, popularity=popularity)
         if exclude_last:
             last = history.sort_values("purchase_date").groupby("customer_id")["model"].last()
             last_m = pd.Index(self.models_).get_indexer(ev["customer_id"].map(last).fillna("\0"))
@@ -287,7 +330,10 @@ class VehicleRecommender(BaseEstimator):
             top = pd.concat([top, fill], ignore_index=True)
         top["customer_id"] = ev["customer_id"].to_numpy()[top["event"].to_numpy()]
         top["model"] = self.models_[top["m"].to_numpy()]
-        shares = segment_shares(history, data.segments) if data.segments is not None else None
+        if population is not None:
+            shares = population.segment_shares
+        else:
+            shares = segment_shares(history, data.segments) if data.segments is not None else None
         top["region"] = profile_field(ev, data.customers, "region").to_numpy(dtype=object)[top["event"].to_numpy()]
         # Rows with the same facts share their wording: build each distinct reason once.
         wording: dict[tuple, tuple[str, str]] = {}

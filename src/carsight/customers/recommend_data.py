@@ -7,12 +7,19 @@ the warehouse or from files, and cut at a date so nothing from the future leaks 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from carsight.errors import DataTooThinError, InputError
+
+# The columns of a customer's purchases, profile and leads that the recommender reads.
+PURCHASE_COLUMNS = ("customer_id", "purchase_date", "model", "amount", "payment_type")
+CUSTOMER_COLUMNS = ("customer_id", "birth_year", "gender", "region", "channel")
+LEAD_COLUMNS = ("customer_id", "lead_date", "lead_type", "model")
 
 
 @dataclass
@@ -45,7 +52,10 @@ class RecData:
         p["customer_id"] = p["customer_id"].astype(str)
         p["purchase_date"] = pd.to_datetime(p["purchase_date"]).astype("datetime64[ns]")
         p["model"] = p["model"].astype(str)
-        self.purchases = p.sort_values(["purchase_date", "customer_id"], kind="stable").reset_index(drop=True)
+        # Ordered by what the rows hold, not by how they were read: a customer's two purchases on one day
+        # keep one order whether all customers are read at once or a distributed group's are.
+        order = ["purchase_date", "customer_id", "model", "amount"]
+        self.purchases = p.sort_values(order, kind="stable").reset_index(drop=True)
         if self.customers is not None:
             c = self.customers.copy()
             if "customer_id" not in c.columns:  # already indexed by customer (dataclasses.replace)
@@ -72,26 +82,46 @@ class RecData:
         return replace(self, purchases=self.purchases[self.purchases["purchase_date"] < cut], leads=leads)
 
     @classmethod
-    def from_warehouse(cls, wh, segments: pd.Series | None = None) -> RecData:
-        """The recommender's tables read from the warehouse (only purchases are required)."""
+    def from_warehouse(
+        cls,
+        wh,
+        segments: pd.Series | None = None,
+        *,
+        sample: Callable[[ir.Column], ir.BooleanValue] | None = None,
+    ) -> RecData:
+        """The recommender's tables read from the warehouse (only purchases are required).
+
+        Parameters
+        ----------
+        wh : Warehouse
+            The warehouse to read.
+        segments : pandas.Series, optional
+            Each customer's segment id, by customer id.
+        sample : callable, optional
+            A condition on the customer id (:func:`carsight.customers.features.customer_sample`):
+            only the purchases, customer rows and leads of the customers it holds for are read (the
+            line-up is read whole). None reads every customer.
+        """
         from carsight.warehouse import schema as S
 
-        def frame(table, columns):
+        def frame(table, columns, *, per_customer=True):
             if not wh.has_table(table.name):
                 return None
             t_ = wh.table(table.name)
+            if per_customer and sample is not None:
+                t_ = t_.filter(sample(t_.customer_id))
             if int(t_.count().to_pyarrow().as_py()) == 0:
                 return None
             return t_.select(*[c for c in columns if c in t_.columns]).to_pandas()
 
-        purchases = frame(S.PURCHASES, ["customer_id", "purchase_date", "model", "amount", "payment_type"])
+        purchases = frame(S.PURCHASES, PURCHASE_COLUMNS)
         if purchases is None:
             raise DataTooThinError("there are no purchases in the warehouse to learn recommendations from")
         return cls(
             purchases=purchases,
-            vehicles=frame(S.VEHICLES, S.VEHICLES.column_names),
-            customers=frame(S.CUSTOMERS, ["customer_id", "birth_year", "gender", "region", "channel"]),
-            leads=frame(S.LEADS, ["customer_id", "lead_date", "lead_type", "model"]),
+            vehicles=frame(S.VEHICLES, S.VEHICLES.column_names, per_customer=False),
+            customers=frame(S.CUSTOMERS, CUSTOMER_COLUMNS),
+            leads=frame(S.LEADS, LEAD_COLUMNS),
             segments=segments,
         )
 

@@ -83,7 +83,7 @@ def _prev_state(ev: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     return merged.set_index("index").sort_index()
 
 
-def _popularity(model: VehicleRecommender, history: pd.DataFrame, data: RecData, months_end: int):
+def popularity_tables(model: VehicleRecommender, history: pd.DataFrame, data: RecData, months_end: int) -> dict:
     """Cumulative purchase counts per month and model.
 
     Also per age band, gender, region and previous model, so an event in month m sees only months
@@ -156,10 +156,14 @@ def _share(
 def candidate_pairs(
     model: VehicleRecommender, ev: pd.DataFrame, data: RecData, history: pd.DataFrame, *, with_labels: bool, pops=None
 ):
-    """Candidate rows (event × models on sale at the event date) with features."""
+    """Candidate rows (event × models on sale at the event date) with features.
+
+    ``pops``: the :func:`popularity_tables` of ``history`` up to the latest event's month, when
+    computed beforehand (over more customers than the events are about).
+    """
     months = month_index(ev["date"])
     if pops is None:
-        pops = _popularity(model, history, data, int(months.max()))
+        pops = popularity_tables(model, history, data, int(months.max()))
     E = len(ev)
     v = model.vehicle_
     launch = v["launch"].to_numpy(dtype="datetime64[ns]")
@@ -295,7 +299,9 @@ def _lead_features(
     out["lead_days_since"] = agg["days"].to_numpy(dtype=float)
     out["lead_test_drive"] = agg["td"].fillna(0).to_numpy()
     out["leads_any"] = any_per_event.reindex(e_idx).fillna(0).to_numpy(dtype=float)
-    # kept for reasons: the latest lead type per (event, model)
-    latest = j.sort_values("days").drop_duplicates(["event", "m"]).set_index(["event", "m"])["lead_type"]
+    # kept for reasons: the latest lead type per (event, model); two on the same day, the first by name
+    # (not by row order, which differs between the warehouse's reads and a distributed group's rows)
+    latest = j.sort_values(["days", "lead_type"], kind="stable").drop_duplicates(["event", "m"])
+    latest = latest.set_index(["event", "m"])["lead_type"]
     out["_lead_type"] = latest.reindex(key).to_numpy(dtype=object)
     return out

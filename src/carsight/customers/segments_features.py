@@ -55,9 +55,28 @@ def segment_frame(
 ) -> pd.DataFrame:
     """One row per customer with the features the segmenter uses.
 
-    Indexed by ``customer_id`` and computed in the warehouse (or on memtables of files). Any of the
-    three tables may be missing; the blocks that need it are then left out. Also carries
+    Indexed by ``customer_id`` and computed in the warehouse (or on memtables of files): the rows
+    of :func:`segment_frame_expr`, collected and finished by :func:`finish_segment_frame`. Any of
+    the three tables may be missing; the blocks that need it are then left out. Also carries
     ``monetary_total`` and ``frequency`` (not features) for segment value.
+    """
+    return finish_segment_frame(segment_frame_expr(customers, purchases, vehicles, as_of=as_of).to_pandas())
+
+
+def segment_frame_expr(
+    customers: ir.Table | None,
+    purchases: ir.Table | None,
+    vehicles: ir.Table | None = None,
+    *,
+    as_of: dt.date | None = None,
+) -> ir.Table:
+    """The rows of :func:`segment_frame` as an expression the warehouse computes, one per customer.
+
+    Unevaluated, so a distributed warehouse can filter it (a sample of customers) or hand it to
+    its executors. Each row still needs :func:`finish_segment_frame` (per row: the logs and the
+    zeros of customers without purchases), which needs no other row. Only the levels of each
+    history block (at most :data:`MAX_LEVELS` rows per block) are computed here, over every
+    purchase, so a sample's rows have the columns every customer's rows have.
     """
     if customers is None and purchases is None:
         raise InputError("segmentation needs customers or transactions", expected="a customers or purchases table")
@@ -67,7 +86,7 @@ def segment_frame(
         else:
             last = purchases.purchase_date.max().to_pyarrow().as_py()
             as_of = (pd.Timestamp(last).date() if last is not None else dt.date.today()) + dt.timedelta(days=1)
-    frame: pd.DataFrame | None = None
+    frame: ir.Table | None = None
     if customers is not None:
         c = customers
         cols = {"customer_id": c.customer_id.cast("string")}
@@ -76,46 +95,65 @@ def segment_frame(
         for name in CATEGORY_BLOCKS:
             if name in c.columns:
                 cols[name] = c[name].cast("string")
-        frame = c.select(**cols).distinct(on="customer_id").to_pandas().set_index("customer_id")
+        frame = c.select(**cols).distinct(on="customer_id")
     if purchases is not None:
-        p = purchases.filter(
-            purchases.purchase_date.cast("date") < ibis.literal(as_of, type="date"), purchases.amount > 0
-        )
-        p = p.mutate(customer_id=p.customer_id.cast("string"))
-        if vehicles is not None:
-            v = vehicles.select(
-                "model",
-                v_body=vehicles.body_type if "body_type" in vehicles.columns else ibis.null("string"),
-                v_power=vehicles.powertrain if "powertrain" in vehicles.columns else ibis.null("string"),
-                v_brand=vehicles.brand if "brand" in vehicles.columns else ibis.null("string"),
-            )
-            p = p.left_join(v, "model")
-            p = p.mutate(body_type=p.v_body, powertrain=p.v_power)
-            if "brand" in purchases.columns:
-                p = p.mutate(brand=p.brand.fill_null(p.v_brand))
-            else:
-                p = p.mutate(brand=p.v_brand)
-        if "payment_type" in p.columns:
-            p = p.mutate(payment=p.payment_type)
-        aggs = {"price_log": p.amount.cast("float64").ln().mean()}
-        for block in HISTORY_BLOCKS:
-            if block not in p.columns:
-                continue
-            for level in _level_values(p, block):
-                aggs[f"{block}={level}"] = (p[block] == level).cast("float64").mean()
-        hist = p.group_by("customer_id").aggregate(**aggs).to_pandas().set_index("customer_id")
-        rfm = rfm_table(purchases, as_of).select("customer_id", "recency_days", "frequency", "monetary_total")
-        rfm = rfm.to_pandas().set_index("customer_id")
-        hist = hist.join(rfm, how="outer")
-        hist["frequency_log"] = np.log1p(hist["frequency"])
-        hist["recency_log"] = np.log1p(hist["recency_days"])
+        hist = _history_expr(purchases, vehicles, as_of)
         if frame is None:
             frame = hist
         else:
-            frame = frame.join(hist, how="left")
-            frame["frequency"] = frame["frequency"].fillna(0)
-            frame["monetary_total"] = frame["monetary_total"].fillna(0.0)
-            frame["frequency_log"] = frame["frequency_log"].fillna(0.0)
+            frame = frame.left_join(hist, "customer_id").select(frame, *[c for c in hist.columns if c != "customer_id"])
+    return frame
+
+
+def _history_expr(purchases: ir.Table, vehicles: ir.Table | None, as_of: dt.date) -> ir.Table:
+    """Per customer with a purchase before ``as_of``: the price and history blocks, then RFM."""
+    p = purchases.filter(purchases.purchase_date.cast("date") < ibis.literal(as_of, type="date"), purchases.amount > 0)
+    p = p.mutate(customer_id=p.customer_id.cast("string"))
+    if vehicles is not None:
+        v = vehicles.select(
+            "model",
+            v_body=vehicles.body_type if "body_type" in vehicles.columns else ibis.null("string"),
+            v_power=vehicles.powertrain if "powertrain" in vehicles.columns else ibis.null("string"),
+            v_brand=vehicles.brand if "brand" in vehicles.columns else ibis.null("string"),
+        )
+        p = p.left_join(v, "model")
+        p = p.mutate(body_type=p.v_body, powertrain=p.v_power)
+        p = p.mutate(brand=p.brand.fill_null(p.v_brand) if "brand" in purchases.columns else p.v_brand)
+    if "payment_type" in p.columns:
+        p = p.mutate(payment=p.payment_type)
+    aggs = {"price_log": p.amount.cast("float64").ln().mean()}
+    for block in HISTORY_BLOCKS:
+        if block not in p.columns:
+            continue
+        for level in _level_values(p, block):
+            aggs[f"{block}={level}"] = (p[block] == level).cast("float64").mean()
+    hist = p.group_by("customer_id").aggregate(**aggs)
+    rfm = rfm_table(purchases, as_of).select("customer_id", "recency_days", "frequency", "monetary_total")
+    rfm = rfm.mutate(customer_id=rfm.customer_id.cast("string"))
+    joined = hist.outer_join(rfm, hist.customer_id == rfm.customer_id)
+    return joined.select(
+        customer_id=ibis.coalesce(hist.customer_id, rfm.customer_id),
+        **{name: hist[name] for name in aggs},
+        recency_days=rfm.recency_days,
+        frequency=rfm.frequency,
+        monetary_total=rfm.monetary_total,
+    )
+
+
+def finish_segment_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`segment_frame_expr` as :func:`segment_frame` returns them.
+
+    Indexed and sorted by ``customer_id``, with log frequency and log recency, and customers without
+    a purchase at zero purchases and zero spend. Each row's result depends on that row alone, so it
+    may run on any batch of rows (on a distributed warehouse's executors).
+    """
+    frame = rows.set_index("customer_id")
+    if "frequency" in frame.columns:
+        # Whole numbers with gaps may arrive as objects (Decimal): as numbers, NaN in the gaps, then 0.
+        frame["frequency"] = pd.to_numeric(frame["frequency"]).fillna(0)
+        frame["monetary_total"] = frame["monetary_total"].fillna(0.0)
+        frame["frequency_log"] = np.log1p(frame["frequency"])
+        frame["recency_log"] = np.log1p(frame["recency_days"])
     frame.index = frame.index.astype(str)
     frame.index.name = "customer_id"
     return frame.sort_index()
