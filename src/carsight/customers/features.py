@@ -1,5 +1,6 @@
-"""Point-in-time customer features as of a cutoff date, built in the warehouse with Ibis from events
-strictly before the cutoff, so a model trained on past cutoffs never sees its own future: activity
+"""Point-in-time customer features as of a cutoff date, built in the warehouse with Ibis.
+
+Built from events strictly before the cutoff, so a model trained on past cutoffs never sees its own future: activity
 counts and amounts over 3/6/12/24 months, recent-versus-previous trends, recency per event type,
 tenure, age of the current vehicle, point-in-time RFM, and the customer's static attributes.
 
@@ -39,6 +40,7 @@ CATEGORICAL = ("gender", "region", "channel", "current_model")
 
 # Feature → catalogue key for reasons in words (i18n/value.toml, "value.feature.<name>").
 def descriptions(features: Iterable[str]) -> dict[str, str]:
+    """The message-catalogue key that describes each feature, for the features that have one."""
     from carsight.i18n import catalogue
 
     known = catalogue()
@@ -82,9 +84,11 @@ def _upto(table: ir.Table, cuts: ir.Table, date_of) -> ir.Table:
 
 
 def feature_expr(wh: Warehouse, cutoffs) -> ir.Table:
-    """One row per customer and cutoff for every customer known before that cutoff (joined before it,
-    or with an earlier purchase), with every feature except RFM, as one Ibis expression: all cutoffs
-    in one query, since compiling is the slow part for small data."""
+    """One row per customer and cutoff, with every feature except RFM, as one Ibis expression.
+
+    Every customer known before the cutoff (joined before it, or with an earlier purchase); all
+    cutoffs in one query, since compiling is the slow part for small data.
+    """
     if not isinstance(cutoffs, (list, tuple)):
         cutoffs = [cutoffs]
     dates = sorted({_as_date(c) for c in cutoffs})
@@ -217,8 +221,10 @@ RFM_FEATURES = ("r_score", "f_score", "m_score", "rfm_score")
 
 
 def model_rows_expr(wh: Warehouse, cutoff: dt.date) -> ir.Table:
-    """Every feature of every customer known at one cutoff, RFM included, as one expression: what
-    :func:`build_features` brings to pandas, left in the warehouse (scored there on Spark)."""
+    """Every feature of every customer known at one cutoff, RFM included, as one expression.
+
+    What :func:`build_features` brings to pandas, left in the warehouse (scored there on Spark).
+    """
     features = feature_expr(wh, [cutoff])
     rfm = rfm_expr(wh, cutoff).drop(CUTOFF)
     joined = features.left_join(rfm, ID)
@@ -228,8 +234,9 @@ def model_rows_expr(wh: Warehouse, cutoff: dt.date) -> ir.Table:
 def build_features(
     wh: Warehouse, cutoffs, *, sample: Callable[[ir.Column], ir.BooleanValue] | None = None
 ) -> pd.DataFrame:
-    """Features for one or more cutoffs, stacked (a ``cutoff`` column tells them apart), in a fixed
-    column order and sorted by cutoff and customer.
+    """Features for one or more cutoffs, stacked (a ``cutoff`` column tells them apart).
+
+    In a fixed column order and sorted by cutoff and customer.
 
     ``sample``, a condition on the customer id, keeps only the customers it holds for (a bounded
     training sample on a big warehouse); None keeps every customer.
@@ -269,8 +276,10 @@ def customer_sample(count: int, limit: int) -> Callable[[ir.Column], ir.BooleanV
 
 
 def typed_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Feature rows as the models see them: numbers as float64, categories as text, sorted by cutoff
-    and customer, the keys first and the features in name order."""
+    """Feature rows as the models see them: numbers as float64, categories as text.
+
+    Sorted by cutoff and customer, the keys first and the features in name order.
+    """
     for name in frame.columns:
         if name in (ID, CUTOFF) or name in CATEGORICAL:
             continue
