@@ -239,3 +239,19 @@ def test_a_batch_of_customers_gets_with_the_population_what_it_gets_among_everyo
     pd.testing.assert_frame_equal(alone, own(everyone).reset_index(drop=True))
     # Without the population the batch's own purchases make the popularity: other scores and reasons.
     assert not fitted.recommend(part, as_of=as_of, k=5).equals(alone)
+
+
+def test_recommendations_computed_in_two_processes_are_those_of_one_call(history, fitted):
+    """The customers step splits every customer's recommendations over this process and another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from carsight.customers.pipeline import recommend_everyone
+
+    ids = sorted(history.purchases["customer_id"].unique())
+    data = replace(history, segments=pd.Series([i % 3 for i in range(len(ids))], index=ids))
+    as_of = dt.date(2023, 6, 1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        split = recommend_everyone(fitted, data, as_of, pool, split_from=0)
+    one_call = fitted.recommend(data, as_of=as_of, k=5)
+    assert len(split) == len(one_call) > 0
+    pd.testing.assert_frame_equal(split, one_call)

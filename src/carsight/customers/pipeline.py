@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from carsight.apart import Apart
 from carsight.config import Settings
-from carsight.customers.recommend import VehicleRecommender
+from carsight.customers.recommend import VehicleRecommender, customers_to_recommend
 from carsight.customers.recommend_data import RecData
 from carsight.customers.recommend_eval import evaluate_recommenders, holdout_cutoff
 from carsight.customers.rfm import GradeCutoffs, rfm_table
@@ -136,8 +136,46 @@ class CustomersHere:
 
         ``pool``: the one thread where this process runs LightGBM (see :func:`_run`).
         """
-        recs = pool.submit(recommender.recommend, data, as_of=as_of, k=5).result()
-        return self.wh.replace(R.RECOMMENDATIONS, recs)
+        return self.wh.replace(R.RECOMMENDATIONS, recommend_everyone(recommender, data, as_of, pool))
+
+
+# From this many customers, their recommendations are computed in two processes (below, a process
+# start costs more than it saves), and the share of them the other process takes: it starts about two
+# seconds late, while this process's pool thread may first finish the held-out evaluation.
+SPLIT_FROM_CUSTOMERS = 10_000
+OTHER_PROCESS_SHARE = 0.55
+
+
+def recommend_everyone(
+    recommender: VehicleRecommender,
+    data: RecData,
+    as_of: dt.date,
+    pool: ThreadPoolExecutor,
+    *,
+    split_from: int = SPLIT_FROM_CUSTOMERS,
+) -> pd.DataFrame:
+    """Every customer's top 5 models: the rows of ``recommender.recommend(data, as_of=as_of, k=5)``.
+
+    From ``split_from`` customers, part of them are recommended to in a process of their own
+    (:class:`carsight.apart.Apart`) while ``pool``'s thread does the rest, each part with the
+    population of all customers (:meth:`VehicleRecommender.population`), so the rows are those of one
+    call, in its order: scoring every customer is single-threaded work that otherwise leaves a core idle.
+    """
+    ids = customers_to_recommend(data)
+    if len(ids) < split_from:
+        return pool.submit(recommender.recommend, data, as_of=as_of, k=5).result()
+    population = recommender.population(data, as_of)
+    first = ids[: int(len(ids) * OTHER_PROCESS_SHARE)]
+    rest = ids[len(first) :]
+    other = Apart(recommender.recommend, data, customer_ids=first, as_of=as_of, k=5, population=population)
+    try:
+        here = pool.submit(
+            recommender.recommend, data, customer_ids=rest, as_of=as_of, k=5, population=population
+        ).result()
+    except BaseException:
+        other.stop()
+        raise
+    return pd.concat([other.result(), here], ignore_index=True)
 
 
 def run(

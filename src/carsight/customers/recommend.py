@@ -256,10 +256,7 @@ class VehicleRecommender(BaseEstimator):
         if as_of is None:
             as_of = (p["purchase_date"].max() + pd.Timedelta(days=1)).date() if len(p) else dt.date.today()
         if customer_ids is None:
-            ids = set(p["customer_id"])
-            if data.customers is not None:
-                ids |= set(data.customers.index)
-            customer_ids = sorted(ids)
+            customer_ids = customers_to_recommend(data)
         ev = pd.DataFrame({"customer_id": [str(c) for c in customer_ids], "date": pd.Timestamp(as_of)})
         ev["date"] = ev["date"].astype("datetime64[ns]")
         history = p[p["purchase_date"] < pd.Timestamp(as_of)]
@@ -410,6 +407,17 @@ class VehicleRecommender(BaseEstimator):
                 texts.append(t("recommend.reason.popular", lang, rank=rank or 1))
             out.append(" · ".join(texts))
         return out[0], out[1]
+
+
+def customers_to_recommend(data: RecData) -> list:
+    """Whom :meth:`VehicleRecommender.recommend` recommends to by default, in its order.
+
+    Every customer with a purchase in ``data``, and every customer of its customers table.
+    """
+    ids = set(data.purchases["customer_id"])
+    if data.customers is not None:
+        ids |= set(data.customers.index)
+    return sorted(ids)
 
 
 def segment_shares(purchases: pd.DataFrame, segments: pd.Series) -> dict:
