@@ -1,6 +1,14 @@
-"""How RFM and point-in-time features scale: DuckDB at 1M, 10M and 100M purchases, Spark local[2]
-at 1M and 10M, side by side, each run in its own process with its peak memory (the process and its
-children, the JVM included, sampled every 0.2 s).
+"""How RFM, point-in-time features and scoring scale: DuckDB at 1M, 10M and 100M purchases, Spark
+local[2] at 1M and 10M, side by side, each run in its own process with its peak memory (the process
+and its children, the JVM included, sampled every 0.2 s).
+
+Scoring is what the propensity step does for every customer once its model is fitted: today's
+features, a score, a grade, the reasons (Korean and English) and the decile of every customer,
+written to a table. The model (LightGBM and the logistic baseline, :class:`PropensityModel`) is
+fitted before the clock starts on the features of the first 40,000 customers with a label drawn
+from them (random weights on the standardised numeric features: a model of realistic size, not a
+meaningful one). DuckDB scores in one process, as its pipeline does (the features of every customer
+in memory); Spark scores on the executors (``value_on_spark``: ``mapInPandas``, deciles by a window).
 
 Usage: flock /tmp/carsight-heavy.lock .venv/bin/python bench/scale.py [--duckdb 1e6,1e7,1e8 --spark 1e6,1e7]
 
@@ -120,11 +128,67 @@ def run_duckdb(root: Path, step: str, work: Path) -> dict:
     for table in S.SOURCE_TABLES.values():
         files = (root / table.name / VERSION / "*.parquet").as_posix()
         wh._execute(f"CREATE VIEW {table.name} AS SELECT * FROM read_parquet('{files}')")
+    if step == "scoring":
+        return score_on_duckdb(wh)
     start = time.perf_counter()
     expr = rfm_table(wh.table(S.PURCHASES.name), AS_OF) if step == "rfm" else feature_expr(wh, [AS_OF])
     wh.con.create_table("result", expr)  # CREATE TABLE AS, the expression's in-memory tables registered
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "rows": wh.count("result")}
+
+
+SCORING_FIT_CUSTOMERS = 40_000
+
+
+def scoring_model(wh):
+    """A propensity model fitted on the first customers' features (see the module's docstring)."""
+    from carsight.customers import features as F
+    from carsight.customers.propensity import PropensityModel
+
+    rows = F.model_rows_expr(wh, AS_OF)
+    first = F.typed_features(rows.filter(rows[F.ID] < f"C{SCORING_FIT_CUSTOMERS:09d}").to_pandas())
+    cols = F.feature_columns(first)
+    numeric = first[cols].select_dtypes("number").fillna(0.0)
+    numeric = numeric.loc[:, numeric.std() > 0]
+    rng = np.random.default_rng(0)
+    z = ((numeric - numeric.mean()) / numeric.std()).to_numpy() @ rng.normal(size=numeric.shape[1])
+    logit = z / np.sqrt(numeric.shape[1]) + rng.normal(size=len(z)) - 2.0
+    label = (rng.random(len(z)) < 1 / (1 + np.exp(-logit))).astype(int)
+    late = np.arange(len(first)) >= int(len(first) * 0.8)
+    model = PropensityModel(candidates=("lightgbm",), random_state=0).fit(
+        first.loc[~late, cols], label[~late], eval_set=(first.loc[late, cols], label[late])
+    )
+    return model, cols
+
+
+def score_on_duckdb(wh) -> dict:
+    """Every customer scored, explained and ranked in this process, written to a table."""
+    from carsight.customers import deciles as D
+    from carsight.customers import features as F
+    from carsight.customers import value_pipeline as V
+
+    model, cols = scoring_model(wh)
+    start = time.perf_counter()
+    frame = F.typed_features(F.model_rows_expr(wh, AS_OF).to_pandas())
+    out = V.scored_rows(model, frame, cols, V.TARGETS[0], AS_OF, model.champion_, "ok")
+    out.insert(out.columns.get_loc("grade"), "decile", D.decile_ranks(out.pop("ranking_score")))
+    wh.con.create_table("result", out)
+    return {"seconds": time.perf_counter() - start, "rows": wh.count("result")}
+
+
+def score_on_spark(wh, work: Path) -> dict:
+    """Every customer scored, explained and ranked on the executors, written as Parquet."""
+    from carsight.customers import features as F
+    from carsight.customers import value_pipeline as V
+    from carsight.customers.value_on_spark import _scores
+
+    model, cols = scoring_model(wh)
+    start = time.perf_counter()
+    result = {"model": model, "features": cols}
+    scored = _scores(wh, F.model_rows_expr(wh, AS_OF), result, V.TARGETS[0], AS_OF, model.champion_, "ok")
+    scored.write.parquet(str(work / "scores"))
+    rows = wh.spark.read.parquet(str(work / "scores")).count()
+    return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
 def run_spark(root: Path, step: str, work: Path) -> dict:
@@ -139,6 +203,8 @@ def run_spark(root: Path, step: str, work: Path) -> dict:
     wh = connect(f"spark://{root}?{conf}")
     wh.count(S.PURCHASES.name)  # the JVM is up and the files listed: time the step only
     start = time.perf_counter()
+    if step == "scoring":
+        return score_on_spark(wh, work)
     with driver_collects(100):  # nothing but counts comes to the driver
         if step == "rfm":
             rows = wh.replace(CUSTOMER_RFM, rfm_table(wh.table(S.PURCHASES.name), AS_OF).mutate(as_of=AS_OF))
@@ -201,8 +267,8 @@ def save(runs: list[dict], datasets: list[dict]) -> Path:
     metrics.update(ratios)
     path = write_result(
         "scale",
-        description="RFM and point-in-time features over generated purchases: DuckDB and Spark local[2], "
-        "seconds and peak memory of the process tree per step",
+        description="RFM, point-in-time features and scoring of every customer over generated purchases: "
+        "DuckDB and Spark local[2], seconds and peak memory of the process tree per step",
         data={"datasets": datasets, "runs": runs, "as_of": str(AS_OF)},
         metrics=metrics,
         goals=goals,
@@ -217,9 +283,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duckdb", default="1e6,1e7,1e8", help="purchase counts run on DuckDB, in this order")
     parser.add_argument("--spark", default="1e6,1e7", help="purchase counts run on Spark local[2]")
-    parser.add_argument("--steps", default="rfm,features")
+    parser.add_argument("--steps", default="rfm,features,scoring")
     parser.add_argument("--chunk", type=float, default=5e6, help="purchases generated at a time")
     parser.add_argument("--dir", default=None, help="where the data is generated (default: a temp folder)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the runs of bench/results/scale.json that this run does not repeat (other steps or sizes)",
+    )
     parser.add_argument("--child", choices=["duckdb", "spark"], help=argparse.SUPPRESS)
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -232,6 +303,7 @@ def main() -> None:
     on_spark = [int(float(x)) for x in args.spark.split(",") if x]
     steps = [s for s in args.steps.split(",") if s]
     runs, datasets = [], []
+    kept_runs, kept_datasets = earlier_results() if args.merge else ([], [])
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="carsight-scale-data-"))
     base.mkdir(parents=True, exist_ok=True)
     for size in dict.fromkeys(on_duckdb + on_spark):  # in the order given
@@ -247,12 +319,31 @@ def main() -> None:
                     row = {"purchases": size, **measure(backend, step, root)}
                     runs.append(row)
                     print(json.dumps(row), flush=True)
-                    save(runs, datasets)
+                    save(merged(kept_runs, runs), merged(kept_datasets, datasets))
         finally:
             shutil.rmtree(root, ignore_errors=True)
     if not args.dir:
         shutil.rmtree(base, ignore_errors=True)
-    print(save(runs, datasets))
+    print(save(merged(kept_runs, runs), merged(kept_datasets, datasets)))
+
+
+def earlier_results() -> tuple[list[dict], list[dict]]:
+    """The runs and data sets of the last bench/results/scale.json (none when there is none)."""
+    path = Path(__file__).parent / "results" / "scale.json"
+    if not path.is_file():
+        return [], []
+    data = json.loads(path.read_text())["data"]
+    return data["runs"], data["datasets"]
+
+
+def merged(earlier: list[dict], now: list[dict]) -> list[dict]:
+    """``now`` and the rows of ``earlier`` it does not repeat (same backend, step and size; same size)."""
+
+    def key(row: dict) -> tuple:
+        return (row.get("backend"), row.get("step"), row["purchases"])
+
+    repeated = {key(r) for r in now}
+    return [r for r in earlier if key(r) not in repeated] + now
 
 
 if __name__ == "__main__":
