@@ -166,14 +166,15 @@ def score_on_duckdb(wh) -> dict:
     from carsight.customers import deciles as D
     from carsight.customers import features as F
     from carsight.customers import value_pipeline as V
+    from carsight.warehouse.results_value import PROPENSITY_SCORES
 
     model, cols = scoring_model(wh)
     start = time.perf_counter()
     frame = F.typed_features(F.model_rows_expr(wh, AS_OF).to_pandas())
     out = V.scored_rows(model, frame, cols, V.TARGETS[0], AS_OF, model.champion_, "ok")
     out.insert(out.columns.get_loc("grade"), "decile", D.decile_ranks(out.pop("ranking_score")))
-    wh.con.create_table("result", out)
-    return {"seconds": time.perf_counter() - start, "rows": wh.count("result")}
+    rows = wh.replace(PROPENSITY_SCORES, out.reindex(columns=PROPENSITY_SCORES.column_names))
+    return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
 def score_on_spark(wh, work: Path) -> dict:
