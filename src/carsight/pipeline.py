@@ -9,9 +9,10 @@ dashboard and the API keep serving the last published results while a step runs,
 step's tables when it is done, and pages say which results are still being computed.
 
 On a Spark warehouse (``Warehouse.distributed``) a step runs only if it keeps the rows on the
-executors and brings at most an aggregate or a bounded sample to the driver. The others say what
-they lack (:class:`carsight.errors.NotBuiltForSpark`): they are recorded as failed with that
-message and the run goes on with the next step (docs/scale.md, "What runs where").
+executors and brings at most an aggregate or a bounded sample to the driver; every step does. One
+that did not (``Step.not_on_spark``) would say what it lacks (:class:`carsight.errors.NotBuiltForSpark`):
+it is recorded as failed with that message and the run goes on with the next step (docs/scale.md,
+"What runs where").
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ def _propensity(wh: Warehouse, settings: Settings) -> dict:
     return value_pipeline.run(wh, settings)
 
 
+def _voc(wh: Warehouse, settings: Settings) -> dict:
+    """The voc step; on Spark, every text handled on the executors, the classifier fitted on the driver over a sample."""
+    if wh.distributed:
+        # Imported here: it needs pyspark, which only a Spark warehouse does.
+        from carsight.voc.voc_on_spark import run_on_spark
+
+        return run_on_spark(wh, settings)
+    return voc_pipeline.run(wh, settings)
+
+
 STEPS: tuple[Step, ...] = (
     Step(
         "customers",
@@ -106,11 +117,14 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "voc",
-        voc_pipeline.run,
+        _voc,
         "Mask, classify and aggregate consultations",
         results_voc.TABLES,
-        not_on_spark="every consultation's text is masked, classified and tokenised on the driver; "
-        "not built: the same per partition with mapInPandas",
+        on_driver="the masked texts and labels of at most 100,000 labelled consultations (a sample by a hash "
+        "of the id when there are more; without enough labels, of any consultations) to fit the topic "
+        "classifier, the words the executors analysed that the saved word cache lacked, and aggregates (row "
+        "counts, texts per month, month × keyword counts of the keywords tested for rising); every text is "
+        "masked, tokenised and classified, and the daily keyword and topic counts aggregated, on the executors",
     ),
     Step(
         "triggers",

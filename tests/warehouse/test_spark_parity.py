@@ -252,3 +252,45 @@ def test_a_segmenter_fitted_on_a_sample_assigns_every_customer_on_the_executors(
     assert profiles["size"].sum() == 3_000 and (profiles["size"] == sizes.reindex(profiles.index)).all()
     np.testing.assert_allclose(profiles["share"].sum(), 1.0)
     assert profiles.value_total.sum() > segmenter.profiles_.value_total.sum()
+
+
+def test_a_topic_classifier_fitted_on_a_sample_labels_every_consultation_on_the_executors(
+    spark_copy, tmp_path, monkeypatch
+):
+    from carsight.config import Settings
+    from carsight.voc import voc_on_spark
+
+    monkeypatch.setattr(voc_on_spark, "SAMPLE_TEXTS", 1_000)  # about a third of the demo's labelled texts
+    settings = Settings(warehouse=spark_copy.url, model_dir=tmp_path / "models", output_dir=tmp_path / "out")
+    with driver_collects(1_500) as seen:
+        summary = voc_on_spark.run_on_spark(spark_copy, settings)
+    fitted = int(summary["training sample"].split()[0].replace(",", ""))
+    assert 600 <= fitted <= 1_400 < summary["labelled"] and fitted in [rows for _, rows in seen]
+    # Every consultation reviewed on the executors by the model fitted on the sample, and counted.
+    written = spark_copy.table(RV.VOC_CONSULTATIONS.name).to_pandas()
+    assert len(written) == summary["consultations"] == spark_copy.count(S.CONSULTATIONS.name)
+    assert written.topic.notna().all() and written.confidence.between(0, 1).all()
+    assert int(written.needs_review.sum()) == summary["needs_review"]
+    assert (written.needs_review == (written.confidence < settings.voc_review_threshold)).all()
+    daily = spark_copy.table(RV.VOC_TOPIC_DAILY.name).to_pandas()
+    assert daily["count"].sum() == len(written)
+
+
+def test_without_labels_the_topics_discovered_on_spark_are_duckdbs(spark_copy, demo_wh_copy, tmp_path):
+    from carsight.config import Settings
+    from carsight.voc import pipeline as voc_pipeline
+    from carsight.voc.voc_on_spark import run_on_spark
+
+    local = connect(str(demo_wh_copy))
+    unlabelled = local.table(S.CONSULTATIONS.name).to_pandas().assign(category=None)
+    summaries, topics = [], []
+    for wh, run in ((local, voc_pipeline.run), (spark_copy, run_on_spark)):
+        wh.upsert(S.CONSULTATIONS, unlabelled)
+        folder = tmp_path / type(wh).__name__
+        summaries.append(run(wh, Settings(warehouse="unused", model_dir=folder / "models", output_dir=folder)))
+        written = wh.table(RV.VOC_CONSULTATIONS.name).to_pandas()
+        topics.append(written.set_index("consultation_id").sort_index()[["topic", "needs_review"]])
+    local.close()
+    assert summaries[0] == summaries[1] and "topics discovered without labels" in summaries[0]["warning"]
+    assert topics[1].needs_review.all() and topics[1].topic.nunique() >= 2
+    pd.testing.assert_frame_equal(topics[0], topics[1], check_dtype=False)

@@ -2,10 +2,13 @@
 
 The demo's source tables in a Spark warehouse (conftest.py), the whole pipeline run on it inside
 :func:`driver_collects`, and what it writes compared with the DuckDB pipeline over the same demo
-(``pipeline_wh_path``). Steps that do not run on Spark yet must say so, by name, and the run goes on.
+(``pipeline_wh_path``). Every step runs there; a step that did not would say so, by name, and the run
+would go on (a stand-in step checks that).
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -15,12 +18,13 @@ from typer.testing import CliRunner
 from carsight.cli import app
 from carsight.config import Settings, reset_settings_cache
 from carsight.customers import value_pipeline as V
-from carsight.pipeline import STEPS, run_pipeline
+from carsight.pipeline import STEPS, Step, run_pipeline
 from carsight.warehouse import connect
 from carsight.warehouse import results_customers as RC
 from carsight.warehouse import results_insights as RI
 from carsight.warehouse import results_market as RM
 from carsight.warehouse import results_value as RV
+from carsight.warehouse import results_voc as RVOC
 from carsight.warehouse import schema as S
 from carsight.warehouse.spark import driver_collects
 
@@ -31,7 +35,7 @@ pytestmark = pytest.mark.spark
 # step's forecast input (one row per series and month: what statsforecast fits on the driver) is the
 # one larger collect, bounded by the sales table's series × months (docs/scale.md).
 STEP_BOUND = {"drivers": 1_000, "market": 1_000}
-RUNS_ON_SPARK = {"customers", "propensity", "market", "triggers", "drivers"}
+RUNS_ON_SPARK = {"customers", "propensity", "market", "voc", "triggers", "drivers"}
 # What identifies a row of each table of the customers step but RFM (compared on its own).
 CUSTOMER_KEYS = {
     RC.CUSTOMER_SEGMENTS: ["customer_id"],
@@ -61,6 +65,16 @@ MARKET_KEYS = {
     RM.FORECAST_BACKTEST: ["unique_id", "model_name", "window"],
     RM.FORECAST_CHOICE: ["unique_id"],
 }
+# What identifies a row of each VoC table, and the masked source table the step writes back.
+VOC_KEYS = {
+    RVOC.VOC_CONSULTATIONS: ["consultation_id"],
+    RVOC.VOC_KEYWORD_DAILY: ["date", "model", "topic", "keyword"],
+    RVOC.VOC_TOPIC_DAILY: ["date", "model", "topic"],
+    RVOC.VOC_RISING: ["period", "keyword"],
+    RVOC.VOC_MODEL_METRICS: ["model_name", "metric"],
+    RVOC.VOC_CONFUSION: ["model_name", "true_label", "predicted_label"],
+    S.CONSULTATIONS: ["consultation_id"],
+}
 
 
 def _same(ours: pd.DataFrame, theirs: pd.DataFrame, keys: list[str], name: str) -> None:
@@ -76,7 +90,9 @@ def _same(ours: pd.DataFrame, theirs: pd.DataFrame, keys: list[str], name: str) 
             assert a.astype(str).tolist() == b.astype(str).tolist(), f"{name}.{c}"
 
 
-def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark_copy, pipeline_wh_path, tmp_path):
+def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(
+    spark_copy, pipeline_wh_path, pipeline_results, tmp_path
+):
     duck = connect(str(pipeline_wh_path), read_only=True)
     sales = duck.table(S.SALES_MONTHLY.name)
     series_months = int(sales.select("brand", "model", "market", "month").distinct().count().to_pyarrow().as_py())
@@ -110,16 +126,26 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     assert max(by_step["customers"]) <= customers_bound
     assert max(by_step["propensity"]) <= propensity_bound
     assert max(by_step["triggers"]) <= customers  # rules are mined over (a sample of) the customers
-    # Steps not built for Spark fail with their name and what they lack; the others run.
+    # The voc step fits on the driver over every labelled text at this size, and brings back the words the
+    # executors analysed (what the saved word cache holds after a first run) and aggregates.
+    labelled = pipeline_results["voc"].summary["labelled"]
+    (saved,) = (tmp_path / "models" / "voc_tokens").glob("words-*.json")
+    words = len(json.loads(saved.read_text("utf-8")))
+    assert labelled in by_step["voc"] and max(by_step["voc"]) <= max(labelled, words)
+    # What the executors analysed comes back to the word cache: the next run knows every word DuckDB's knows.
+    (duck_saved,) = (pipeline_wh_path.parent / "models" / "voc_tokens").glob("words-*.json")
+    assert json.loads(saved.read_text("utf-8")) == json.loads(duck_saved.read_text("utf-8"))
+    # Every step runs on Spark and says what it collects.
     outcome = {r.name: r for r in results}
     assert [r.name for r in results] == [s.name for s in STEPS]
+    assert {s.name for s in STEPS} == RUNS_ON_SPARK
     assert {n for n, r in outcome.items() if r.status == S.DONE} == RUNS_ON_SPARK
-    assert all(outcome[name].summary["on the driver"] for name in RUNS_ON_SPARK)  # each says what it collects
-    for name in {s.name for s in STEPS} - RUNS_ON_SPARK:
-        assert outcome[name].summary["error"].startswith(f"step '{name}' does not run on a Spark warehouse yet: ")
+    assert all(outcome[name].summary["on the driver"] for name in RUNS_ON_SPARK)
     status = spark_copy.table(S.PIPELINE_STATUS.name).to_pandas().set_index("step")
-    assert status.loc["voc", "status"] == S.FAILED and "mapInPandas" in status.loc["voc", "message"]
-    assert status.loc["market", "status"] == S.DONE
+    assert (status["status"] == S.DONE).all()
+    # The voc step's summary is DuckDB's (masked, labelled, macro-F1, needs review, keyword rows, rising).
+    voc_summary = {k: v for k, v in outcome["voc"].summary.items() if k != "on the driver"}
+    assert voc_summary == pipeline_results["voc"].summary
 
     # What it writes: the same as the DuckDB pipeline over the same demo.
     def both(table):
@@ -151,13 +177,32 @@ def test_the_pipeline_runs_on_spark_bringing_only_aggregates_to_the_driver(spark
     _same(*both(RI.TRIGGER_FEATURES), ["customer_id"], RI.TRIGGER_FEATURES.name)
     # Sales and purchase drivers, the latter split by the customers step's segments on both.
     _same(*both(RI.DRIVER_SEGMENTS), list(RI.DRIVER_SEGMENTS.keys), RI.DRIVER_SEGMENTS.name)
+    # Consultations masked (and written back), tokenised and classified on the executors by a classifier
+    # fitted on the same texts as DuckDB's: the same topics, confidences, daily counts and rising keywords.
+    for table, keys in VOC_KEYS.items():
+        ours, theirs = both(table)
+        ours, theirs = (
+            ours.drop(columns=["trained_at"], errors="ignore"),
+            theirs.drop(columns=["trained_at"], errors="ignore"),
+        )
+        _same(ours, theirs, keys, table.name)
     duck.close()
 
 
-def test_a_step_not_built_for_spark_is_one_line_naming_it_and_exit_code_2(spark_copy):
+def test_a_step_not_built_for_spark_is_one_line_naming_it_and_exit_code_2(spark_copy, monkeypatch):
+    """Every step runs on Spark; one that did not (a stand-in here) would fail alone, saying what it lacks."""
+    import carsight.pipeline as pipeline
+
+    lacking = Step(
+        "stand-in", lambda wh, settings: {}, "A step not built for Spark", (), not_on_spark="every row on the driver"
+    )
+    monkeypatch.setattr(pipeline, "STEPS", (*STEPS, lacking))
     reset_settings_cache()
-    result = CliRunner().invoke(app, ["--warehouse", spark_copy.url, "pipeline", "run", "--step", "voc"])
+    result = CliRunner().invoke(app, ["--warehouse", spark_copy.url, "pipeline", "run", "--step", "stand-in"])
     reset_settings_cache()
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert result.output.startswith("error: step 'voc' does not run on a Spark warehouse yet: ")
-    assert "mapInPandas" in result.output
+    assert result.output.startswith(
+        "error: step 'stand-in' does not run on a Spark warehouse yet: every row on the driver"
+    )
+    status = spark_copy.table(S.PIPELINE_STATUS.name).to_pandas().set_index("step")
+    assert status.loc["stand-in", "status"] == S.FAILED

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,25 +18,38 @@ from carsight.access.reader import ScopedReader, scoped
 from carsight.access.scope import LOCAL
 from carsight.warehouse import results_voc as R
 
+# What identifies a row of ``voc_topic_daily`` (with the keyword, of ``voc_keyword_daily``).
+DAILY_KEYS = ["date", "model", "topic"]
+# ``voc_keyword_daily`` is stored in this order: the warehouse's min/max zone maps then skip most of
+# the table for the usual "this model, this topic" filters.
+KEYWORD_DAILY_ORDER = ["model", "topic", "date", "keyword"]
+# A keyword is tested for rising in a month when this many texts of the month mention it.
+RISING_MIN_COUNT = 5
+
+
+def mentioned(tokens: Iterable[str]) -> list[str]:
+    """The keywords a text mentions, each once and sorted: a keyword counts once per consultation."""
+    return sorted(set(tokens))
+
 
 def build_daily(frame: pd.DataFrame, token_lists: Sequence[Sequence[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``frame`` has one row per consultation with ``date``, ``model``, ``topic``; ``token_lists`` its tokens.
 
-    Returns (keyword_daily, topic_daily); a keyword counts once per consultation.
+    Returns (keyword_daily, topic_daily); a keyword counts once per consultation (:func:`mentioned`).
     """
     if len(frame) != len(token_lists):
         raise ValueError("frame and token lists differ in length")
-    keys = frame[["date", "model", "topic"]].reset_index(drop=True)
-    topic_daily = keys.groupby(["date", "model", "topic"], dropna=False, sort=True).size().reset_index(name="count")
+    keys = frame[DAILY_KEYS].reset_index(drop=True)
+    topic_daily = keys.groupby(DAILY_KEYS, dropna=False, sort=True).size().reset_index(name="count")
     vocab: dict[str, int] = {}
     doc_idx: list[int] = []
     kw_idx: list[int] = []
     for i, tokens in enumerate(token_lists):
-        for token in set(tokens):
+        for token in mentioned(tokens):
             code = vocab.setdefault(token, len(vocab))
             doc_idx.append(i)
             kw_idx.append(code)
-    columns = ["date", "model", "topic", "keyword", "count"]
+    columns = [*DAILY_KEYS, "keyword", "count"]
     if not vocab:
         return pd.DataFrame(columns=columns), topic_daily
     cell, cells = pd.MultiIndex.from_frame(keys).factorize()
@@ -45,13 +58,81 @@ def build_daily(frame: pd.DataFrame, token_lists: Sequence[Sequence[str]]) -> tu
     unique, counts = np.unique(combined, return_counts=True)
     words = np.array(list(vocab), dtype=object)
     cell_frame = cells.to_frame(index=False).iloc[unique // len(vocab)].reset_index(drop=True)
-    cell_frame.columns = ["date", "model", "topic"]
+    cell_frame.columns = DAILY_KEYS
     cell_frame["keyword"] = words[unique % len(vocab)]
     cell_frame["count"] = counts.astype(np.int64)
-    # Stored in (model, topic, date) order: the warehouse's min/max zone maps then skip most of the
-    # table for the usual "this model, this topic" filters.
-    keyword_daily = cell_frame.sort_values(["model", "topic", "date", "keyword"], kind="stable").reset_index(drop=True)
+    keyword_daily = cell_frame.sort_values(KEYWORD_DAILY_ORDER, kind="stable").reset_index(drop=True)
     return keyword_daily[columns], topic_daily
+
+
+def monthly_mentions(
+    months: Sequence[pd.Period], token_lists: Sequence[Sequence[str]]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Texts per month mentioning each keyword, and texts per month: the input of :func:`rising_by_month`.
+
+    Parameters
+    ----------
+    months : sequence of pandas.Period
+        Each text's month.
+    token_lists : sequence of sequences of str
+        Each text's tokens.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame and pandas.Series
+        ``month``, ``keyword``, ``count`` (texts that month mentioning it), and the texts per month.
+    """
+    keywords = pd.DataFrame({"month": list(months), "keyword": [mentioned(t) for t in token_lists]})
+    exploded = keywords.explode("keyword").dropna(subset=["keyword"])
+    mentions = exploded.groupby(["month", "keyword"], sort=True).size().reset_index(name="count")
+    return mentions, keywords["month"].value_counts()
+
+
+def rising_by_month(mentions: pd.DataFrame, texts: pd.Series, *, min_count: int = RISING_MIN_COUNT) -> pd.DataFrame:
+    """Rising keywords of every month against the month before (the dashboard picks the period).
+
+    Parameters
+    ----------
+    mentions : pandas.DataFrame
+        ``month`` (pandas.Period), ``keyword``, ``count``: texts that month mentioning the keyword
+        (:func:`monthly_mentions`). Only the rows of keywords mentioned ``min_count`` times or more
+        in a month, and their rows of the month before, are needed.
+    texts : pandas.Series
+        Texts per month (indexed by pandas.Period).
+    min_count : int
+        Mentions a keyword needs in a month to be tested.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`carsight.voc.keywords.rising_keywords` for every month with texts in the
+        month before, one after the other.
+    """
+    from carsight.voc.keywords import rising_from_counts
+
+    by_month = {month: part.set_index("keyword")["count"] for month, part in mentions.groupby("month", sort=True)}
+    parts = []
+    for current in sorted(texts.index):
+        previous = current - 1
+        if previous not in texts.index or current not in by_month:
+            continue
+        counts = by_month[current]
+        keywords = sorted(counts.index)
+        before = by_month.get(previous, pd.Series(dtype="int64"))
+        part = rising_from_counts(
+            keywords,
+            counts.reindex(keywords).to_numpy(),
+            before.reindex(keywords, fill_value=0).to_numpy(),
+            int(texts[current]),
+            int(texts[previous]),
+            period=str(current),
+            min_count=min_count,
+        )
+        if len(part):
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=[c.name for c in R.VOC_RISING.columns])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _as_list(value) -> list | None:

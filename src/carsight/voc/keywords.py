@@ -18,6 +18,20 @@ from scipy import sparse, stats
 
 # Below this many texts in a group, rankings are shown but flagged as thin.
 THIN_GROUP = 30
+# The columns of :func:`rising_keywords`.
+RISING_COLUMNS = [
+    "period",
+    "keyword",
+    "count",
+    "previous",
+    "texts",
+    "previous_texts",
+    "ratio",
+    "z",
+    "p_value",
+    "q_value",
+    "significant",
+]
 
 
 def with_bigrams(tokens: Sequence[str]) -> list[str]:
@@ -172,30 +186,54 @@ def rising_keywords(
     (Benjamini-Hochberg), and ``significant`` means ``q_value < alpha``. ``ratio`` compares the
     shares, with half a mention added to each side so new words get a finite ratio.
     """
-    columns = [
-        "period",
-        "keyword",
-        "count",
-        "previous",
-        "texts",
-        "previous_texts",
-        "ratio",
-        "z",
-        "p_value",
-        "q_value",
-        "significant",
-    ]
     n1, n0 = len(current), len(previous)
     if n1 == 0 or n0 == 0:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=RISING_COLUMNS)
     matrix, vocab = doc_term_matrix(list(current) + list(previous), bigrams=bigrams)
     if matrix.shape[1] == 0:
-        return pd.DataFrame(columns=columns)
-    c1 = np.asarray(matrix[:n1].sum(axis=0)).ravel().astype(float)
-    c0 = np.asarray(matrix[n1:].sum(axis=0)).ravel().astype(float)
+        return pd.DataFrame(columns=RISING_COLUMNS)
+    c1 = np.asarray(matrix[:n1].sum(axis=0)).ravel()
+    c0 = np.asarray(matrix[n1:].sum(axis=0)).ravel()
+    return rising_from_counts(vocab, c1, c0, n1, n0, period=period, min_count=min_count, alpha=alpha)
+
+
+def rising_from_counts(
+    keywords: Sequence[str],
+    counts: Sequence[int],
+    previous_counts: Sequence[int],
+    texts: int,
+    previous_texts: int,
+    *,
+    period: str = "",
+    min_count: int = 5,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """:func:`rising_keywords` from the keywords' text counts of the two periods.
+
+    Parameters
+    ----------
+    keywords : sequence of str
+        Keywords in sorted order (as a vectoriser's vocabulary), each once.
+    counts, previous_counts : sequence of int
+        Texts mentioning each keyword this period and the period before.
+    texts, previous_texts : int
+        Texts in each period.
+    period, min_count, alpha
+        As for :func:`rising_keywords`; only keywords with at least ``min_count`` mentions this
+        period are tested, so the others' counts may be left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`rising_keywords`.
+    """
+    n1, n0 = int(texts), int(previous_texts)
+    c1 = np.asarray(counts, dtype=float)
+    c0 = np.asarray(previous_counts, dtype=float)
+    vocab = np.asarray(keywords, dtype=object)
     keep = np.flatnonzero(c1 >= min_count)
-    if keep.size == 0:
-        return pd.DataFrame(columns=columns)
+    if keep.size == 0 or n1 == 0 or n0 == 0:
+        return pd.DataFrame(columns=RISING_COLUMNS)
     c1, c0, vocab = c1[keep], c0[keep], vocab[keep]
     p1, p0 = c1 / n1, c0 / n0
     pooled = (c1 + c0) / (n1 + n0)
@@ -223,4 +261,4 @@ def rising_keywords(
         }
     )
     frame = frame[frame["z"] > 0].sort_values(["q_value", "ratio", "keyword"], ascending=[True, False, True])
-    return frame.reset_index(drop=True)[columns]
+    return frame.reset_index(drop=True)[RISING_COLUMNS]

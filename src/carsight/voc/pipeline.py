@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -21,6 +24,10 @@ from carsight.warehouse import Warehouse
 from carsight.warehouse import results_voc as R
 from carsight.warehouse import schema as S
 
+if TYPE_CHECKING:
+    from carsight.voc.classify import TopicClassifier
+    from carsight.voc.topics import TopicDiscovery
+
 log = logging.getLogger(__name__)
 
 DEFAULT_REVIEW_THRESHOLD = 0.5
@@ -30,18 +37,27 @@ TEXTS_PER_DISCOVERED_TOPIC = 30
 WORD_CACHE_DIR = "voc_tokens"
 
 
-def _consultations(wh: Warehouse) -> pd.DataFrame:
+def consultation_rows(wh: Warehouse) -> ir.Table:
+    """Every consultation with the customer's name (``customer_name``, for masking), as an expression."""
     c = wh.table(S.CONSULTATIONS.name)
     if wh.has_table(S.CUSTOMERS.name):
         cust = wh.table(S.CUSTOMERS.name).select("customer_id", customer_name="name")
-        c = c.left_join(cust, c.customer_id == cust.customer_id).drop("customer_id_right")
-        return c.to_pandas()
-    frame = c.to_pandas()
-    frame["customer_name"] = None
-    return frame
+        return c.left_join(cust, c.customer_id == cust.customer_id).drop("customer_id_right")
+    return c.mutate(customer_name=ibis.null("string"))
 
 
-def _terms(wh: Warehouse, settings: Settings) -> tuple:
+def _consultations(wh: Warehouse) -> pd.DataFrame:
+    """Every consultation, in consultation id order.
+
+    One defined order (a join's output has none), so the classifier's folds and its held-out split are
+    the same on every run and on every engine.
+    """
+    frame = consultation_rows(wh).to_pandas()
+    return frame.sort_values("consultation_id", kind="stable").reset_index(drop=True)
+
+
+def consultation_terms(wh: Warehouse, settings: Settings) -> tuple:
+    """The tokenizer's extra dictionary: the user dictionaries and the warehouse's model names."""
     from carsight.voc.tokenise import load_terms, model_terms
 
     models: list[str] = []
@@ -51,7 +67,50 @@ def _terms(wh: Warehouse, settings: Settings) -> tuple:
     return load_terms(extra_paths, builtin=False) + model_terms(models)
 
 
-def _metrics_rows(report: dict, trained_at: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+def mask_texts(texts: pd.Series, names: pd.Series) -> list[str]:
+    """Each text cleaned and masked, its customer's name (when known) masked wherever it occurs."""
+    from carsight.voc.normalise import clean_and_mask
+
+    known = names.where(names.notna(), None)
+    return [
+        clean_and_mask(text, (name,) if isinstance(name, str) else ())
+        for text, name in zip(texts.tolist(), known.tolist(), strict=True)
+    ]
+
+
+def texts_changed(texts: pd.Series, masked: list[str]) -> np.ndarray:
+    """Whether masking (or clean-up) changed each text (a missing text counts as empty)."""
+    return np.array([a != b for a, b in zip(texts.fillna("").tolist(), masked, strict=True)], dtype=bool)
+
+
+def stored_texts(texts: pd.Series, masked: list[str]) -> list:
+    """What the source table keeps: the masked text where there was one, a missing text as it was."""
+    return [m if isinstance(o, str) else o for o, m in zip(texts.tolist(), masked, strict=True)]
+
+
+def consultation_dates(consulted_at: pd.Series) -> pd.Series:
+    """The day of each consultation."""
+    return consulted_at.dt.normalize().dt.date
+
+
+def is_labelled(categories: pd.Series) -> np.ndarray:
+    """Whether each consultation has an agent's label (not missing, not blank)."""
+    labelled = categories.notna() & (categories.astype("string").str.strip() != "")
+    return labelled.to_numpy(dtype=bool)
+
+
+def topic_labels(categories: pd.Series) -> list[str]:
+    """The agents' labels as the classifier learns them."""
+    return categories.astype(str).str.strip().tolist()
+
+
+def classifier_params(settings: Settings, terms: tuple) -> dict:
+    """The topic classifier's parameters."""
+    return {"review_threshold": settings.voc_review_threshold, "terms": terms}
+
+
+def metrics_rows(report: dict, trained_at: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``voc_model_metrics`` and ``voc_confusion`` of a held-out evaluation."""
     rows, confusion = [], []
     for key, name in (("model", "topic_classifier"), ("baseline", "baseline")):
         part = report[key]
@@ -66,33 +125,20 @@ def _metrics_rows(report: dict, trained_at: pd.Timestamp) -> tuple[pd.DataFrame,
     return metrics, pd.DataFrame(confusion, columns=["model_name", "true_label", "predicted_label", "count"])
 
 
-def _rising(frame: pd.DataFrame, tokens: list[list[str]]) -> pd.DataFrame:
-    """Rising keywords of every month against the month before (the dashboard picks the period)."""
-    from carsight.voc.keywords import rising_keywords
-
-    months = frame["consulted_at"].dt.to_period("M").to_numpy()
-    parts = []
-    for current in sorted(set(months)):
-        cur = [tokens[i] for i in np.flatnonzero(months == current)]
-        prev = [tokens[i] for i in np.flatnonzero(months == current - 1)]
-        if cur and prev:
-            parts.append(rising_keywords(cur, prev, period=str(current), min_count=5))
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return pd.DataFrame(columns=[c.name for c in R.VOC_RISING.columns])
-    return pd.concat(parts, ignore_index=True)
+def no_confusion() -> pd.DataFrame:
+    """``voc_confusion`` without a classifier."""
+    return pd.DataFrame(columns=[c.name for c in R.VOC_CONFUSION.columns])
 
 
-def _classify(
-    frame: pd.DataFrame, texts: list[str], labels: list[str], params: dict, settings, words: dict
-) -> tuple[dict, dict]:
-    """Evaluate the topic classifier, fit it on every labelled text, review every text and save it.
+def fit_classifier(
+    texts: list[str], labels: list[str], params: dict, settings: Settings, words: dict
+) -> tuple[TopicClassifier, dict]:
+    """Evaluate the topic classifier, fit it on ``texts`` and save it; returns the model and the evaluation.
 
     The evaluation is :func:`carsight.voc.classify.evaluate` (a held-out split, against the baseline);
     it is saved with the model. It runs in a second process (:func:`carsight.voc.held_out.held_out_report`) while this
     one fits the final model, so on two cores the two take about as long as the longer one, with the
     results each gives alone. ``words`` is the tokenizer's word cache, handed to that process.
-    Returns the evaluation report and the summary.
 
     Raises
     ------
@@ -111,10 +157,6 @@ def _classify(
         held_out.stop()
         raise
     report = held_out.result()
-    predicted = model.review(frame["text_masked"].tolist())
-    frame["topic"] = predicted["label"].to_numpy()
-    frame["confidence"] = predicted["confidence"].to_numpy()
-    frame["needs_review"] = predicted["needs_review"].to_numpy()
     save_model(
         settings.model_dir / "voc_topic",
         model,
@@ -123,40 +165,53 @@ def _classify(
         metrics={k: report[k] for k in ("model", "baseline", "n_train", "n_test", "labels", "warning")},
         data=pd.DataFrame({"text": texts, "label": labels}),
     )
+    return model, report
+
+
+def classifier_summary(report: dict, needs_review: int) -> dict:
+    """The step summary's lines about the classifier."""
     summary = {
         "macro_f1": round(report["model"]["macro_f1"], 3),
         "baseline_macro_f1": round(report["baseline"]["macro_f1"], 3),
-        "needs_review": int(frame["needs_review"].sum()),
+        "needs_review": int(needs_review),
     }
     if report.get("warning"):
         summary["warning"] = report["warning"]
-    return report, summary
+    return summary
 
 
-def _discover(
-    frame: pd.DataFrame, terms: tuple, n_labelled: int, note: str, trained_at: pd.Timestamp
-) -> tuple[pd.DataFrame, str]:
-    """Without enough labels: topics discovered in the texts (when there are enough), all marked for review.
+def discover(
+    texts: list[str], n_texts: int, terms: tuple, n_labelled: int, note: str, trained_at: pd.Timestamp
+) -> tuple[TopicDiscovery | None, pd.DataFrame, str]:
+    """Without enough labels: topics discovered in ``texts`` when there are enough of them.
 
-    Returns the metrics row that says so, and the note.
+    ``n_texts`` is the number of consultations (``texts`` may be a sample of them): it sets how many
+    topics are worth splitting. Every text is then marked for review. Returns the fitted discovery
+    (None when too few texts), the metrics row that says so, and the note.
     """
     from carsight.voc.topics import TopicDiscovery
 
-    k = int(min(10, len(frame) // TEXTS_PER_DISCOVERED_TOPIC))
-    frame["confidence"] = np.nan
-    frame["needs_review"] = True
+    k = int(min(10, n_texts // TEXTS_PER_DISCOVERED_TOPIC))
+    discovery = None
     if k >= 2:
-        discovery = TopicDiscovery(k=k, terms=terms).fit(frame["text_masked"].tolist())
-        names_by_topic = dict(zip(discovery.topics_["topic"], discovery.topics_["label"], strict=True))
-        frame["topic"] = [names_by_topic.get(int(t)) for t in discovery.labels_]
+        discovery = TopicDiscovery(k=k, terms=terms).fit(texts)
         note += f"; {k} topics discovered without labels"
-    else:
-        frame["topic"] = None
     metrics = pd.DataFrame(
         [(trained_at, "topic_classifier", "labelled_texts", float(n_labelled), None, None, note)],
         columns=[c.name for c in R.VOC_MODEL_METRICS.columns],
     )
-    return metrics, note
+    return discovery, metrics, note
+
+
+def topic_names(discovery: TopicDiscovery, topics: np.ndarray) -> list[str | None]:
+    """The name of each discovered topic number (None for -1: a text with no known word)."""
+    names_by_topic = dict(zip(discovery.topics_["topic"], discovery.topics_["label"], strict=True))
+    return [names_by_topic.get(int(t)) for t in topics]
+
+
+def word_cache_dir(settings: Settings) -> Path:
+    """Where Kiwi's analysis of each word is kept between runs."""
+    return Path(settings.model_dir) / WORD_CACHE_DIR
 
 
 def run(wh: Warehouse, settings: Settings) -> dict:
@@ -168,59 +223,66 @@ def run(wh: Warehouse, settings: Settings) -> dict:
 
 
 def _run(wh: Warehouse, settings: Settings) -> dict:
-    from carsight.voc.aggregate import build_daily
-    from carsight.voc.normalise import clean_and_mask
+    from carsight.voc.aggregate import build_daily, monthly_mentions, rising_by_month
     from carsight.voc.tokenise import Tokenizer, detect_language, load_word_cache, save_word_cache
 
     if not wh.has_table(S.CONSULTATIONS.name) or wh.count(S.CONSULTATIONS.name) == 0:
         return {"consultations": 0}
     frame = _consultations(wh)
-    tokenizer = Tokenizer(_terms(wh, settings))
+    tokenizer = Tokenizer(consultation_terms(wh, settings))
     # Kiwi's analysis of every word seen by earlier runs is kept beside the models: a re-run analyses
     # only new words, and builds Kiwi (seconds) only when there are some. A first run builds it in
     # the background while the texts are masked.
-    words_dir = Path(settings.model_dir) / WORD_CACHE_DIR
+    words_dir = word_cache_dir(settings)
     warming = None if load_word_cache(words_dir, tokenizer) else tokenizer.warm_up()
     original = frame["text"]
-    names = frame["customer_name"].where(frame["customer_name"].notna(), None)
-    masked = [
-        clean_and_mask(text, (name,) if isinstance(name, str) else ())
-        for text, name in zip(original.tolist(), names.tolist(), strict=True)
-    ]
+    masked = mask_texts(original, frame["customer_name"])
     frame["text_masked"] = masked
-    changed = int(sum(1 for a, b in zip(original.fillna("").tolist(), masked, strict=True) if a != b))
+    changed = int(texts_changed(original, masked).sum())
 
     # Nothing unmasked stays in the warehouse unless the configuration allows it.
     if not settings.store_unmasked_text and changed:
         source = frame[S.CONSULTATIONS.column_names].copy()
-        source["text"] = [m if isinstance(o, str) else o for o, m in zip(original.tolist(), masked, strict=True)]
+        source["text"] = stored_texts(original, masked)
         wh.upsert(S.CONSULTATIONS, source)
 
     if warming is not None:
         warming.join()
     tokens = tokenizer.tokenize_many(masked)
     frame["lang"] = [detect_language(t) for t in masked]
-    frame["date"] = frame["consulted_at"].dt.normalize().dt.date
+    frame["date"] = consultation_dates(frame["consulted_at"])
 
-    threshold = settings.voc_review_threshold
-    labelled = frame["category"].notna() & (frame["category"].astype("string").str.strip() != "")
+    labelled = is_labelled(frame["category"])
     summary: dict = {"consultations": len(frame), "texts_masked": changed, "labelled": int(labelled.sum())}
     trained_at = pd.Timestamp(dt.datetime.now().replace(microsecond=0))
-    params = {"review_threshold": threshold, "terms": tokenizer.terms}
     texts = frame.loc[labelled, "text_masked"].tolist()
-    labels = frame.loc[labelled, "category"].astype(str).str.strip().tolist()
+    labels = topic_labels(frame.loc[labelled, "category"])
+    params = classifier_params(settings, tokenizer.terms)
     try:
-        report, classified = _classify(frame, texts, labels, params, settings, dict(tokenizer._cache))
-        summary.update(classified)
-        metrics, confusion = _metrics_rows(report, trained_at)
+        model, report = fit_classifier(texts, labels, params, settings, dict(tokenizer._cache))
     except DataTooThinError as exc:
-        metrics, summary["warning"] = _discover(
-            frame, tokenizer.terms, int(labelled.sum()), f"no classifier: {exc}", trained_at
+        discovery, metrics, summary["warning"] = discover(
+            frame["text_masked"].tolist(),
+            len(frame),
+            tokenizer.terms,
+            int(labelled.sum()),
+            f"no classifier: {exc}",
+            trained_at,
         )
-        confusion = pd.DataFrame(columns=[c.name for c in R.VOC_CONFUSION.columns])
+        frame["topic"] = None if discovery is None else topic_names(discovery, discovery.labels_)
+        frame["confidence"] = np.nan
+        frame["needs_review"] = True
+        confusion = no_confusion()
+    else:
+        predicted = model.review(frame["text_masked"].tolist())
+        frame["topic"] = predicted["label"].to_numpy()
+        frame["confidence"] = predicted["confidence"].to_numpy()
+        frame["needs_review"] = predicted["needs_review"].to_numpy()
+        summary.update(classifier_summary(report, int(frame["needs_review"].sum())))
+        metrics, confusion = metrics_rows(report, trained_at)
 
     keyword_daily, topic_daily = build_daily(frame, tokens)
-    rising = _rising(frame, tokens)
+    rising = rising_by_month(*monthly_mentions(frame["consulted_at"].dt.to_period("M"), tokens))
     wh.replace(R.VOC_CONSULTATIONS, frame[[c.name for c in R.VOC_CONSULTATIONS.columns]])
     wh.replace(R.VOC_KEYWORD_DAILY, keyword_daily)
     wh.replace(R.VOC_TOPIC_DAILY, topic_daily)

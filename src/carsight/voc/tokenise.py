@@ -271,21 +271,27 @@ class Tokenizer:
     def _english(self, text: str) -> list[str]:
         return [w for w in (self._latin(word) for word in _EN_WORD.findall(text)) if w]
 
+    def korean_words(self, texts: Iterable[str]) -> list[list[str] | None]:
+        """The words of each Korean text as the word cache keys them (whitespace-separated, masks removed).
+
+        None for a text in another language: its tokens come from no cached analysis.
+        """
+        return _korean_words(_without_masks(texts))
+
     def tokenize(self, text: str) -> list[str]:
         """The tokens of one text."""
         return self.tokenize_many([text])[0]
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Tokens per text, analysing the words not seen before in one multi-threaded Kiwi batch."""
-        texts = [_MASK_RE.sub(" ", t) if isinstance(t, str) else "" for t in texts]
-        langs = [detect_language(t) for t in texts]
+        texts = _without_masks(texts)
         if not self.cache_words:
-            korean = [i for i, lang in enumerate(langs) if lang == "ko"]
+            korean = [i for i, t in enumerate(texts) if detect_language(t) == "ko"]
             analysed = dict(zip(korean, self.kiwi.tokenize([texts[i] for i in korean]), strict=True))
             return [
                 list(self._from_kiwi(analysed[i])) if i in analysed else self._english(t) for i, t in enumerate(texts)
             ]
-        split = [t.split() if lang == "ko" else None for t, lang in zip(texts, langs, strict=True)]
+        split = _korean_words(texts)
         cache = self._cache
         with _CACHE_LOCK:
             unseen = {w for words in split if words for w in words if w not in cache}
@@ -302,6 +308,16 @@ class Tokenizer:
                 else:
                     out.append([tok for w in words for tok in cache[w]])
         return out
+
+
+def _without_masks(texts: Iterable[str]) -> list[str]:
+    """Texts with their masks (``[전화번호]``…) blanked, a missing text empty."""
+    return [_MASK_RE.sub(" ", t) if isinstance(t, str) else "" for t in texts]
+
+
+def _korean_words(texts: Sequence[str]) -> list[list[str] | None]:
+    """The whitespace-separated words of each Korean text (masks already blanked), None for the others."""
+    return [t.split() if detect_language(t) == "ko" else None for t in texts]
 
 
 def _word_cache_file(folder: Path, tokenizer: Tokenizer) -> Path:

@@ -248,14 +248,14 @@ class SparkWarehouse(Warehouse):
         return context.parallelize(items, slices).mapPartitions(lambda chunk: function(shared, list(chunk))).collect()
 
     @contextmanager
-    def cached(self, expr: ir.Table) -> Iterator[ir.Table]:
-        """``expr`` computed once by the executors and kept there while the block runs.
+    def cached(self, expr: ir.Table | SparkFrame) -> Iterator[ir.Table]:
+        """``expr`` (an expression or a Spark DataFrame) computed once by the executors and kept there while the block runs.
 
         Yields a table that later expressions read instead of computing ``expr`` again (today's
         features, read by a count, a drift sample and the scoring of every target). The rows stay on
         the executors (memory, spilling to disk); the driver gets none of them.
         """
-        frame = self.frame_of(expr).persist()
+        frame = (expr if isinstance(expr, SparkFrame) else self.frame_of(expr)).persist()
         name = f"carsight_cached_{uuid.uuid4().hex[:12]}"
         frame.createOrReplaceTempView(name)
         try:
