@@ -181,12 +181,12 @@ def score_on_spark(wh, work: Path) -> dict:
     """Every customer scored, explained and ranked on the executors, written as Parquet."""
     from carsight.customers import features as F
     from carsight.customers import value_pipeline as V
-    from carsight.customers.value_on_spark import _scores
+    from carsight.customers.value_on_spark import scores_on_executors
 
     model, cols = scoring_model(wh)
     start = time.perf_counter()
     result = {"model": model, "features": cols}
-    scored = _scores(wh, F.model_rows_expr(wh, AS_OF), result, V.TARGETS[0], AS_OF, model.champion_, "ok")
+    scored = scores_on_executors(wh, F.model_rows_expr(wh, AS_OF), result, V.TARGETS[0], AS_OF, model.champion_, "ok")
     scored.write.parquet(str(work / "scores"))
     rows = wh.spark.read.parquet(str(work / "scores")).count()
     return {"seconds": time.perf_counter() - start, "rows": rows}

@@ -97,7 +97,7 @@ def _run(wh: SparkWarehouse, settings: Settings) -> dict:
                 rows = _population(wh, now, spec, as_of)
                 result = results[spec.name]
                 choices[spec.name] = _drift_choice(result["model"], result["features"], rows)
-                scores.append(_scores(wh, rows, result, spec, as_of, *choices[spec.name]))
+                scores.append(scores_on_executors(wh, rows, result, spec, as_of, *choices[spec.name]))
         if scores:
             written = wh.replace(R.PROPENSITY_SCORES, reduce(SparkFrame.unionByName, scores))
         else:
@@ -143,7 +143,7 @@ def _score_batch(shared: tuple, batch: pd.DataFrame) -> pd.DataFrame:
     return V.scored_rows(model, frame, cols, spec, as_of, used, drift)
 
 
-def _scores(
+def scores_on_executors(
     wh: SparkWarehouse, rows: ir.Table, result: dict, spec: V.TargetSpec, as_of: dt.date, used: str, drift: str
 ) -> SparkFrame:
     """One target's rows of ``propensity_scores``, computed on the executors.
