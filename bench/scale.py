@@ -7,8 +7,10 @@ features, a score, a grade, the reasons (Korean and English) and the decile of e
 written to a table. The model (LightGBM and the logistic baseline, :class:`PropensityModel`) is
 fitted before the clock starts on the features of the first 40,000 customers with a label drawn
 from them (random weights on the standardised numeric features: a model of realistic size, not a
-meaningful one). DuckDB scores in one process, as its pipeline does (the features of every customer
-in memory); Spark scores on the executors (``value_on_spark``: ``mapInPandas``, deciles by a window).
+meaningful one). Both backends score as the pipeline's step does (``value_sampled``): today's
+features of every customer computed once and kept by the warehouse; DuckDB then scores in this
+process, one batch of customers at a time (``InBatches``), Spark on the executors (``OnExecutors``:
+``mapInPandas``); deciles are ranked by the warehouse.
 
 Usage: flock /tmp/carsight-heavy.lock .venv/bin/python bench/scale.py [--duckdb 1e6,1e7,1e8 --spark 1e6,1e7]
 
@@ -129,7 +131,9 @@ def run_duckdb(root: Path, step: str, work: Path) -> dict:
         files = (root / table.name / VERSION / "*.parquet").as_posix()
         wh._execute(f"CREATE VIEW {table.name} AS SELECT * FROM read_parquet('{files}')")
     if step == "scoring":
-        return score_on_duckdb(wh)
+        from carsight.customers.value_sampled import InBatches
+
+        return score_everyone(wh, InBatches(wh, wh.count(S.CUSTOMERS.name)))
     start = time.perf_counter()
     expr = rfm_table(wh.table(S.PURCHASES.name), AS_OF) if step == "rfm" else feature_expr(wh, [AS_OF])
     wh.con.create_table("result", expr)  # CREATE TABLE AS, the expression's in-memory tables registered
@@ -161,34 +165,17 @@ def scoring_model(wh):
     return model, cols
 
 
-def score_on_duckdb(wh) -> dict:
-    """Every customer scored, explained and ranked in this process, written to a table."""
-    from carsight.customers import deciles as D
+def score_everyone(wh, scoring) -> dict:
+    """Every customer scored, explained and ranked by ``scoring`` (as the pipeline's step does), written to a table."""
     from carsight.customers import features as F
     from carsight.customers import value_pipeline as V
-    from carsight.warehouse.results_value import PROPENSITY_SCORES
 
     model, cols = scoring_model(wh)
     start = time.perf_counter()
-    frame = F.typed_features(F.model_rows_expr(wh, AS_OF).to_pandas())
-    out = V.scored_rows(model, frame, cols, V.TARGETS[0], AS_OF, model.champion_, "ok")
-    out.insert(out.columns.get_loc("grade"), "decile", D.decile_ranks(out.pop("ranking_score")))
-    rows = wh.replace(PROPENSITY_SCORES, out.reindex(columns=PROPENSITY_SCORES.column_names))
-    return {"seconds": time.perf_counter() - start, "rows": rows}
-
-
-def score_on_spark(wh, work: Path) -> dict:
-    """Every customer scored, explained and ranked on the executors, written as Parquet."""
-    from carsight.customers import features as F
-    from carsight.customers import value_pipeline as V
-    from carsight.customers.value_on_spark import scores_on_executors
-
-    model, cols = scoring_model(wh)
-    start = time.perf_counter()
-    result = {"model": model, "features": cols}
-    scored = scores_on_executors(wh, F.model_rows_expr(wh, AS_OF), result, V.TARGETS[0], AS_OF, model.champion_, "ok")
-    scored.write.parquet(str(work / "scores"))
-    rows = wh.spark.read.parquet(str(work / "scores")).count()
+    with scoring:
+        now = scoring.today(F.model_rows_expr(wh, AS_OF))
+        scoring.add_scores(now, {"model": model, "features": cols}, V.TARGETS[0], AS_OF, model.champion_, "ok")
+        rows = scoring.write_scores()
     return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
@@ -205,7 +192,9 @@ def run_spark(root: Path, step: str, work: Path) -> dict:
     wh.count(S.PURCHASES.name)  # the JVM is up and the files listed: time the step only
     start = time.perf_counter()
     if step == "scoring":
-        return score_on_spark(wh, work)
+        from carsight.customers.value_on_spark import OnExecutors
+
+        return score_everyone(wh, OnExecutors(wh))
     with driver_collects(100):  # nothing but counts comes to the driver
         if step == "rfm":
             rows = wh.replace(CUSTOMER_RFM, rfm_table(wh.table(S.PURCHASES.name), AS_OF).mutate(as_of=AS_OF))

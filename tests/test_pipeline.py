@@ -7,7 +7,7 @@ import pytest
 from carsight.config import Settings
 from carsight.errors import InputError
 from carsight.pipeline import STEPS, run_pipeline, select_steps
-from carsight.warehouse.connection import duckdb_file
+from carsight.warehouse.sharing import duckdb_file
 
 
 def test_a_misspelt_step_is_an_error_before_anything_runs(tmp_warehouse):

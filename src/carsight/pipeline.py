@@ -26,7 +26,8 @@ import pandas as pd
 
 from carsight.config import Settings
 from carsight.customers import pipeline as customers_pipeline
-from carsight.customers import trigger_pipeline, value_pipeline
+from carsight.customers import trigger_pipeline, value_pipeline, value_sampled
+from carsight.customers.features import SAMPLE_CUSTOMERS
 from carsight.errors import InputError, NotBuiltForSpark
 from carsight.market import driver_pipeline
 from carsight.market import pipeline as market_pipeline
@@ -66,12 +67,20 @@ def _customers(wh: Warehouse, settings: Settings) -> dict:
 
 
 def _propensity(wh: Warehouse, settings: Settings) -> dict:
-    """The propensity step; on Spark, fitted on the driver over a sample and scored on the executors."""
+    """The propensity step; on Spark, fitted on the driver over a sample and scored on the executors.
+
+    On DuckDB with more than :data:`~carsight.customers.features.SAMPLE_CUSTOMERS` customers, fitted
+    over the same sample and scored in batches (:mod:`carsight.customers.value_sampled`).
+    """
     if wh.distributed:
         # Imported here: it needs pyspark, which only a Spark warehouse does.
         from carsight.customers.value_on_spark import run_on_spark
 
         return run_on_spark(wh, settings)
+    customers = wh.count(S.CUSTOMERS.name) if wh.has_table(S.CUSTOMERS.name) else 0
+    if customers > SAMPLE_CUSTOMERS:
+        # More customers than one process holds comfortably: fitted over a sample, scored in batches.
+        return value_sampled.run_sampled(wh, settings, value_sampled.InBatches(wh, customers))
     return value_pipeline.run(wh, settings)
 
 

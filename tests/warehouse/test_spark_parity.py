@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import types as T
 
-from carsight.customers.features import CATEGORICAL, customer_sample, feature_expr
+from carsight.customers.features import CATEGORICAL, customer_sample, feature_expr, model_frame
 from carsight.ingest import load_file
 from carsight.market import analytics as A
 from carsight.voc.aggregate import build_daily, top_keywords, topic_counts
@@ -29,7 +29,7 @@ from carsight.warehouse import connect
 from carsight.warehouse import results_voc as RV
 from carsight.warehouse import schema as S
 from carsight.warehouse.spark import GRACE_S, DriverCollectLimit, SparkWarehouse, driver_collects, parse_url
-from carsight.warehouse.spark_scoring import SCORE, groups_on_executors, model_frame, score_on_executors
+from carsight.warehouse.spark_scoring import SCORE, groups_on_executors, score_on_executors
 
 pytestmark = pytest.mark.spark
 

@@ -12,13 +12,14 @@ timestamp of its own.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from carsight.customers.rfm import rfm_table
+from carsight.errors import ModelError
 from carsight.warehouse import Warehouse
 from carsight.warehouse import schema as S
 
@@ -293,3 +294,21 @@ def typed_features(frame: pd.DataFrame) -> pd.DataFrame:
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     """The model inputs: every column except the keys."""
     return [c for c in frame.columns if c not in (ID, CUTOFF)]
+
+
+def model_frame(batch: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """A batch of feature rows typed as the model saw them in training (numbers as float64, categories as text).
+
+    The conversion of :func:`typed_features`, for the model's columns only and without sorting: a
+    batch scored apart (on an executor, or one of many on DuckDB) keeps its order.
+    """
+    out = pd.DataFrame(index=batch.index)
+    for name in features:
+        if name not in batch.columns:
+            raise ModelError(f"the model needs feature '{name}', which the feature rows lack")
+        values = batch[name]
+        if name in CATEGORICAL:
+            out[name] = values.astype("object")
+        else:
+            out[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+    return out

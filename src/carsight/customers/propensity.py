@@ -120,7 +120,8 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         the calibration maps and grade cut-points: the model then also learns from the rows nearest to
         the ones it will score. Off by default; ``carsight propensity train`` turns it on.
     n_jobs : int
-        LightGBM threads. One is fastest below a few hundred thousand rows and on a busy machine.
+        LightGBM threads, to fit and to predict. One is fastest below a few hundred thousand rows and on
+        a busy machine.
     random_state : int
         Seed for LightGBM's sampling and the drift reference sample.
     """
@@ -387,7 +388,9 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
             return 0.5 * (self._raw(Xt, "lightgbm") + self._raw(Xt, "logistic_baseline"))
         if name == "logistic_baseline":
             return self.members_[name].decision_function(Xt)
-        return self.members_[name].booster_.predict(Xt, raw_score=True, num_iteration=self.best_iterations_[name])
+        return self.members_[name].booster_.predict(
+            Xt, raw_score=True, num_iteration=self.best_iterations_[name], num_threads=self.n_jobs
+        )
 
     def _calibrate(self, raw: np.ndarray, name: str) -> np.ndarray:
         method, calibrator = self.calibration_methods_[name], self.calibrators_[name]
@@ -440,7 +443,9 @@ class PropensityModel(ExplainMixin, ClassifierMixin, BaseEstimator):
         if name == "logistic_baseline":
             return self.members_[name].contributions(Xt, self.features_)
         booster = self.members_[name].booster_
-        return booster.predict(Xt, pred_contrib=True, num_iteration=self.best_iterations_[name])[:, :-1]
+        return booster.predict(
+            Xt, pred_contrib=True, num_iteration=self.best_iterations_[name], num_threads=self.n_jobs
+        )[:, :-1]
 
     def grades(
         self, X: pd.DataFrame | None = None, raw: np.ndarray | None = None, *, model: str | None = None

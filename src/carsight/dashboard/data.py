@@ -30,9 +30,8 @@ from carsight.access.scope import LOCAL, Scope
 from carsight.config import get_settings
 from carsight.errors import CarsightError
 from carsight.warehouse import schema as S
-from carsight.warehouse.connection import duckdb_file
 from carsight.warehouse.reading import open_reader, reading_stamp, stamp_of
-from carsight.warehouse.sharing import Publication, latest_publication
+from carsight.warehouse.sharing import Publication, duckdb_file, latest_publication
 
 
 class MissingTable(CarsightError):

@@ -16,7 +16,7 @@ from carsight.access.scope import Scope
 from carsight.config import get_settings
 from carsight.errors import AccessDenied, CarsightError, InputError
 from carsight.i18n import LANGS, t, word
-from carsight.warehouse.connection import duckdb_file
+from carsight.warehouse.sharing import duckdb_file
 
 LANG = "lang"
 # Filter keys used by more than one page: widgets with these keys keep their value across pages

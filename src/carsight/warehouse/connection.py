@@ -25,7 +25,7 @@ import pyarrow as pa
 from carsight.config import warehouse_url
 from carsight.errors import WarehouseError
 from carsight.warehouse import schema as S
-from carsight.warehouse.sharing import Publication, is_lock_error, latest_publication, publish
+from carsight.warehouse.sharing import Publication, duckdb_file, file_stamp, is_lock_error, latest_publication, publish
 from carsight.warehouse.staging import SQL_TYPES as _SQL_TYPES
 from carsight.warehouse.staging import Stage, typed_select
 from carsight.warehouse.staging import quote as _q
@@ -130,6 +130,21 @@ class Warehouse:
     def count(self, name: str) -> int:
         """Rows in table ``name``; a clear error if the table is missing (:meth:`table`)."""
         return int(self.table(name).count().to_pyarrow().as_py())
+
+    @contextmanager
+    def cached(self, expr: ibis.Table) -> Iterator[ibis.Table]:
+        """``expr`` computed once into a temporary table, kept while the block runs.
+
+        Later expressions read it instead of computing ``expr`` again; nothing comes to Python.
+        Being temporary, it is never stored in the warehouse file (DuckDB spills it to disk past
+        its memory limit).
+        """
+        name = f"_cached_{uuid.uuid4().hex[:12]}"
+        self.con.create_table(name, expr, temp=True)
+        try:
+            yield self.con.table(name)
+        finally:
+            self._execute(f"DROP TABLE IF EXISTS {_q(name)}")
 
     # ---- schema ------------------------------------------------------------------
     def init(self) -> list[str]:
@@ -570,34 +585,6 @@ def connect(url: str | None = None, *, read_only: bool = False, init: bool = Fal
     if init:
         wh.init()
     return wh
-
-
-def duckdb_file(location: str) -> Path | None:
-    """The DuckDB file behind a warehouse location, or None for server backends and :memory:."""
-    url = warehouse_url(location)
-    if not url.startswith("duckdb://"):
-        return None
-    path = url[len("duckdb://") :]
-    return Path(path) if path and path != ":memory:" else None
-
-
-def file_stamp(location: str) -> str | None:
-    """A stamp that changes whenever a DuckDB warehouse is written; None for servers.
-
-    Made of the mtime and size of the file and its WAL, so readers (dashboard caches, the API) can
-    tell cheaply that they must reload.
-    """
-    path = duckdb_file(location)
-    if path is None:
-        return None
-    parts = []
-    for file in (path, path.with_name(path.name + ".wal")):
-        try:
-            info = file.stat()
-            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
-        except FileNotFoundError:
-            parts.append("-")
-    return "|".join(parts)
 
 
 _SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

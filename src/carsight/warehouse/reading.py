@@ -13,8 +13,15 @@ from __future__ import annotations
 import time
 
 from carsight.errors import WarehouseError
-from carsight.warehouse.connection import Warehouse, connect, duckdb_file, file_stamp
-from carsight.warehouse.sharing import Publication, is_lock_error, latest_publication, published_dir
+from carsight.warehouse.connection import Warehouse, connect
+from carsight.warehouse.sharing import (
+    Publication,
+    duckdb_file,
+    file_stamp,
+    is_lock_error,
+    latest_publication,
+    published_dir,
+)
 
 # How long a reader waits for the first snapshot of a file a writer holds: the writer publishes one
 # as soon as it opens a file with nothing published (the copy takes about a second per GB).

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from carsight.config import warehouse_url
 from carsight.errors import WarehouseError
 
 if TYPE_CHECKING:
@@ -128,8 +129,6 @@ def publish(wh: Warehouse, *, writer: str, detail: str = "") -> Publication:
         For a read-only or non-DuckDB connection, or when the copy fails (such as a full disk); the
         previous snapshot stays published then.
     """
-    from carsight.warehouse.connection import duckdb_file
-
     path = duckdb_file(wh.url)
     if path is None or wh.read_only:
         raise WarehouseError(f"only a writing connection to a DuckDB file publishes snapshots, not {wh.url}")
@@ -161,3 +160,31 @@ def publish(wh: Warehouse, *, writer: str, detail: str = "") -> Publication:
         ):
             old.unlink(missing_ok=True)
     return publication
+
+
+def duckdb_file(location: str) -> Path | None:
+    """The DuckDB file behind a warehouse location, or None for server backends and :memory:."""
+    url = warehouse_url(location)
+    if not url.startswith("duckdb://"):
+        return None
+    path = url[len("duckdb://") :]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def file_stamp(location: str) -> str | None:
+    """A stamp that changes whenever a DuckDB warehouse is written; None for servers.
+
+    Made of the mtime and size of the file and its WAL, so readers (dashboard caches, the API) can
+    tell cheaply that they must reload.
+    """
+    path = duckdb_file(location)
+    if path is None:
+        return None
+    parts = []
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            info = file.stat()
+            parts.append(f"{info.st_mtime_ns}:{info.st_size}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "|".join(parts)

@@ -21,27 +21,10 @@ from pyspark.sql import DataFrame as SparkFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from carsight.customers.features import CATEGORICAL
-from carsight.errors import ModelError
+from carsight.customers.features import model_frame
 from carsight.warehouse.spark import SparkWarehouse
 
 SCORE = "score"
-
-
-def model_frame(batch: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """A batch of feature rows typed as the model saw them in training (numbers as float64, categories as text).
-
-    The same conversion as :func:`carsight.customers.features.build_features` applies on the driver.
-    """
-    out = pd.DataFrame(index=batch.index)
-    for name in features:
-        if name not in batch.columns:
-            raise ModelError(f"the model needs feature '{name}', which the feature rows lack")
-        values = batch[name]
-        out[name] = values.astype("object") if name in CATEGORICAL else pd.to_numeric(values, errors="coerce")
-        if name not in CATEGORICAL:
-            out[name] = out[name].astype("float64")
-    return out
 
 
 def rows_on_executors(
