@@ -253,16 +253,20 @@ def scored_rows(
     return out
 
 
-def _scoring_population(wh: Warehouse, spec: TargetSpec, as_of: dt.date) -> pd.Series | None:
-    """Who a target is about at as_of.
+def population_expr(wh: Warehouse, spec: TargetSpec, as_of: dt.date) -> ir.Table | None:
+    """Who a target is about at as_of: their ids, or None for everyone.
 
     Repurchase = customers who bought before; churn = customers active in the last year; response =
     everyone (anyone may be contacted next).
     """
     if spec.name == "response":
         return None
-    labels = T.target_expr(wh, spec.name, as_of, spec.horizon_days).select(F.ID).to_pandas()
-    return labels[F.ID]
+    return T.target_expr(wh, spec.name, as_of, spec.horizon_days).select(F.ID)
+
+
+def _scoring_population(wh: Warehouse, spec: TargetSpec, as_of: dt.date) -> pd.Series | None:
+    about = population_expr(wh, spec, as_of)
+    return None if about is None else about.to_pandas()[F.ID]
 
 
 def _metrics_rows(spec: TargetSpec, result: dict) -> pd.DataFrame:

@@ -140,7 +140,7 @@ def _run(wh: Warehouse, settings: Settings, scoring: Scoring) -> dict:
     clv = V.clv_outcome(clv_apart)
 
     choices: dict[str, tuple[str, str]] = {}
-    now = scoring.today(_today(wh, as_of))
+    now = scoring.today(_today(wh, as_of)) if results else None  # no model, no features to keep
     for spec in V.TARGETS:
         if spec.name in results:
             rows = now.filter(now[ABOUT.format(spec.name)])
@@ -160,20 +160,16 @@ def _run(wh: Warehouse, settings: Settings, scoring: Scoring) -> dict:
 
 
 def _today(wh: Warehouse, as_of: dt.date) -> ir.Table:
-    """Today's features of every customer and, per target, whether it is about them.
-
-    As :func:`carsight.customers.value_pipeline._scoring_population`: repurchase is about customers
-    who bought before, churn about those active in the last year, response about everyone.
-    """
+    """Today's features of every customer and, per target, whether it is about them (:func:`value_pipeline.population_expr`)."""
     rows = F.model_rows_expr(wh, as_of)
     for spec in V.TARGETS:
         flag = ABOUT.format(spec.name)
-        if spec.name == "response":
+        about = V.population_expr(wh, spec, as_of)
+        if about is None:
             rows = rows.mutate(**{flag: ibis.literal(True)})
             continue
         # A left join, not an IN subquery: Spark takes those in filters only.
-        about = T.target_expr(wh, spec.name, as_of, spec.horizon_days).select(F.ID).distinct()
-        about = about.mutate(**{flag: ibis.literal(True)})
+        about = about.distinct().mutate(**{flag: ibis.literal(True)})
         joined = rows.left_join(about, F.ID)
         rows = joined.select(*[joined[c] for c in rows.columns], **{flag: joined[flag].fill_null(False)})
     return rows
